@@ -1,0 +1,137 @@
+"""The workload contract shared by every kernel family.
+
+A workload bundles inputs, a reference, FLOP/byte accounting and the variants that implement it.
+The benchmark harness and the tests consume only this interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Shape = Mapping[str, int]
+Backend = str  # "triton" | "cupy" | "torch"
+BACKENDS = ("triton", "cupy", "torch")
+
+DTYPE_NAMES = ("fp32", "fp16", "bf16", "tf32", "fp8", "int8")
+
+
+def torch_dtype(name: str):
+    """Map a suite dtype name to the torch dtype that holds the data."""
+    import torch
+
+    table = {
+        "fp32": torch.float32,
+        "tf32": torch.float32,
+        "fp16": torch.float16,
+        "bf16": torch.bfloat16,
+        "fp64": torch.float64,
+    }
+    if name not in table:
+        raise ValueError(f"unknown dtype {name!r}; expected one of {sorted(table)}")
+    return table[name]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    atol: float
+    rtol: float
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One implementation of a workload.
+
+    `fn(*inputs)` returns the output; `supported(device, shape, dtype)` returns None when the variant
+    can run, else a human-readable reason to skip. `device` is a torch.device.
+    """
+
+    name: str
+    backend: Backend
+    fn: Callable[..., Any]
+    supported: Callable[[Any, Shape, str], str | None] = lambda device, shape, dtype: None
+    description: str = ""
+    # Runs under TRITON_INTERPRET=1 on CPU tensors (Triton variants only).
+    interpretable: bool = True
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"variant {self.name!r}: backend must be one of {BACKENDS}, got {self.backend!r}")
+
+    def skip_reason(self, device, shape: Shape, dtype: str) -> str | None:
+        """Why this variant cannot run here (None when it can), including backend availability."""
+        device_type = getattr(device, "type", str(device))
+        if self.backend == "cupy" and device_type != "cuda":
+            return "CuPy variants need a CUDA device"
+        if self.backend == "triton" and device_type != "cuda":
+            import os
+
+            if os.environ.get("TRITON_INTERPRET") != "1":
+                return "Triton on CPU needs TRITON_INTERPRET=1"
+            if not self.interpretable:
+                return "not runnable in the Triton interpreter"
+        return self.supported(device, shape, dtype)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A kernel family: the unit the registry, tests and benchmarks iterate over."""
+
+    name: str
+    axes: tuple[str, ...]
+    shapes: Mapping[str, Sequence[Shape]]
+    dtypes: tuple[str, ...]
+    tolerances: Mapping[str, Tolerance]
+    make_inputs: Callable[..., tuple]
+    reference: Callable[..., Any]
+    flops: Callable[[Shape], int]
+    bytes: Callable[[Shape, str], int]
+    variants: Mapping[str, Variant]
+    description: str = ""
+    # Matmul-like workloads are bounded by tensor-core peaks, the others by the SIMT fp32 peak.
+    uses_tensor_cores: bool = False
+    # Compares a variant's output with the reference's; defaults to torch.testing.assert_close.
+    compare: Callable[..., None] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for set_name in ("test", "bench"):
+            if set_name not in self.shapes:
+                raise ValueError(f"workload {self.name!r} needs a {set_name!r} shape set")
+        for set_name, shapes in self.shapes.items():
+            for shape in shapes:
+                missing = set(self.axes) - set(shape)
+                if missing:
+                    raise ValueError(f"workload {self.name!r}: shape {dict(shape)} in {set_name!r} lacks {missing}")
+        for dt in self.dtypes:
+            if dt not in self.tolerances:
+                raise ValueError(f"workload {self.name!r}: no tolerance for dtype {dt!r}")
+
+    def variant(self, name: str) -> Variant:
+        try:
+            return self.variants[name]
+        except KeyError:
+            raise KeyError(
+                f"workload {self.name!r} has no variant {name!r}; known: {', '.join(self.variants)}"
+            ) from None
+
+    def check(self, out, expected, dtype: str) -> None:
+        """Raise AssertionError when `out` differs from `expected` beyond the dtype's tolerance."""
+        if self.compare is not None:
+            self.compare(out, expected, dtype)
+            return
+        import torch
+
+        tol = self.tolerances[dtype]
+        if out.shape != expected.shape:
+            raise AssertionError(f"shape mismatch: got {tuple(out.shape)}, expected {tuple(expected.shape)}")
+        torch.testing.assert_close(
+            out.to(torch.float64).cpu(), expected.to(torch.float64).cpu(), atol=tol.atol, rtol=tol.rtol,
+            equal_nan=True,
+        )
+
+
+def shape_id(shape: Shape) -> str:
+    """A compact, stable label such as 'n=4096' or 'M=64,N=64,K=32' (display only, never parsed)."""
+    return ",".join(f"{k}={v}" for k, v in shape.items())
