@@ -1,0 +1,90 @@
+"""The adaptive measurement loop for one benchmark: warm-up, batches of device-timed samples, stop rule."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from bench.stats import StoppingRule, quantile
+from bench.timing import GRAPH_BELOW_S, DeviceTimer
+
+# A batch is sized to take at most this much device time, so a slow kernel still gets several batches.
+_BATCH_BUDGET_S = 0.5
+_GAPPED_RETRIES = 3
+
+
+@dataclass
+class Measurement:
+    samples: list[float]
+    method: str
+    stop_reason: str
+    wall_s: float
+    warmup_calls: int
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _warm_up(fn: Callable[[], object], device, min_calls: int = 2, min_s: float = 0.02) -> int:
+    """Compilation, autotuning and lazy initialisation happen here, outside every timed sample."""
+    calls = 0
+    t0 = time.perf_counter()
+    while calls < min_calls or time.perf_counter() - t0 < min_s:
+        fn()
+        torch.cuda.synchronize(device)
+        calls += 1
+        if calls >= 50:
+            break
+    return calls
+
+
+def measure(fn: Callable[[], object], timer: DeviceTimer, rule: StoppingRule, on_batch=None) -> Measurement:
+    """Sample `fn` until `rule` says stop; `on_batch(n_samples)` reports progress."""
+    device = timer.device
+    warm = _warm_up(fn, device)
+    t0 = time.perf_counter()
+    probe, _ = timer.events_batch(fn, 3)
+    per_sample = quantile(sorted(probe), 0.5)
+    batch_fn = timer.events_batch
+    method_note = []
+    if timer.mode == "warm" and per_sample < GRAPH_BELOW_S:
+        reps = max(2, min(1000, int(100e-6 / max(per_sample, 1e-7))))
+        try:
+            timer.graph_batch(fn, 1, reps)
+            batch_fn = lambda f, k: timer.graph_batch(f, k, reps)  # noqa: E731
+        except Exception as exc:  # a launcher that cannot be captured keeps plain events
+            method_note.append(f"graph capture failed ({type(exc).__name__}: {exc}); events used")
+            torch.cuda.synchronize(device)
+    samples: list[float] = []
+    methods: set[str] = set()
+    flags: list[str] = []
+    gapped = 0
+    while True:
+        stop = rule.reason_to_stop(samples, time.perf_counter() - t0)
+        if stop:
+            break
+        want = rule.next_batch(samples, time.perf_counter() - t0)
+        est = quantile(sorted(samples), 0.5) if samples else per_sample
+        count = max(1, min(want, int(_BATCH_BUDGET_S / max(est, 1e-7))))
+        batch, info = batch_fn(fn, count)
+        methods.add(info.method)
+        if info.launch_gaps:
+            gapped += 1
+            if gapped <= _GAPPED_RETRIES:
+                continue  # discard: a sample may contain host time; the next spin is longer
+            if "launch_gaps" not in flags:
+                flags.append("launch_gaps")
+        samples.extend(batch)
+        if on_batch is not None:
+            on_batch(len(samples))
+    return Measurement(
+        samples=samples,
+        method=", ".join(sorted(methods)) or "none",
+        stop_reason=stop,
+        wall_s=time.perf_counter() - t0,
+        warmup_calls=warm,
+        flags=flags,
+        notes=method_note + ([f"{gapped} batch(es) had launch gaps and were discarded"] if gapped else []),
+    )

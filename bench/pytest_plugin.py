@@ -1,0 +1,53 @@
+"""pytest plugin that turns a gpubench plan into pytest-benchmark items (loaded with -p bench.pytest_plugin).
+
+Each plan item becomes one test; its pytest-benchmark statistics are device time. The machine info in
+pytest-benchmark's saved files names the GPU, and `gpubench run` stores them per GPU model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("gpubench")
+    group.addoption("--gpubench-plan", help="JSON file with the items to run")
+    group.addoption("--gpubench-journal", help="JSON-lines file the records are appended to")
+    group.addoption("--gpubench-profile", default="quick", help="stopping rule of this profile")
+
+
+def pytest_generate_tests(metafunc):
+    if "gpubench_item" in metafunc.fixturenames:
+        path = metafunc.config.getoption("--gpubench-plan")
+        items = json.loads(open(path).read()) if path else []
+        metafunc.parametrize("gpubench_item", items, ids=[i["id"] for i in items])
+
+
+@pytest.fixture(scope="session")
+def gpubench_ctx(request):
+    import torch
+
+    from bench.device import device_info, software_versions
+    from bench.plan import PROFILES
+    from bench.worker import Journal, WorkerContext
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device: the benchmarks need a GPU")
+    journal = Journal(request.config.getoption("--gpubench-journal"))
+    ctx = WorkerContext(journal, PROFILES[request.config.getoption("--gpubench-profile")].rule)
+    journal.write("device", device=device_info(ctx.device), software=software_versions())
+    return ctx
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            p = torch.cuda.get_device_properties(torch.cuda.current_device())
+            machine_info["gpu"] = {"name": p.name, "compute_capability": f"{p.major}.{p.minor}",
+                                   "sm_count": p.multi_processor_count, "cuda": torch.version.cuda}
+    except Exception as exc:  # machine info must never break a run
+        machine_info["gpu"] = {"error": str(exc)}

@@ -1,0 +1,79 @@
+"""GPU correctness of vector_add and window_sum: every variant, CuPy included (run with `nox -s gpu`)."""
+
+import pytest
+import torch
+
+import kernels
+from bench.correctness import CorrectnessError, check_variant
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+LARGE = {
+    "vector_add": [{"n": (1 << 24) + 3}, {"n": 1 << 26}],
+    "window_sum": [{"n": (1 << 22) + 5, "radius": r} for r in (1, 8, 64, 5000, 20000)],
+}
+
+
+def _cases():
+    for name in ("vector_add", "window_sum"):
+        w = kernels.get(name)
+        for vname in w.variants:
+            for dtype in w.dtypes:
+                for shape in list(w.shapes["test"]) + LARGE[name]:
+                    yield pytest.param(name, vname, shape, dtype, id=f"{name}-{vname}-{dtype}-{kernels.shape_id(shape)}")
+
+
+@pytest.mark.parametrize("name,vname,shape,dtype", list(_cases()))
+def test_variant_matches_reference(name, vname, shape, dtype):
+    w = kernels.get(name)
+    v = w.variant(vname)
+    device = torch.device("cuda")
+    reason = v.skip_reason(device, shape, dtype)
+    if reason:
+        pytest.skip(reason)
+    check_variant(w, v, shape, dtype, device)
+
+
+def test_misaligned_view_uses_fallback():
+    from kernels.vector_add.cupy_kernels import vector_add_vec
+
+    base = torch.randn(1 << 20, device="cuda")
+    x, y = base[1:], base[:-1].clone()
+    torch.testing.assert_close(vector_add_vec(x, y), x + y)
+
+
+def test_cpu_tensor_rejected_by_cuda_variant():
+    from kernels.vector_add.cupy_kernels import vector_add_simple
+
+    with pytest.raises(ValueError, match="cuda"):
+        vector_add_simple(torch.randn(4), torch.randn(4))
+
+
+def test_wrong_cuda_kernel_is_caught():
+    """A CUDA variant that drops its last element must be rejected by the correctness check."""
+    from kernels._workload import Variant
+    from kernels.vector_add.cupy_kernels import vector_add_simple
+
+    def broken(x, y):
+        out = vector_add_simple(x, y)
+        out[-1] = 0
+        return out
+
+    w = kernels.get("vector_add")
+    with pytest.raises(CorrectnessError):
+        check_variant(w, Variant("broken", "cupy", broken), {"n": 4099}, "fp32", torch.device("cuda"))
+
+
+def test_device_timer_measures_kernel_time():
+    """A spin kernel of known length measures within 10% of its length; cold mode is not faster than warm."""
+    from bench.timing import DeviceTimer
+
+    timer = DeviceTimer(torch.device("cuda"), "warm")
+    cycles = int(timer._clock_hz * 200e-6)
+    samples, info = timer.events_batch(lambda: torch.cuda._sleep(cycles), 20)
+    med = sorted(samples)[10]
+    assert 100e-6 < med < 400e-6, med  # the clock the sleep counts in may differ from the max clock
+    assert not info.launch_gaps
