@@ -50,11 +50,22 @@ def _cmd_device(args) -> int:
         print(f"NVML: {'available' if nv.get('available') else nv.get('reason')}")
     else:
         for d in gpu["devices"]:
-            print(f"GPU {d['index']}: {d['name']}  cc {d['compute_capability']}  {d['sm_count']} SMs  "
-                  f"L2 {d['l2_bytes'] / 2**20:.0f} MiB  memory {d['memory_bytes'] / 2**30:.1f} GiB")
+            print(
+                f"GPU {d['index']}: {d['name']}  cc {d['compute_capability']}  {d['sm_count']} SMs  "
+                f"L2 {d['l2_bytes'] / 2**20:.0f} MiB  memory {d['memory_bytes'] / 2**30:.1f} GiB"
+            )
             print(f"  NVML: {'available' if d['nvml']['available'] else d['nvml']['reason']}")
-            for key in ("uuid", "driver", "cuda_driver", "cuda", "sm_clock_max_mhz", "mem_clock_max_mhz",
-                        "mem_bus_width_bits", "power_limit_w", "persistence_mode"):
+            for key in (
+                "uuid",
+                "driver",
+                "cuda_driver",
+                "cuda",
+                "sm_clock_max_mhz",
+                "mem_clock_max_mhz",
+                "mem_bus_width_bits",
+                "power_limit_w",
+                "persistence_mode",
+            ):
                 if key in d:
                     print(f"  {key}: {d[key]}")
     print("software: " + ", ".join(f"{k} {v}" for k, v in info["software"].items() if v))
@@ -76,24 +87,39 @@ def _cmd_run(args) -> int:
 
         unknown = [w for w in args.workload if w not in kernels.REGISTRY]
         if unknown:
-            print(f"gpubench run: unknown workload(s) {', '.join(unknown)}; known: {', '.join(kernels.names())}",
-                  file=sys.stderr)
+            print(
+                f"gpubench run: unknown workload(s) {', '.join(unknown)}; "
+                f"known: {', '.join(kernels.names())}",
+                file=sys.stderr,
+            )
             return 2
     if not has_gpu:
-        print("gpubench run: no CUDA GPU visible, so nothing is timed and no results file is written.\n"
-              "Running the CPU checks instead: every Triton variant in the Triton interpreter against its\n"
-              "reference (test shapes), and every CUDA C source through NVRTC for sm_80 and sm_90.")
+        print(
+            "gpubench run: no CUDA GPU visible, so nothing is timed and no results file is written.\n"
+            "Running the CPU checks instead: every Triton variant in the Triton interpreter against its\n"
+            "reference (test shapes), and every CUDA C source through NVRTC for sm_80 and sm_90."
+        )
         env = {**os.environ, "TRITON_INTERPRET": "1"}
         code = subprocess.call([sys.executable, "-m", "bench.interp", *(args.workload or [])], env=env)
         code = max(code, _nvrtc_pass())
-        print("\nTo see real measurements without a GPU, render the committed reference results:\n"
-              "  nox -s report   (or: gpubench report --out report/)  then open report/index.html")
+        print(
+            "\nTo see real measurements without a GPU, render the committed reference results:\n"
+            "  nox -s report   (or: gpubench report --out report/)  then open report/index.html"
+        )
         return code
     from bench.runner import run_gpu
 
     try:
-        return run_gpu(args.profile, args.workload, args.variant, args.dtype, args.mode, args.out,
-                       args.storage, args.ceilings)
+        return run_gpu(
+            args.profile,
+            args.workload,
+            args.variant,
+            args.dtype,
+            args.mode,
+            args.out,
+            args.storage,
+            args.ceilings,
+        )
     except KeyError as exc:
         print(f"gpubench run: {exc.args[0]}", file=sys.stderr)
         return 2
@@ -114,8 +140,10 @@ def _nvrtc_pass() -> int:
                 r = nvrtc.compile_file(path, arch)
                 spills = f", SPILLS in {r.spills}" if r.spills else ""
                 regs = max((k.registers for k in r.kernels), default=0)
-                print(f"  ok   {path.relative_to(path.parents[2])} {arch}: {len(r.kernels)} kernels, "
-                      f"max {regs} registers{spills}")
+                print(
+                    f"  ok   {path.relative_to(path.parents[2])} {arch}: {len(r.kernels)} kernels, "
+                    f"max {regs} registers{spills}"
+                )
                 bad += bool(r.spills)
             except nvrtc.CompileError as exc:
                 print(f"  FAIL {path} {arch}: {exc}")
@@ -124,7 +152,10 @@ def _nvrtc_pass() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gpubench", description=__doc__.splitlines()[0].strip())
+    p = argparse.ArgumentParser(
+        prog="gpubench",
+        description="GPU kernel benchmarks: correctness, device time, telemetry, rooflines, regression gate.",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sp = sub.add_parser("list", help="workloads, variants, axes and shape sets")
     sp.set_defaults(func=_cmd_list)

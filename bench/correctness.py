@@ -33,7 +33,13 @@ def check_variant(workload, variant, shape, dtype: str, device, seed: int = 1234
     out = variant.fn(*inputs)
     expected = workload.reference(*inputs)
     tol = workload.tolerances[dtype]
-    info: dict[str, Any] = {"checked": True, "seed": seed, "atol": tol.atol, "rtol": tol.rtol, **_errors(out, expected)}
+    info: dict[str, Any] = {
+        "checked": True,
+        "seed": seed,
+        "atol": tol.atol,
+        "rtol": tol.rtol,
+        **_errors(out, expected),
+    }
     try:
         workload.check(out, expected, dtype)
     except AssertionError as exc:

@@ -20,10 +20,19 @@ def suite_commit() -> str | None:
     """The suite's git commit (with '-dirty' when the work tree has changes), or None outside git."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except Exception:
         return None
@@ -76,8 +85,10 @@ def nvml_info(torch_device=None) -> dict[str, Any]:
             out["uuid"] = _text(nv.nvmlDeviceGetUUID(h))
             out["sm_clock_max_mhz"] = nv.nvmlDeviceGetMaxClockInfo(h, nv.NVML_CLOCK_SM)
             out["mem_clock_max_mhz"] = nv.nvmlDeviceGetMaxClockInfo(h, nv.NVML_CLOCK_MEM)
-            for key, fn in (("mem_bus_width_bits", "nvmlDeviceGetMemoryBusWidth"),
-                            ("power_limit_w", "nvmlDeviceGetEnforcedPowerLimit")):
+            for key, fn in (
+                ("mem_bus_width_bits", "nvmlDeviceGetMemoryBusWidth"),
+                ("power_limit_w", "nvmlDeviceGetEnforcedPowerLimit"),
+            ):
                 try:
                     val = getattr(nv, fn)(h)
                     out[key] = val / 1000.0 if key == "power_limit_w" else val
@@ -117,8 +128,17 @@ def device_info(torch_device) -> dict[str, Any]:
     }
     nv = nvml_info(torch_device)
     info["nvml"] = {"available": nv.get("available"), "reason": nv.get("reason")}
-    for key in ("uuid", "sm_clock_max_mhz", "mem_clock_max_mhz", "mem_bus_width_bits", "power_limit_w",
-                "persistence_mode", "applications_sm_clock_mhz", "driver", "cuda_driver"):
+    for key in (
+        "uuid",
+        "sm_clock_max_mhz",
+        "mem_clock_max_mhz",
+        "mem_bus_width_bits",
+        "power_limit_w",
+        "persistence_mode",
+        "applications_sm_clock_mhz",
+        "driver",
+        "cuda_driver",
+    ):
         if nv.get(key) is not None:
             info[key] = nv[key]
     info["cuda"] = torch.version.cuda
@@ -135,9 +155,14 @@ def describe() -> dict[str, Any]:
         out["nvml"] = nvml_info()
         return out
     if not torch.cuda.is_available():
-        out["gpu"] = {"available": False, "reason": "torch sees no CUDA device (torch.cuda.is_available() is False)"}
+        out["gpu"] = {
+            "available": False,
+            "reason": "torch sees no CUDA device (torch.cuda.is_available() is False)",
+        }
         out["nvml"] = nvml_info()
         return out
-    out["gpu"] = {"available": True, "devices": [device_info(torch.device("cuda", i))
-                                                 for i in range(torch.cuda.device_count())]}
+    out["gpu"] = {
+        "available": True,
+        "devices": [device_info(torch.device("cuda", i)) for i in range(torch.cuda.device_count())],
+    }
     return out

@@ -43,8 +43,11 @@ def run(workloads=None, echo=print) -> int:
                         results["fail"].append(f"{dtype} {dict(shape)}: {type(exc).__name__}: {exc}")
                         failed += 1
             status = "FAIL" if results["fail"] else "ok"
-            echo(f"  {status:4} {name}/{vname}: {results['ok']} cases correct in "
-                 f"{time.perf_counter() - t0:.1f} s" + (f", skipped {sorted(results['skip'])}" if results["skip"] else ""))
+            echo(
+                f"  {status:4} {name}/{vname}: {results['ok']} cases correct in "
+                f"{time.perf_counter() - t0:.1f} s"
+                + (f", skipped {sorted(results['skip'])}" if results["skip"] else "")
+            )
             for f in results["fail"]:
                 echo(f"       {f[:500]}")
     echo(f"interpreter pass: {passed} correct, {failed} wrong, {skipped} skipped (no timings taken)")

@@ -32,8 +32,11 @@ def _candidates() -> list[str]:
     if env:
         found.append(env)
     for base in sys.path:
-        for pattern in ("nvidia/cu13/lib/libnvrtc.so.1*", "nvidia/cuda_nvrtc/lib/libnvrtc.so.1*",
-                        "nvidia/cu12/lib/libnvrtc.so.1*"):
+        for pattern in (
+            "nvidia/cu13/lib/libnvrtc.so.1*",
+            "nvidia/cuda_nvrtc/lib/libnvrtc.so.1*",
+            "nvidia/cu12/lib/libnvrtc.so.1*",
+        ):
             found.extend(sorted(glob.glob(os.path.join(base, pattern)), reverse=True))
     for home in (os.environ.get("CUDA_HOME"), "/usr/local/cuda"):
         if home:

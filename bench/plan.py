@@ -19,12 +19,18 @@ class Profile:
 
 PROFILES = {
     "quick": Profile(
-        "quick", "quick", ("fp32", "bf16"), ("cold",),
+        "quick",
+        "quick",
+        ("fp32", "bf16"),
+        ("cold",),
         StoppingRule(min_samples=10, max_samples=300, min_time_s=0.02, rel_noise=0.01, timeout_s=1.5),
         "a few shapes per workload, fp32 and bf16, cold L2: a few minutes on one GPU",
     ),
     "full": Profile(
-        "full", "bench", None, ("cold", "warm"),
+        "full",
+        "bench",
+        None,
+        ("cold", "warm"),
         StoppingRule(min_samples=20, max_samples=1000, min_time_s=0.05, rel_noise=0.005, timeout_s=3.0),
         "every bench shape, dtype and both L2 modes: within ten minutes on one GPU",
     ),
@@ -45,8 +51,11 @@ def build_plan(profile: Profile, workloads=None, variants=None, dtypes=None, mod
     for name in names:
         w = kernels.get(name)
         if variants:
-            unknown = [v for v in variants if v not in w.variants and not any(v in x.variants for x in
-                                                                                  kernels.REGISTRY.values())]
+            unknown = [
+                v
+                for v in variants
+                if v not in w.variants and not any(v in x.variants for x in kernels.REGISTRY.values())
+            ]
             if unknown:
                 raise KeyError(f"unknown variant(s) {unknown}; {name} has: {', '.join(w.variants)}")
         shapes = w.shapes.get(profile.shape_set) or list(w.shapes["bench"])[:2]
@@ -58,9 +67,15 @@ def build_plan(profile: Profile, workloads=None, variants=None, dtypes=None, mod
                     if variants and vname not in variants:
                         continue
                     for mode in modes or profile.modes:
-                        items.append({
-                            "id": item_id(name, vname, dict(shape), dtype, mode),
-                            "workload": name, "variant": vname, "backend": v.backend,
-                            "shape": dict(shape), "dtype": dtype, "mode": mode,
-                        })
+                        items.append(
+                            {
+                                "id": item_id(name, vname, dict(shape), dtype, mode),
+                                "workload": name,
+                                "variant": vname,
+                                "backend": v.backend,
+                                "shape": dict(shape),
+                                "dtype": dtype,
+                                "mode": mode,
+                            }
+                        )
     return items

@@ -47,7 +47,11 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
         if torch.cuda.is_available():
             p = torch.cuda.get_device_properties(torch.cuda.current_device())
-            machine_info["gpu"] = {"name": p.name, "compute_capability": f"{p.major}.{p.minor}",
-                                   "sm_count": p.multi_processor_count, "cuda": torch.version.cuda}
+            machine_info["gpu"] = {
+                "name": p.name,
+                "compute_capability": f"{p.major}.{p.minor}",
+                "sm_count": p.multi_processor_count,
+                "cuda": torch.version.cuda,
+            }
     except Exception as exc:  # machine info must never break a run
         machine_info["gpu"] = {"error": str(exc)}

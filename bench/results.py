@@ -23,6 +23,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +86,12 @@ def key_label(key: tuple) -> str:
 
 
 def new_document(device: dict, software: dict, run: dict, *, synthetic: bool = False) -> dict[str, Any]:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "synthetic": bool(synthetic),
         "status": "partial",
         "run": dict(run),
@@ -165,7 +166,9 @@ def validate(doc: Any, where: str = "results") -> None:
         if rec["status"] == "ok":
             timing = rec.get("timing") or {}
             if not timing.get("samples"):
-                raise ResultsError(f"{where}: record {i} ({rec['workload']}/{rec['variant']}) is ok but has no samples")
+                raise ResultsError(
+                    f"{where}: record {i} ({rec['workload']}/{rec['variant']}) is ok but has no samples"
+                )
 
 
 def ok_records(doc: dict[str, Any]) -> Iterable[dict[str, Any]]:

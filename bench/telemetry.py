@@ -61,7 +61,10 @@ def handle_for(torch_device) -> tuple[Any, Any]:
 
 
 def _throttle_mask(nv, h) -> int:
-    fn = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None) or nv.nvmlDeviceGetCurrentClocksThrottleReasons
+    fn = (
+        getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
+        or nv.nvmlDeviceGetCurrentClocksThrottleReasons
+    )
     return int(fn(h))
 
 

@@ -95,8 +95,16 @@ def run_item(item: dict[str, Any], ctx: WorkerContext, benchmark=None) -> dict[s
     w = kernels.get(item["workload"])
     v = w.variant(item["variant"])
     shape, dtype, mode = item["shape"], item["dtype"], item["mode"]
-    rec = results.new_record(w.name, v.name, v.backend, shape, dtype, mode,
-                             flops=int(w.flops(shape)), bytes=int(w.bytes(shape, dtype)))
+    rec = results.new_record(
+        w.name,
+        v.name,
+        v.backend,
+        shape,
+        dtype,
+        mode,
+        flops=int(w.flops(shape)),
+        bytes=int(w.bytes(shape, dtype)),
+    )
     rec["uses_tensor_cores"] = w.uses_tensor_cores
     rec["description"] = v.description
     ctx.journal.write("start", id=item["id"])
@@ -117,9 +125,16 @@ def run_item(item: dict[str, Any], ctx: WorkerContext, benchmark=None) -> dict[s
             telemetry = ctx.telemetry.stop()
         if not m.samples:
             raise RuntimeError(f"no samples were taken before the stop rule fired ({m.stop_reason})")
-        rec["timing"] = {**summarize(m.samples), "samples": m.samples, "method": m.method,
-                         "stop_reason": m.stop_reason, "wall_s": m.wall_s, "warmup_calls": m.warmup_calls,
-                         "flush_bytes": timer.flush_bytes if mode == "cold" else 0, "notes": m.notes}
+        rec["timing"] = {
+            **summarize(m.samples),
+            "samples": m.samples,
+            "method": m.method,
+            "stop_reason": m.stop_reason,
+            "wall_s": m.wall_s,
+            "warmup_calls": m.warmup_calls,
+            "flush_bytes": timer.flush_bytes if mode == "cold" else 0,
+            "notes": m.notes,
+        }
         med = rec["timing"]["median"]
         rec["achieved"] = {"tflops": rec["flops"] / med / 1e12, "gbs": rec["bytes"] / med / 1e9}
         rec["telemetry"] = telemetry
@@ -145,11 +160,18 @@ def _feed_pytest_benchmark(benchmark, item, rec) -> None:
     if not hasattr(benchmark, "_timer"):
         raise RuntimeError("this pytest-benchmark has no settable timer; cannot report device time")
     benchmark._timer = clock
-    benchmark.group = f"{item['workload']} {','.join(f'{k}={v}' for k, v in item['shape'].items())} " \
-                      f"{item['dtype']} {item['mode']}"
-    benchmark.extra_info.update({
-        "clock": "device (CUDA events)", "method": rec["timing"]["method"],
-        "stop_reason": rec["timing"]["stop_reason"], "gbs": rec["achieved"]["gbs"],
-        "tflops": rec["achieved"]["tflops"], "flags": rec["flags"],
-    })
+    benchmark.group = (
+        f"{item['workload']} {','.join(f'{k}={v}' for k, v in item['shape'].items())} "
+        f"{item['dtype']} {item['mode']}"
+    )
+    benchmark.extra_info.update(
+        {
+            "clock": "device (CUDA events)",
+            "method": rec["timing"]["method"],
+            "stop_reason": rec["timing"]["stop_reason"],
+            "gbs": rec["achieved"]["gbs"],
+            "tflops": rec["achieved"]["tflops"],
+            "flags": rec["flags"],
+        }
+    )
     benchmark.pedantic(clock.advance, rounds=len(rec["timing"]["samples"]), iterations=1, warmup_rounds=0)

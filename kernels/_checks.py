@@ -32,7 +32,9 @@ def require_dtype(name: str, t, allowed) -> None:
 
 def require_contiguous(name: str, t) -> None:
     if not t.is_contiguous():
-        raise ValueError(f"{name} must be contiguous (got strides {tuple(t.stride())}); call .contiguous() first")
+        raise ValueError(
+            f"{name} must be contiguous (got strides {tuple(t.stride())}); call .contiguous() first"
+        )
 
 
 def require_same(names: tuple[str, ...], tensors, *, shape=True, dtype=True, device=True) -> None:

@@ -19,7 +19,7 @@ def source_path(anchor: str, filename: str) -> Path:
     return Path(anchor).with_name(filename)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module(path: str, options: tuple[str, ...], device_id: int):
     import cupy
 

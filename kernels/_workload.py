@@ -57,7 +57,9 @@ class Variant:
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
-            raise ValueError(f"variant {self.name!r}: backend must be one of {BACKENDS}, got {self.backend!r}")
+            raise ValueError(
+                f"variant {self.name!r}: backend must be one of {BACKENDS}, got {self.backend!r}"
+            )
 
     def skip_reason(self, device, shape: Shape, dtype: str) -> str | None:
         """Why this variant cannot run here (None when it can), including backend availability."""
@@ -103,7 +105,9 @@ class Workload:
             for shape in shapes:
                 missing = set(self.axes) - set(shape)
                 if missing:
-                    raise ValueError(f"workload {self.name!r}: shape {dict(shape)} in {set_name!r} lacks {missing}")
+                    raise ValueError(
+                        f"workload {self.name!r}: shape {dict(shape)} in {set_name!r} lacks {missing}"
+                    )
         for dt in self.dtypes:
             if dt not in self.tolerances:
                 raise ValueError(f"workload {self.name!r}: no tolerance for dtype {dt!r}")
@@ -127,7 +131,10 @@ class Workload:
         if out.shape != expected.shape:
             raise AssertionError(f"shape mismatch: got {tuple(out.shape)}, expected {tuple(expected.shape)}")
         torch.testing.assert_close(
-            out.to(torch.float64).cpu(), expected.to(torch.float64).cpu(), atol=tol.atol, rtol=tol.rtol,
+            out.to(torch.float64).cpu(),
+            expected.to(torch.float64).cpu(),
+            atol=tol.atol,
+            rtol=tol.rtol,
             equal_nan=True,
         )
 

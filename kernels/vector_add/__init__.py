@@ -57,10 +57,18 @@ def _variants():
 
     return {
         "triton": Variant("triton", "triton", triton_kernels.vector_add, description="Triton, fp32 compute"),
-        "cuda_simple": Variant("cuda_simple", "cupy", cupy_kernels.vector_add_simple,
-                               description="CUDA C, one element per thread"),
-        "cuda_vec": Variant("cuda_vec", "cupy", cupy_kernels.vector_add_vec,
-                            description="CUDA C, 16-byte packets, grid-stride"),
+        "cuda_simple": Variant(
+            "cuda_simple",
+            "cupy",
+            cupy_kernels.vector_add_simple,
+            description="CUDA C, one element per thread",
+        ),
+        "cuda_vec": Variant(
+            "cuda_vec",
+            "cupy",
+            cupy_kernels.vector_add_vec,
+            description="CUDA C, 16-byte packets, grid-stride",
+        ),
         "torch": Variant("torch", "torch", _torch_add, description="torch x + y"),
     }
 

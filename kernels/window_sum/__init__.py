@@ -90,14 +90,30 @@ def _variants():
     from kernels.window_sum import cupy_kernels, triton_kernels
 
     return {
-        "triton_naive": Variant("triton_naive", "triton", triton_kernels.window_sum_naive,
-                                description="Triton, 2r+1 masked loads per output"),
-        "triton_blocked": Variant("triton_blocked", "triton", triton_kernels.window_sum_blocked,
-                                  description="Triton, register-blocked sliding window"),
-        "cuda_naive": Variant("cuda_naive", "cupy", cupy_kernels.window_sum_naive,
-                              description="CUDA C, 2r+1 global reads per output"),
-        "cuda_shared": Variant("cuda_shared", "cupy", cupy_kernels.window_sum_shared,
-                               description="CUDA C, tile + halo staged in shared memory, sliding window"),
+        "triton_naive": Variant(
+            "triton_naive",
+            "triton",
+            triton_kernels.window_sum_naive,
+            description="Triton, 2r+1 masked loads per output",
+        ),
+        "triton_blocked": Variant(
+            "triton_blocked",
+            "triton",
+            triton_kernels.window_sum_blocked,
+            description="Triton, register-blocked sliding window",
+        ),
+        "cuda_naive": Variant(
+            "cuda_naive",
+            "cupy",
+            cupy_kernels.window_sum_naive,
+            description="CUDA C, 2r+1 global reads per output",
+        ),
+        "cuda_shared": Variant(
+            "cuda_shared",
+            "cupy",
+            cupy_kernels.window_sum_shared,
+            description="CUDA C, tile + halo staged in shared memory, sliding window",
+        ),
         "torch": Variant("torch", "torch", _torch_pool, description="torch avg_pool1d x window"),
     }
 

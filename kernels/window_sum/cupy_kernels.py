@@ -38,10 +38,15 @@ def window_sum_shared(x: torch.Tensor, radius: int) -> torch.Tensor:
     tile = cfg.cuda_threads * cfg.cuda_items
     chunk = min(tile + 2 * r, cfg.smem_chunk_floats)
     kernel = _cuda.get_function(
-        SOURCE, f"window_sum_shared_{_SUFFIX[x.dtype]}", options=(f"-DGPUBENCH_WINDOW_ITEMS={cfg.cuda_items}",)
+        SOURCE,
+        f"window_sum_shared_{_SUFFIX[x.dtype]}",
+        options=(f"-DGPUBENCH_WINDOW_ITEMS={cfg.cuda_items}",),
     )
     _cuda.launch(
-        kernel, ((n + tile - 1) // tile,), (cfg.cuda_threads,), (x, out, np.int64(n), np.int64(r), np.int32(chunk)),
+        kernel,
+        ((n + tile - 1) // tile,),
+        (cfg.cuda_threads,),
+        (x, out, np.int64(n), np.int64(r), np.int32(chunk)),
         shared_mem=chunk * 4,
     )
     return out

@@ -23,7 +23,9 @@ def _cases():
         for vname in w.variants:
             for dtype in w.dtypes:
                 for shape in list(w.shapes["test"]) + LARGE[name]:
-                    yield pytest.param(name, vname, shape, dtype, id=f"{name}-{vname}-{dtype}-{kernels.shape_id(shape)}")
+                    yield pytest.param(
+                        name, vname, shape, dtype, id=f"{name}-{vname}-{dtype}-{kernels.shape_id(shape)}"
+                    )
 
 
 @pytest.mark.parametrize("name,vname,shape,dtype", list(_cases()))
