@@ -52,8 +52,8 @@ def measure(fn: Callable[[], object], timer: DeviceTimer, rule: StoppingRule, on
     if timer.mode == "warm" and per_sample < GRAPH_BELOW_S:
         reps = max(2, min(1000, int(100e-6 / max(per_sample, 1e-7))))
         try:
-            timer.graph_batch(fn, 1, reps)
-            batch_fn = lambda f, k: timer.graph_batch(f, k, reps)  # noqa: E731
+            graph = timer.capture_graph(fn, reps)
+            batch_fn = lambda f, k: timer.graph_batch(graph, reps, k)  # noqa: E731
         except Exception as exc:  # a launcher that cannot be captured keeps plain events
             method_note.append(f"graph capture failed ({type(exc).__name__}: {exc}); events used")
             torch.cuda.synchronize(device)

@@ -72,8 +72,20 @@ class DeviceTimer:
             self._flush_buf.zero_()
 
     def events_batch(self, fn: Callable[[], object], count: int) -> tuple[list[float], BatchInfo]:
-        """`count` samples (seconds) of `fn`, queued behind a spin kernel."""
+        """`count` samples (seconds) of `fn`, queued behind spin kernels (one per sub-batch)."""
+        samples: list[float] = []
         info = BatchInfo(method="events+spin" if self._has_sleep else "events")
+        while len(samples) < count:
+            # A sub-batch is as large as one capped spin can cover at twice the host's enqueue cost.
+            fits = max(1, int((_MAX_SPIN_S - 1e-3) / (2.0 * self._host_per_sample_s)))
+            part, gaps = self._spin_batch(fn, min(count - len(samples), fits))
+            samples.extend(part)
+            if gaps:
+                info.launch_gaps = True
+                info.notes.append("spin ended before the batch was queued; next spin lengthened")
+        return samples, info
+
+    def _spin_batch(self, fn: Callable[[], object], count: int) -> tuple[list[float], bool]:
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(count)]
         ends = [torch.cuda.Event(enable_timing=True) for _ in range(count)]
         gate = torch.cuda.Event()
@@ -89,15 +101,16 @@ class DeviceTimer:
             ends[i].record()
         queued_s = time.perf_counter() - t0
         # The gate still pending means the GPU had not left the spin when the last sample was queued.
-        if self._has_sleep and gate.query():
-            info.launch_gaps = True
-            info.notes.append("spin ended before the batch was queued; next spin lengthened")
-        self._host_per_sample_s = max(self._host_per_sample_s, queued_s / count)
+        gaps = bool(self._has_sleep and gate.query())
+        per = queued_s / count
+        self._host_per_sample_s = (
+            max(per, 0.5 * self._host_per_sample_s) if not gaps else 2.0 * max(per, self._host_per_sample_s)
+        )
         torch.cuda.synchronize(self.device)
-        return [s.elapsed_time(e) * 1e-3 for s, e in zip(starts, ends)], info
+        return [s.elapsed_time(e) * 1e-3 for s, e in zip(starts, ends)], gaps
 
-    def graph_batch(self, fn: Callable[[], object], count: int, reps: int) -> tuple[list[float], BatchInfo]:
-        """`count` samples, each the mean of `reps` launches replayed from one CUDA graph (warm only)."""
+    def capture_graph(self, fn: Callable[[], object], reps: int):
+        """A CUDA graph of `reps` back-to-back launches of `fn` (warm mode: no room for a flush)."""
         if self.mode != "warm":
             raise ValueError("graph replay has no room for an L2 flush: warm mode only")
         stream = torch.cuda.Stream(self.device)
@@ -112,6 +125,10 @@ class DeviceTimer:
                 fn()
         graph.replay()
         torch.cuda.synchronize(self.device)
+        return graph
+
+    def graph_batch(self, graph, reps: int, count: int) -> tuple[list[float], BatchInfo]:
+        """`count` samples, each the mean of the `reps` launches in one replay of `graph`."""
         samples, info = self.events_batch(graph.replay, count)
         info.method = f"cuda-graph({reps})+" + info.method
         return [s / reps for s in samples], info
