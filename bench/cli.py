@@ -93,6 +93,18 @@ def _cmd_run(args) -> int:
                 file=sys.stderr,
             )
             return 2
+    if args.dry_run:
+        from bench.plan import PROFILES, build_plan
+
+        try:
+            plan = build_plan(PROFILES[args.profile], args.workload, args.variant, args.dtype, args.mode)
+        except KeyError as exc:
+            print(f"gpubench run: {exc.args[0]}", file=sys.stderr)
+            return 2
+        for item in plan:
+            print(item["id"])
+        print(f"{len(plan)} items (profile {args.profile}: {PROFILES[args.profile].description})")
+        return 0
     if not has_gpu:
         print(
             "gpubench run: no CUDA GPU visible, so nothing is timed and no results file is written.\n"
@@ -171,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", metavar="PATH", help="results file (default results/<gpu>-<time>.json)")
     sp.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage root (per GPU model)")
     sp.add_argument("--ceilings", metavar="PATH", help="measured ceilings file to predict against")
+    sp.add_argument("--dry-run", action="store_true", help="print the plan (one line per item) and exit")
     sp.set_defaults(func=_cmd_run)
     for name, module in _EXTERNAL.items():
         try:

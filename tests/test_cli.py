@@ -76,3 +76,12 @@ def test_unknown_workload_is_a_usage_error():
 def test_unknown_profile_is_a_usage_error():
     p = gpubench("run", "--profile", "slow")
     assert p.returncode == 2 and "unknown profile" in p.stderr
+
+
+def test_dry_run_prints_the_plan():
+    p = gpubench("run", "--dry-run", "--workload", "window_sum", "--dtype", "fp32", "--mode", "cold", "warm")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert "window_sum/cuda_shared/n=67108864,radius=64/fp32/warm" in lines
+    # quick shapes (3) x variants (5) x dtypes (1) x modes (2)
+    assert lines[-1].startswith("30 items")
