@@ -10,8 +10,9 @@ import functools
 from pathlib import Path
 
 INCLUDE_DIR = Path(__file__).with_name("cuda_include")
-# Options shared by every source; the harness's NVRTC check compiles with the same ones.
-NVRTC_OPTIONS: tuple[str, ...] = ("--std=c++17", f"-I{INCLUDE_DIR}")
+# Options shared by every source; the NVRTC check (bench.nvrtc) compiles with the same ones. No -std:
+# NVRTC's default (C++17) suffices, and CuPy may pass its own.
+NVRTC_OPTIONS: tuple[str, ...] = (f"-I{INCLUDE_DIR}",)
 
 
 def source_path(anchor: str, filename: str) -> Path:
@@ -39,12 +40,12 @@ def get_function(path: Path, name: str, options: tuple[str, ...] = (), device_id
     return _module(str(path), tuple(options), device_id).get_function(name)
 
 
-def current_stream():
-    """torch's current CUDA stream as a CuPy stream, so CuPy kernels order with torch work."""
+def current_stream(device: int | None = None):
+    """torch's current CUDA stream (of `device`) as a CuPy stream, so CuPy kernels order with torch work."""
     import cupy
     import torch
 
-    return cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream)
+    return cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream)
 
 
 def launch(kernel, grid, block, args, shared_mem: int = 0) -> None:
@@ -56,8 +57,11 @@ def launch(kernel, grid, block, args, shared_mem: int = 0) -> None:
         if hasattr(a, "device") and getattr(a.device, "type", None) == "cuda":
             device = a.device.index
             break
-    with cupy.cuda.Device(device if device is not None else cupy.cuda.runtime.getDevice()):
-        kernel(grid, block, tuple(_arg(a) for a in args), stream=current_stream(), shared_mem=shared_mem)
+    if device is None:
+        device = cupy.cuda.runtime.getDevice()
+    # The stream as a context (not a keyword) works for both RawKernel and Function objects.
+    with cupy.cuda.Device(device), current_stream(device):
+        kernel(grid, block, tuple(_arg(a) for a in args), shared_mem=shared_mem)
 
 
 def _arg(a):
