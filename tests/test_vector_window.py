@@ -119,3 +119,28 @@ def test_unknown_variant_and_workload_names():
         kernels.get("nope")
     with pytest.raises(KeyError, match="no variant"):
         kernels.get("vector_add").variant("nope")
+
+
+def test_slow_config_knob_changes_the_config_and_stays_correct(monkeypatch):
+    from kernels.vector_add import config
+
+    assert config.config_for(CPU).triton_block == 1024
+    monkeypatch.setenv(config.SLOW_CONFIG_ENV, "1")
+    assert config.config_for(CPU).triton_block == 128
+    x, y = torch.randn(1000), torch.randn(1000)
+    torch.testing.assert_close(vector_add(x, y), x + y)
+
+
+def test_selftest_workload_only_on_request():
+    import subprocess
+    import sys
+
+    code = "import kernels; print(sorted(kernels.names()))"
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    asked = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "GPUBENCH_SELFTEST": "1"},
+    ).stdout
+    assert "selftest" not in plain and "selftest" in asked

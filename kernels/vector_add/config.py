@@ -1,5 +1,6 @@
 """Tuning knobs for vector add, per architecture (compute capability major), in one place."""
 
+import os
 from dataclasses import dataclass
 
 
@@ -16,7 +17,15 @@ _DEFAULT = VectorAddConfig(triton_block=1024, triton_warps=4, cuda_threads=256, 
 _BY_MAJOR = {9: VectorAddConfig(triton_block=4096, triton_warps=8, cuda_threads=256, cuda_blocks_per_sm=16)}
 
 
+# Test-only knob for calibrating the regression gate: a deliberately worse configuration (small Triton
+# blocks with one warp, a sparse CUDA grid) whose slowdown the gate must flag. Never set it otherwise.
+SLOW_CONFIG_ENV = "GPUBENCH_TEST_SLOW_CONFIG"
+_SLOW = VectorAddConfig(triton_block=128, triton_warps=1, cuda_threads=64, cuda_blocks_per_sm=1)
+
+
 def config_for(device) -> VectorAddConfig:
+    if os.environ.get(SLOW_CONFIG_ENV) == "1":
+        return _SLOW
     if getattr(device, "type", "cpu") != "cuda":
         return _DEFAULT
     import torch

@@ -79,3 +79,41 @@ def test_device_timer_measures_kernel_time():
     med = sorted(samples)[10]
     assert 100e-6 < med < 400e-6, med  # the clock the sleep counts in may differ from the max clock
     assert not info.launch_gaps
+
+
+def test_faulting_kernel_costs_only_its_own_record(tmp_path):
+    """A kernel that poisons the CUDA context fails its record; the items after it still run."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "selftest.json"
+    env = {**os.environ, "GPUBENCH_SELFTEST": "1", "PYTHONPATH": str(repo)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "run",
+            "--workload",
+            "selftest",
+            "--out",
+            str(out),
+            "--storage",
+            str(tmp_path / "bm"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # failures present
+    recs = {r["variant"]: r for r in json.loads(out.read_text())["records"]}
+    assert recs["torch"]["status"] == "ok"
+    assert recs["wrong"]["status"] == "failed" and "incorrect" in recs["wrong"]["reason"]
+    assert recs["illegal_address"]["status"] == "failed"
+    assert recs["torch_after"]["status"] == "ok", recs["torch_after"]
