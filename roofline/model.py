@@ -1,0 +1,247 @@
+"""Roofline maths: ceilings, the analytical prediction, the fraction of the bound, the ceiling check.
+
+Units: bandwidth GB/s (1e9 B/s), peaks TFLOP/s (1e12 FLOP/s), time seconds, intensity FLOP/byte.
+
+Which peak bounds a kernel (`peak_key`): a kernel that runs its inner products on tensor cores (matmul,
+attention) is bounded by the tensor peak of its dtype (tf32, fp16, bf16, fp8, int8; fp64 -> fp64_tc); fp32
+data on tensor cores means TF32, so pass dtype "tf32" for that. Every other kernel (elementwise, reductions,
+softmax, norms) is bounded by the non-tensor fp32 peak whatever its storage dtype, because it loads 16-bit
+values and computes in fp32 registers; only fp64 kernels use the fp64 peak.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+_ALIASES = {
+    "float64": "fp64", "double": "fp64", "f64": "fp64",
+    "float32": "fp32", "float": "fp32", "f32": "fp32",
+    "float16": "fp16", "half": "fp16", "f16": "fp16",
+    "bfloat16": "bf16",
+    "tensorfloat32": "tf32",
+    "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "float8_e4m3fnuz": "fp8",
+    "float8_e5m2fnuz": "fp8", "e4m3": "fp8", "e5m2": "fp8",
+    "uint8": "int8", "qint8": "int8",
+    "float4": "fp4", "float4_e2m1fn_x2": "fp4", "nvfp4": "fp4", "mxfp4": "fp4",
+}  # fmt: skip
+_TENSOR_KEYS = {"fp64": "fp64_tc", "fp32": "fp32", "tf32": "tf32", "fp16": "fp16", "bf16": "bf16",
+                "fp8": "fp8", "int8": "int8", "int4": "int4", "fp4": "fp4"}  # fmt: skip
+MATMUL_KINDS = frozenset({"matmul", "gemm", "attention", "qmatmul", "conv", "tensor"})
+
+
+def normalise_dtype(dtype: Any) -> str:
+    """'torch.float16', 'float16', 'half', 'fp16' -> 'fp16'; names already canonical pass through."""
+    text = str(dtype).strip().lower().removeprefix("torch.")
+    return _ALIASES.get(text, text)
+
+
+def peak_key(dtype: Any, uses_tensor_cores: bool) -> str:
+    """The peak that bounds a kernel on `dtype` (see the module docstring for the rule)."""
+    d = normalise_dtype(dtype)
+    if uses_tensor_cores:
+        return _TENSOR_KEYS.get(d, d)
+    return "fp64" if d == "fp64" else "fp32"
+
+
+def compute_dtype_for(dtype: Any, workload_kind: str | bool = "elementwise") -> str:
+    """The peak key for a results dtype and a workload kind ("matmul", "attention", ... use tensor cores)."""
+    uses_tc = workload_kind if isinstance(workload_kind, bool) else str(workload_kind).lower() in MATMUL_KINDS
+    return peak_key(dtype, uses_tc)
+
+
+@dataclass(frozen=True)
+class Ceilings:
+    """The roofs one result is placed under: a datasheet's, or those measured on the GPU at hand."""
+
+    label: str  # "datasheet" or "measured"
+    mem_bandwidth_gbs: float | None
+    peaks: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # key -> TFLOP/s
+    launch_overhead_s: float | None = None
+    cache_gbs: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # "l2", "smem"
+
+    def __post_init__(self):
+        peaks = {k: float(v) for k, v in self.peaks.items() if v is not None}
+        object.__setattr__(self, "peaks", MappingProxyType(peaks))
+        object.__setattr__(self, "cache_gbs", MappingProxyType(dict(self.cache_gbs)))
+
+    def __hash__(self) -> int:
+        return hash((self.label, self.mem_bandwidth_gbs, tuple(sorted(self.peaks.items()))))
+
+    @classmethod
+    def from_spec(cls, spec, launch_overhead_s: float | None = None) -> Ceilings:
+        """Datasheet ceilings of a `roofline.specs.GPUSpec` (dense peaks)."""
+        return cls("datasheet", spec.mem_bandwidth_gbs, spec.peaks, launch_overhead_s)
+
+    @classmethod
+    def from_measured(cls, measured: Mapping[str, Any]) -> Ceilings:
+        """Ceilings from a measured-ceilings dict (keys `dram_copy_gbs` or `dram_gbs`, `peaks`,
+        `launch_overhead_s`, `l2_gbs`, `smem_gbs`; a `{"ceilings": {...}}` wrapper is unwrapped). What was
+        not measured stays missing: it never falls back to a datasheet figure."""
+        m = measured.get("ceilings", measured) if isinstance(measured.get("ceilings"), Mapping) else measured
+        bandwidth = m.get("dram_copy_gbs", m.get("dram_gbs"))
+        peaks = {normalise_dtype(k): v for k, v in (m.get("peaks") or {}).items() if v is not None}
+        caches = {level: m[f"{level}_gbs"] for level in ("l2", "smem") if m.get(f"{level}_gbs") is not None}
+        return cls("measured", bandwidth, peaks, m.get("launch_overhead_s"), caches)
+
+    def bandwidth_gbs(self, level: str = "dram") -> float | None:
+        return self.mem_bandwidth_gbs if level == "dram" else self.cache_gbs.get(level)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    time_s: float | None  # lower bound + launch overhead (when known)
+    bound: str  # "memory", "compute" or "unknown"
+    intensity: float | None  # FLOP/byte; None when bytes == 0
+    attainable_tflops: float | None  # min(peak, intensity x bandwidth)
+    ceilings_label: str
+    peak_key: str
+    peak_tflops: float | None
+    bandwidth_gbs: float | None
+    compute_time_s: float | None
+    memory_time_s: float | None
+    lower_bound_s: float | None  # max(compute, memory) time, without launch overhead
+    launch_overhead_s: float | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_non_negative(**values: float) -> None:
+    for name, v in values.items():
+        if v is None or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+
+
+def predict(
+    flops: float, bytes: float, dtype: Any, ceilings: Ceilings, uses_tensor_cores: bool = False
+) -> Prediction:
+    """Roofline time of a kernel doing `flops` FLOP and moving `bytes` bytes of compulsory DRAM traffic.
+    A peak or bandwidth the ceilings lack gives a one-sided prediction, with a note saying so."""
+    _check_non_negative(flops=flops, bytes=bytes)
+    key = peak_key(dtype, uses_tensor_cores)
+    peak, bandwidth = ceilings.peaks.get(key), ceilings.mem_bandwidth_gbs
+    compute_s = flops / (peak * 1e12) if peak else None
+    memory_s = bytes / (bandwidth * 1e9) if bandwidth else None
+    intensity = flops / bytes if bytes else None
+    notes = []
+    if peak is None:
+        notes.append(f"no {ceilings.label} peak for {key!r}: memory-only prediction")
+    if bandwidth is None:
+        notes.append(f"no {ceilings.label} memory bandwidth: compute-only prediction")
+    if flops == 0 and bytes == 0:
+        notes.append("no work: zero FLOPs and zero bytes")
+    times = [t for t in (compute_s, memory_s) if t is not None]
+    lower = max(times) if times else None
+    if lower is None:
+        bound = "unknown"
+    elif memory_s is not None and (compute_s is None or memory_s >= compute_s):
+        bound = "memory"
+    else:
+        bound = "compute"
+    if intensity is None:  # no bytes: the compute roof alone
+        attainable = peak
+    elif bandwidth is None:
+        attainable = peak
+    else:
+        roof = intensity * bandwidth / 1e3
+        attainable = min(peak, roof) if peak else roof
+    overhead = ceilings.launch_overhead_s
+    time_s = None if lower is None else lower + (overhead or 0.0)
+    return Prediction(
+        time_s=time_s,
+        bound=bound,
+        intensity=intensity,
+        attainable_tflops=attainable,
+        ceilings_label=ceilings.label,
+        peak_key=key,
+        peak_tflops=peak,
+        bandwidth_gbs=bandwidth,
+        compute_time_s=compute_s,
+        memory_time_s=memory_s,
+        lower_bound_s=lower,
+        launch_overhead_s=overhead,
+        note="; ".join(notes) or None,
+    )
+
+
+def fraction_of_bound(measured_time_s: float, prediction: Prediction) -> float | None:
+    """Roofline lower bound (no launch overhead) / measured time: 1.0 is at the roof; above it, suspect."""
+    if not measured_time_s or measured_time_s <= 0:
+        raise ValueError(f"measured_time_s must be > 0, got {measured_time_s!r}")
+    return None if prediction.lower_bound_s is None else prediction.lower_bound_s / measured_time_s
+
+
+def _ceiling_peak(ceilings: Ceilings, dtype: Any, uses_tensor_cores: bool) -> tuple[str, float | None]:
+    if dtype is None:  # no dtype: nothing can beat the highest roof
+        best = max(ceilings.peaks.items(), key=lambda kv: kv[1], default=(None, None))
+        return f"highest ({best[0]})", best[1]
+    key = peak_key(dtype, uses_tensor_cores)
+    peak = ceilings.peaks.get(key)
+    if not uses_tensor_cores and normalise_dtype(dtype) in ("fp16", "bf16") and "fp16_simt" in ceilings.peaks:
+        peak = max(peak or 0.0, ceilings.peaks["fp16_simt"])  # packed half2 math can legitimately beat fp32
+        key = f"{key}/fp16_simt"
+    return key, peak
+
+
+def check_ceiling(
+    measured_time_s: float,
+    flops: float,
+    bytes: float,
+    ceilings: Ceilings,
+    tolerance: float = 0.05,
+    dtype: Any = None,
+    uses_tensor_cores: bool = False,
+    memory_level: str = "dram",
+) -> list[str]:
+    """Violations of the roofs by a measured result. A result above a ceiling means its FLOP or byte
+    accounting is wrong (or the ceiling is). `memory_level` picks the bandwidth roof: "dram" for cold
+    results, "l2" for warm ones whose working set fits in L2 (a missing roof is not checked)."""
+    if not measured_time_s or measured_time_s <= 0:
+        raise ValueError(f"measured_time_s must be > 0, got {measured_time_s!r}")
+    _check_non_negative(flops=flops, bytes=bytes)
+    out = []
+    bandwidth = ceilings.bandwidth_gbs(memory_level)
+    achieved_gbs = bytes / measured_time_s / 1e9
+    if bandwidth and achieved_gbs > bandwidth * (1 + tolerance):
+        out.append(
+            f"achieved {achieved_gbs:.1f} GB/s exceeds the {ceilings.label} {memory_level} bandwidth "
+            f"{bandwidth:.1f} GB/s by more than {tolerance:.0%}: byte accounting too high?"
+        )
+    key, peak = _ceiling_peak(ceilings, dtype, uses_tensor_cores)
+    achieved_tflops = flops / measured_time_s / 1e12
+    if peak and achieved_tflops > peak * (1 + tolerance):
+        out.append(
+            f"achieved {achieved_tflops:.2f} TFLOP/s exceeds the {ceilings.label} {key} peak "
+            f"{peak:.2f} TFLOP/s by more than {tolerance:.0%}: FLOP accounting too high?"
+        )
+    return out
+
+
+def _roof(ceilings: Ceilings, dtype: Any, uses_tensor_cores: bool | None) -> float | None:
+    key = normalise_dtype(dtype) if uses_tensor_cores is None else peak_key(dtype, uses_tensor_cores)
+    return ceilings.peaks.get(key)
+
+
+def roofline_curve(
+    ceilings: Ceilings, dtype: Any, intensities: Iterable[float], uses_tensor_cores: bool | None = None
+) -> list[float | None]:
+    """Attainable TFLOP/s at each intensity (FLOP/byte), for plotting. `dtype` names a peak key ("fp32",
+    "bf16" = the bf16 tensor peak) unless `uses_tensor_cores` is given, when `peak_key`'s rule applies.
+    Points with no roof at all (neither peak nor bandwidth) are None."""
+    peak, bandwidth = _roof(ceilings, dtype, uses_tensor_cores), ceilings.mem_bandwidth_gbs
+    out = []
+    for i in intensities:
+        roofs = [r for r in (peak, i * bandwidth / 1e3 if bandwidth else None) if r is not None]
+        out.append(min(roofs) if roofs else None)
+    return out
+
+
+def ridge_point(ceilings: Ceilings, dtype: Any, uses_tensor_cores: bool | None = None) -> float | None:
+    """Intensity (FLOP/byte) where the memory roof meets the compute roof; None if either is missing."""
+    peak, bandwidth = _roof(ceilings, dtype, uses_tensor_cores), ceilings.mem_bandwidth_gbs
+    return peak * 1e3 / bandwidth if peak and bandwidth else None
