@@ -1,0 +1,162 @@
+"""The ceilings file: what `gpubench micro` writes and the roofline/report read (pure Python, no torch).
+
+Layout (JSON, schema "gpubench.ceilings", version SCHEMA_VERSION):
+    {
+      "schema": "gpubench.ceilings", "schema_version": 1, "created": ISO-8601 UTC,
+      "status": "complete" | "partial" | "interrupted",
+      "device": bench.device.device_info(...), "software": bench.device.software_versions(),
+      "run": {"quick", "families", "argv", "wall_s", "datasheet"},
+      "ceilings": {
+        "dram_copy_gbs", "dram_read_gbs", "dram_write_gbs", "dram_triad_gbs", "dram_copy_torch_gbs",
+        "l1_gbs", "l2_gbs", "smem_gbs",
+        "peaks": {"fp32", "fp64", "fp16_simt", "bf16", "fp16", "tf32", "fp8", "int8",
+                  "mma_sync_fp16", "mma_sync_bf16"},             # TFLOP/s (int8: TOP/s), as measured
+        "launch_overhead_s", "launch_overhead_source",             # graph replay per launch, or fallback
+        "launch_host_s", "launch_graph_s", "empty_kernel_device_s",
+        "latency_ns": {"l1", "l2", "dram"}, "latency_cycles": {"l1", "l2", "dram"},
+        "h2d_pinned_gbs", "h2d_pageable_gbs", "d2h_pinned_gbs", "d2h_pageable_gbs"
+      },                                                          # only what was measured
+      "micro": [entry, ...],   # bench.micro.common.make_entry: name, value, unit, datasheet, ...
+      "sweep": [{"dtype", "k", "intensity", "gflops", "gbs", ...}, ...],   # arithmetic-intensity sweep
+      "cache_sweep": [{"ws_bytes", "level", "gbs", ...}, ...],             # working-set sweep
+      "skipped": [{"name", "reason"}], "failures": [{"family", "error"}]
+    }
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA = "gpubench.ceilings"
+SCHEMA_VERSION = 1
+
+# Entry name -> top-level ceilings key (same unit as the entry).
+SCALAR_KEYS = {
+    "dram_copy": "dram_copy_gbs",
+    "dram_read": "dram_read_gbs",
+    "dram_write": "dram_write_gbs",
+    "dram_triad": "dram_triad_gbs",
+    "dram_copy_torch": "dram_copy_torch_gbs",
+    "l1_bandwidth": "l1_gbs",
+    "l2_bandwidth": "l2_gbs",
+    "smem_bandwidth": "smem_gbs",
+    "launch_host": "launch_host_s",
+    "launch_graph": "launch_graph_s",
+    "empty_kernel_device": "empty_kernel_device_s",
+    "h2d_pinned": "h2d_pinned_gbs",
+    "h2d_pageable": "h2d_pageable_gbs",
+    "d2h_pinned": "d2h_pinned_gbs",
+    "d2h_pageable": "d2h_pageable_gbs",
+}
+# Entry name -> key under ceilings["peaks"].
+PEAK_KEYS = {
+    "fma_fp32": "fp32",
+    "fma_fp64": "fp64",
+    "fma_f16x2": "fp16_simt",
+    "cublas_bf16": "bf16",
+    "cublas_fp16": "fp16",
+    "cublas_tf32": "tf32",
+    "cublas_fp8": "fp8",
+    "cublas_int8": "int8",
+    "mma_sync_fp16": "mma_sync_fp16",
+    "mma_sync_bf16": "mma_sync_bf16",
+}
+LATENCY_LEVELS = {"latency_l1": "l1", "latency_l2": "l2", "latency_dram": "dram"}
+EXPECTED_UNITS = {
+    **{name: "GB/s" for name, key in SCALAR_KEYS.items() if key.endswith("_gbs")},
+    **{name: "s" for name, key in SCALAR_KEYS.items() if key.endswith("_s")},
+    **{name: "TFLOP/s" for name in PEAK_KEYS},
+    "cublas_int8": "TOP/s",
+    **{name: "ns" for name in LATENCY_LEVELS},
+}
+
+
+class CeilingsError(ValueError):
+    pass
+
+
+def build_ceilings(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The "ceilings" mapping from the measured entries (entries without a value are left out)."""
+    out: dict[str, Any] = {}
+    peaks: dict[str, float] = {}
+    lat_ns: dict[str, float] = {}
+    lat_cycles: dict[str, float] = {}
+    for e in entries:
+        name, value = e["name"], e.get("value")
+        if value is None:
+            continue
+        want = EXPECTED_UNITS.get(name)
+        if want is not None and e.get("unit") != want:
+            raise CeilingsError(f"entry {name!r} is in {e.get('unit')!r}, expected {want!r}")
+        if name in SCALAR_KEYS:
+            out[SCALAR_KEYS[name]] = value
+        elif name in PEAK_KEYS:
+            peaks[PEAK_KEYS[name]] = value
+        elif name in LATENCY_LEVELS:
+            level = LATENCY_LEVELS[name]
+            lat_ns[level] = value
+            cycles = (e.get("params") or {}).get("cycles")
+            if cycles is not None:
+                lat_cycles[level] = cycles
+    out["peaks"] = peaks
+    if "launch_graph_s" in out:
+        out["launch_overhead_s"] = out["launch_graph_s"]
+        out["launch_overhead_source"] = "cuda_graph_replay_per_launch"
+    elif "empty_kernel_device_s" in out:
+        out["launch_overhead_s"] = out["empty_kernel_device_s"]
+        out["launch_overhead_source"] = "empty_kernel_event_duration"
+    if lat_ns:
+        out["latency_ns"] = lat_ns
+    if lat_cycles:
+        out["latency_cycles"] = lat_cycles
+    return out
+
+
+def build_document(
+    entries: list[dict[str, Any]],
+    sweep: list[dict[str, Any]],
+    device: dict[str, Any],
+    software: dict[str, Any],
+    *,
+    cache_sweep: list[dict[str, Any]] | None = None,
+    run: dict[str, Any] | None = None,
+    skipped: list[dict[str, str]] | None = None,
+    failures: list[dict[str, str]] | None = None,
+    status: str | None = None,
+    created: str | None = None,
+) -> dict[str, Any]:
+    failures = list(failures or [])
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
+        "status": status or ("partial" if failures else "complete"),
+        "device": dict(device),
+        "software": dict(software),
+        "run": dict(run or {}),
+        "ceilings": build_ceilings(entries),
+        "micro": list(entries),
+        "sweep": list(sweep),
+        "cache_sweep": list(cache_sweep or []),
+        "skipped": list(skipped or []),
+        "failures": failures,
+    }
+
+
+def validate(doc: Any, where: str = "ceilings") -> None:
+    """Raise CeilingsError saying what is wrong with a ceilings document."""
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        raise CeilingsError(f"{where}: not a gpubench ceilings file (schema {found!r}, expected {SCHEMA!r})")
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise CeilingsError(
+            f"{where}: schema version {doc.get('schema_version')!r}, this gpubench reads {SCHEMA_VERSION}"
+        )
+    for key in ("device", "software", "ceilings", "micro", "sweep"):
+        if key not in doc:
+            raise CeilingsError(f"{where}: missing {key!r}")
+    for i, e in enumerate(doc["micro"]):
+        for key in ("name", "value", "unit", "datasheet", "percent_of_datasheet", "method", "params"):
+            if key not in e:
+                raise CeilingsError(f"{where}: micro entry {i} lacks {key!r}")

@@ -1,0 +1,177 @@
+"""`gpubench micro [--only NAME...] [--out PATH] [--quick]`: measure this GPU's ceilings.
+
+Writes a ceilings file (bench.micro.ceilings) atomically, by default results/ceilings-<gpu>.json.
+Without a GPU it measures nothing and writes nothing: it says so, compiles the micro-benchmarks' CUDA
+sources with NVRTC as a check, and exits with code 2. Imports nothing heavy at module level, so that
+`gpubench` offers the subcommand on machines without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+
+from bench.micro import FAMILIES, cuda_sources
+
+NO_GPU_EXIT = 2
+NVRTC_ARCHS = ("sm_80", "sm_90")
+
+
+def add_parser(subparsers) -> None:
+    sp = subparsers.add_parser(
+        "micro",
+        help="micro-benchmarks that measure this GPU's ceilings (bandwidths, FLOP rates, latencies); "
+        "writes a ceilings file",
+        description=__doc__.split("\n\n")[0],
+    )
+    sp.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help=f"only these families: {', '.join(FAMILIES)}",
+    )
+    sp.add_argument("--out", metavar="PATH", help="ceilings file (default results/ceilings-<gpu>.json)")
+    sp.add_argument("--quick", action="store_true", help="fewer samples and shorter runs (about 2 minutes)")
+    sp.set_defaults(func=run)
+
+
+def default_out(gpu_name: str) -> Path:
+    from bench.runner import slug
+
+    return Path("results") / f"ceilings-{slug(gpu_name)}.json"
+
+
+def nvrtc_check(echo=print) -> int:
+    """Compile every micro-benchmark source for NVRTC_ARCHS; the number of failures (spills count)."""
+    from bench import nvrtc
+
+    try:
+        nvrtc.load_library()
+    except nvrtc.NvrtcUnavailable as exc:
+        echo(f"NVRTC check skipped: {exc}")
+        return 0
+    bad = 0
+    for path in cuda_sources():
+        for arch in NVRTC_ARCHS:
+            try:
+                r = nvrtc.compile_file(path, arch)
+            except nvrtc.CompileError as exc:
+                echo(f"  FAIL {path.name} {arch}: {exc}")
+                bad += 1
+                continue
+            regs = max((k.registers for k in r.kernels), default=0)
+            spills = f", SPILLS in {r.spills}" if r.spills else ""
+            echo(f"  ok   bench/micro/{path.name} {arch}: {len(r.kernels)} kernels, max {regs} regs{spills}")
+            bad += bool(r.spills)
+    return bad
+
+
+def _has_gpu() -> tuple[bool, str]:
+    try:
+        import torch
+    except ImportError:
+        return False, "torch is not installed"
+    if not torch.cuda.is_available():
+        return False, "torch sees no CUDA device (torch.cuda.is_available() is False)"
+    return True, ""
+
+
+def run(args) -> int:
+    families = list(args.only or FAMILIES)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        print(
+            f"gpubench micro: unknown micro-benchmark(s) {', '.join(unknown)}; known: {', '.join(FAMILIES)}",
+            file=sys.stderr,
+        )
+        return 2
+    ok, why = _has_gpu()
+    if not ok:
+        print(
+            f"gpubench micro: needs a CUDA GPU ({why}), so nothing is measured and no ceilings file is "
+            "written.\nChecking instead that the micro-benchmarks' CUDA sources compile with NVRTC for "
+            f"{' and '.join(NVRTC_ARCHS)}:"
+        )
+        bad = nvrtc_check()
+        print(f"NVRTC check: {'all sources compile' if not bad else f'{bad} problem(s)'}")
+        return NO_GPU_EXIT
+    return run_gpu([f for f in FAMILIES if f in families], args.quick, args.out)
+
+
+def run_gpu(families: list[str], quick: bool, out: str | None, echo=print) -> int:
+    """Measure `families` on the current CUDA device and write the ceilings file; 0 ok, 1 if any failed."""
+    import torch
+
+    from bench.device import device_info, software_versions
+    from bench.micro.ceilings import build_document
+    from bench.micro.common import Context
+    from bench.results import write
+
+    device = torch.device("cuda", torch.cuda.current_device())
+    info = device_info(device)
+    ctx = Context(device, quick, info, echo)
+    out_path = Path(out) if out else default_out(info["name"])
+    echo(
+        f"gpubench micro: {', '.join(families)} on {info['name']} ({ctx.sm_count} SMs, L2 "
+        f"{ctx.l2_bytes / 2**20:.0f} MiB, cc {ctx.cc[0]}.{ctx.cc[1]}){' [quick]' if quick else ''}; "
+        f"{ctx.spec_note}; ceilings -> {out_path}"
+    )
+    failures: list[dict[str, str]] = []
+    status = None
+    t0 = time.perf_counter()
+    try:
+        for family in families:
+            module = importlib.import_module(f"bench.micro.{FAMILIES[family]}")
+            t_family = time.perf_counter()
+            try:
+                getattr(module, f"run_{family}")(ctx)
+            except Exception as exc:  # recorded, and the next family still runs if CUDA survived
+                failures.append({"family": family, "error": f"{type(exc).__name__}: {exc}"})
+                echo(f"{family}: FAILED: {type(exc).__name__}: {exc}")
+                if not _cuda_usable(device):
+                    echo("CUDA context unusable after the failure: stopping here")
+                    break
+            finally:
+                torch.cuda.empty_cache()
+            echo(f"  ({family}: {time.perf_counter() - t_family:.1f} s)")
+    except KeyboardInterrupt:
+        echo("interrupted: writing what finished")
+        status = "interrupted"
+    doc = build_document(
+        ctx.entries,
+        ctx.sweep,
+        info,
+        software_versions(),
+        cache_sweep=ctx.cache_sweep,
+        run={
+            "quick": quick,
+            "families": families,
+            "argv": sys.argv,
+            "wall_s": time.perf_counter() - t0,
+            "datasheet": ctx.spec_note,
+        },
+        skipped=ctx.skipped,
+        failures=failures,
+        status=status,
+    )
+    write(doc, out_path)
+    echo(
+        f"gpubench micro: {len(ctx.entries)} figures, {len(ctx.sweep)} sweep points, {len(ctx.skipped)} "
+        f"skipped, {len(failures)} failed in {time.perf_counter() - t0:.0f} s -> {out_path}"
+    )
+    if status == "interrupted":
+        return 130
+    return 1 if failures else 0
+
+
+def _cuda_usable(device) -> bool:
+    try:
+        import torch
+
+        torch.cuda.synchronize(device)
+        torch.ones(1, device=device).add_(1).item()
+        return True
+    except Exception:
+        return False

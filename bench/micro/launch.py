@@ -1,0 +1,113 @@
+"""Launch overhead (kernel in launch.cu): an empty kernel, <<<1, 1>>>.
+
+    launch_host          host wall time per launch: N launches back to back from Python through CuPy
+                         onto one stream, one synchronize at the end, (wall time) / N
+    launch_graph         per-launch time of a CUDA graph of GRAPH_LAUNCHES launches: replay device
+                         time (events, bench.measure) / GRAPH_LAUNCHES
+    empty_kernel_device  device time between two events around one empty kernel (queued behind a spin
+                         kernel, so host gaps are kept out)
+The ceilings' launch_overhead_s is the graph figure (the per-kernel cost the device itself adds when
+the host keeps up); it falls back to the empty-kernel event duration when graph capture fails.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+GRAPH_LAUNCHES = 1000
+
+
+def per_launch(total_s: float, launches: int) -> float:
+    if launches <= 0:
+        raise ValueError("launches must be positive")
+    return total_s / launches
+
+
+def run_launch(ctx) -> None:
+    import cupy
+    import numpy as np
+    import torch
+
+    from kernels import _cuda
+
+    kernel = ctx.kernel("launch.cu", "empty_kernel")
+    arg = (np.int32(0),)
+
+    def fn():
+        with cupy.cuda.Device(ctx.index), _cuda.current_stream(ctx.index):
+            kernel((1,), (1,), arg)
+
+    # Host side: the CuPy launch itself, with device and stream entered once outside the loop.
+    n = 5000 if ctx.quick else 20000
+    reps = 3 if ctx.quick else 5
+    fn()
+    torch.cuda.synchronize(ctx.device)
+    walls = []
+    ctx.sampler.start()
+    try:
+        with cupy.cuda.Device(ctx.index), _cuda.current_stream(ctx.index):
+            func = kernel.kernel  # the compiled cupy Function: no per-call module lookup
+            for _ in range(reps):
+                torch.cuda.synchronize(ctx.device)
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    func((1,), (1,), arg)
+                torch.cuda.synchronize(ctx.device)
+                walls.append(per_launch(time.perf_counter() - t0, n))
+    finally:
+        telemetry = ctx.sampler.stop()
+    from bench.telemetry import flags_from
+
+    ctx.add(
+        "launch_host",
+        statistics.median(walls),
+        "s",
+        method=(
+            f"{n} empty-kernel launches back to back from Python (cupy Function call, device and stream "
+            f"entered once) on one stream, one synchronize; median over {reps} runs of wall time / launches; "
+            "includes the Python and CuPy per-call cost"
+        ),
+        params={"launches": n, "runs_s_per_launch": walls},
+        telemetry=telemetry,
+        flags=flags_from(telemetry),
+    )
+
+    timer = ctx.timer("warm")
+    try:
+        graph = timer.capture_graph(fn, GRAPH_LAUNCHES)
+    except Exception as exc:
+        torch.cuda.synchronize(ctx.device)
+        ctx.skip("launch_graph", f"CUDA graph capture of CuPy launches failed: {type(exc).__name__}: {exc}")
+    else:
+        timed = ctx.time(graph.replay, "warm")
+        ctx.add_timed(
+            "launch_graph",
+            per_launch(timed.median_s, GRAPH_LAUNCHES),
+            "s",
+            timed,
+            method=(
+                f"CUDA graph (torch.cuda.CUDAGraph) of {GRAPH_LAUNCHES} empty-kernel launches: median replay "
+                f"device time / {GRAPH_LAUNCHES}"
+            ),
+            params={"launches_per_graph": GRAPH_LAUNCHES},
+        )
+        del graph
+
+    ctx.sampler.start()
+    try:
+        samples, info = timer.events_batch(fn, 200 if ctx.quick else 1000)
+    finally:
+        telemetry = ctx.sampler.stop()
+    ctx.add(
+        "empty_kernel_device",
+        statistics.median(samples),
+        "s",
+        method=(
+            f"median device time between CUDA events around one empty kernel ({info.method}; events "
+            "resolve about 0.5 us, so this is an upper bound on the kernel's own duration)"
+        ),
+        params={"n": len(samples), "min_s": min(samples), "launch_gaps": info.launch_gaps},
+        telemetry=telemetry,
+        flags=flags_from(telemetry) + (["launch_gaps"] if info.launch_gaps else []),
+    )
