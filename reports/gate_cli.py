@@ -1,0 +1,143 @@
+"""`gpubench gate BASELINE CANDIDATE`: the regression gate on the command line (also
+`python -m reports.gate_cli BASELINE CANDIDATE`).
+
+Exit codes: 0 no confirmed regression, 1 at least one record SLOWER, 2 a usage or file error (missing,
+truncated, foreign or other-schema-version file; different GPU models without --cross-hardware), which
+is reported as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import results
+from reports.gate import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DEFAULT_THRESHOLD_PCT,
+    EXIT_ERROR,
+    GateError,
+    gate,
+)
+
+PROG = "gpubench gate"
+DESCRIPTION = (
+    "Compare a candidate results file against a baseline from the same GPU model: one verdict per "
+    "record (SAME, FASTER, SLOWER, UNCERTAIN; throttled records excluded). Exit 0: no confirmed "
+    "regression; 1: at least one record SLOWER; 2: usage or file error."
+)
+
+
+def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("baseline", metavar="BASELINE", help="results file of the baseline run")
+    p.add_argument("candidate", metavar="CANDIDATE", help="results file of the candidate run")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD_PCT,
+        metavar="PCT",
+        help="the slowdown (in %%) the gate must catch; intervals within ±PCT are SAME (default %(default)s)",
+    )
+    p.add_argument(
+        "--noise-floor",
+        type=float,
+        default=None,
+        metavar="PCT",
+        help="between-run drift (in %%) never flagged: SLOWER needs the whole interval above 1 + PCT "
+        "(default: half the threshold; equal to the threshold for the strict rule)",
+    )
+    p.add_argument(
+        "--confidence",
+        type=float,
+        default=DEFAULT_CONFIDENCE,
+        metavar="C",
+        help="confidence of the bootstrap interval (default %(default)s)",
+    )
+    p.add_argument(
+        "--cross-hardware",
+        action="store_true",
+        help="allow runs from different GPU models (the report says so loudly; not a regression gate)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    p.add_argument(
+        "--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default %(default)s)"
+    )
+    p.add_argument(
+        "--no-clock-normalisation",
+        dest="normalize_clocks",
+        action="store_false",
+        help="compare raw times even when the runs' clocks differ",
+    )
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the report as JSON")
+    fmt.add_argument("--markdown", action="store_true", help="print markdown fit for a CI comment")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    return p
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "gate", help="regression gate: candidate vs baseline results on the same GPU", description=DESCRIPTION
+    )
+    configure(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        baseline = results.read(args.baseline)
+        candidate = results.read(args.candidate)
+        report = gate(
+            baseline,
+            candidate,
+            threshold_pct=args.threshold,
+            cross_hardware=args.cross_hardware,
+            confidence=args.confidence,
+            seed=args.seed,
+            noise_floor_pct=args.noise_floor,
+            resamples=args.resamples,
+            normalize_clocks=args.normalize_clocks,
+            baseline_path=str(args.baseline),
+            candidate_path=str(args.candidate),
+        )
+    except (results.ResultsError, GateError) as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot read results: {exc}")
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        return _error(f"malformed results file: {type(exc).__name__}: {exc}")
+
+    if args.json:
+        text = report.to_json() + "\n"
+    elif args.markdown:
+        text = report.to_markdown()
+    else:
+        text = report.to_text()
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            return _error(f"cannot write {args.output}: {exc}")
+        print(report.headline)
+    else:
+        sys.stdout.write(text)
+        if args.json or args.markdown:
+            print(report.headline, file=sys.stderr)
+    return report.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = configure(argparse.ArgumentParser(prog="python -m reports.gate_cli", description=DESCRIPTION))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
