@@ -1,0 +1,141 @@
+"""`gpubench tiling`: DRAM bytes, arithmetic intensity and roofline bound of a tiled GEMM per dataflow.
+
+For C = A @ B (A MxK, B KxN) cut into Tm x Tn x Tk tiles, the model (roofline.tiling) counts the DRAM
+traffic of three dataflows, assuming no cache reuse beyond the tiles held on chip:
+  output_stationary  a C tile stays on chip; A is read ceil(N/Tn) times, B ceil(M/Tm) times, C written once
+  a_stationary       an A tile stays; A read once, B ceil(M/Tm) times, and C's partial sums make
+                     ceil(K/Tk) - 1 fp32 round trips to DRAM before the final write
+  b_stationary       the mirror image (B read once, A ceil(N/Tn) times)
+Intensity is 2MNK / bytes. With ceilings (--bandwidth-gbs and --peak-tflops, or --gpu NAME from the
+spec database), each dataflow also gets its roofline bound max(flops / peak, bytes / bandwidth).
+
+Runs without torch or triton. Exit status 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "tiling",
+        help="GEMM tiling model: DRAM bytes and roofline bound per dataflow",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for axis in ("M", "N", "K"):
+        p.add_argument(f"--{axis}", type=int, required=True, help=f"GEMM size {axis}")
+    for t, axis in (("tm", "M"), ("tn", "N"), ("tk", "K")):
+        p.add_argument(f"--{t}", type=int, required=True, help=f"tile size along {axis}")
+    p.add_argument("--dtype", choices=tuple(DTYPE_BYTES), default="fp16", help="element type (default fp16)")
+    p.add_argument("--bandwidth-gbs", type=float, help="DRAM bandwidth ceiling in GB/s (1e9 bytes/s)")
+    p.add_argument("--peak-tflops", type=float, help="compute ceiling in TFLOP/s for --dtype")
+    p.add_argument("--gpu", metavar="NAME", help="take both ceilings from the spec database (roofline.specs)")
+    p.add_argument(
+        "--group-m",
+        type=int,
+        help="also show output-stationary traffic with grouped launch order and L2 reuse (optimistic)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per dataflow")
+    p.set_defaults(func=run)
+    return p
+
+
+def _error(msg: str) -> int:
+    print(f"gpubench tiling: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]:
+    """(bandwidth GB/s, peak TFLOP/s, note, error)."""
+    bw, peak = args.bandwidth_gbs, args.peak_tflops
+    if (bw is None) != (peak is None):
+        return None, None, None, "give both --bandwidth-gbs and --peak-tflops, or neither"
+    if bw is not None:
+        if bw <= 0 or peak <= 0:
+            return None, None, None, "--bandwidth-gbs and --peak-tflops must be positive"
+        return bw, peak, None, None
+    if not args.gpu:
+        return None, None, "no ceilings given (--bandwidth-gbs/--peak-tflops or --gpu): bytes only", None
+    try:
+        specs = importlib.import_module("roofline.specs")
+    except ImportError:
+        return None, None, "roofline.specs is not available: bytes and intensity only", None
+    try:
+        spec = specs.get_spec(args.gpu)
+    except (KeyError, ValueError) as exc:
+        return None, None, None, f"unknown GPU {args.gpu!r}: {exc}"
+    try:
+        p = spec.peaks[args.dtype]
+    except (KeyError, TypeError):
+        return None, None, f"the spec of {args.gpu} has no {args.dtype} peak: bytes only", None
+    peak = float(getattr(p, "tflops", p))
+    name = getattr(spec, "name", args.gpu)
+    return float(spec.mem_bandwidth_gbs), peak, f"ceilings from the spec database entry {name}", None
+
+
+def run(args) -> int:
+    from roofline import tiling
+
+    sizes = {k: getattr(args, k) for k in ("M", "N", "K", "tm", "tn", "tk")}
+    bad = [f"{k}={v}" for k, v in sizes.items() if v <= 0]
+    if bad:
+        return _error(f"sizes and tiles must be positive integers, got {', '.join(bad)}")
+    if args.group_m is not None and args.group_m <= 0:
+        return _error(f"--group-m must be positive, got {args.group_m}")
+    bw, peak, note, err = _ceilings(args)
+    if err:
+        return _error(err)
+
+    s = DTYPE_BYTES[args.dtype]
+    M, N, K, tm, tn, tk = (sizes[k] for k in ("M", "N", "K", "tm", "tn", "tk"))
+    rows = tiling.all_dataflows(M, N, K, tm, tn, tk, s)
+    if args.group_m:
+        rows.append(tiling.grouped_l2_traffic(M, N, K, tm, tn, tk, s, args.group_m))
+    flops = 2 * M * N * K
+    compulsory = tiling.compulsory_bytes(M, N, K, s)
+    out = []
+    for t in rows:
+        rec = {
+            "dataflow": t.dataflow,
+            "a_bytes": t.a_bytes,
+            "b_bytes": t.b_bytes,
+            "c_bytes": t.c_bytes,
+            "bytes": t.bytes,
+            "intensity": t.intensity,
+            "flops": flops,
+            "compulsory_bytes": compulsory,
+            "bound_s": None,
+            "bound": None,
+        }
+        if bw is not None:
+            rec["bound_s"] = tiling.bound_time_s(t, flops, bw, peak)
+            rec["bound"] = tiling.bound_kind(t, flops, bw, peak)
+        out.append(rec)
+
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"GEMM M={M} N={N} K={K}, tiles {tm}x{tn}x{tk}, {args.dtype} ({s} bytes); no reuse beyond the tile")
+    print(f"flops {flops:.4g}, compulsory bytes {compulsory:.4g} (intensity {flops / compulsory:.1f} FLOP/B)")
+    if note:
+        print(f"note: {note}")
+    head = f"{'dataflow':<30} {'A bytes':>12} {'B bytes':>12} {'C bytes':>12} {'total':>12} {'FLOP/B':>9}"
+    if bw is not None:
+        head += f" {'bound':>12}"
+    print(head)
+    for r in out:
+        line = (
+            f"{r['dataflow']:<30} {r['a_bytes']:>12.4g} {r['b_bytes']:>12.4g} {r['c_bytes']:>12.4g} "
+            f"{r['bytes']:>12.4g} {r['intensity']:>9.1f}"
+        )
+        if r["bound_s"] is not None:
+            line += f" {r['bound_s'] * 1e6:>9.1f} us ({r['bound']})"
+        print(line)
+    return 0
