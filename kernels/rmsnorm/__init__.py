@@ -1,0 +1,149 @@
+"""rmsnorm: y = x / sqrt(mean(x^2) + eps) * weight over the last dimension of a contiguous [rows, cols]
+tensor (axes `rows`, `cols`).
+
+Inputs (x, weight, eps): weight of shape [cols] and x's dtype, eps a Python float (default 1e-6).
+Statistics in fp32 whatever the storage dtype; the output has x's dtype. Every record carries the
+fusion analysis under extra.fusion.
+"""
+
+from __future__ import annotations
+
+from kernels._inputs import generator, randn
+from kernels._workload import Tolerance, Variant, Workload
+from kernels.layernorm import SHAPES as _LAYERNORM_SHAPES
+from kernels.layernorm import make_params
+
+AXES = ("rows", "cols")
+DTYPES = ("fp32", "fp16", "bf16")
+EPS = 1e-6
+# Outputs are O(1): absolute atol. fp16/bf16: the fused kernels round once; the unfused torch path rounds
+# x^2, its mean, rrms, x * rrms and the product with the weight to the storage dtype.
+TOLERANCES = {
+    "fp32": Tolerance(atol=1e-5, rtol=1e-5),
+    "fp16": Tolerance(atol=1e-2, rtol=5e-3),
+    "bf16": Tolerance(atol=8e-2, rtol=3e-2),
+}
+# The same shapes as layernorm: ragged test sizes (4097 and 70000 take the chunked path in the
+# interpreter, 70000 on the GPU too) and the same bench sweep, so the two norms compare side by side.
+SHAPES = {k: list(v) for k, v in _LAYERNORM_SHAPES.items()}
+
+
+def make_inputs(shape, dtype, device, seed=0):
+    g = generator(device, seed)
+    x = randn((shape["rows"], shape["cols"]), dtype, device, g)
+    return x, make_params(shape["cols"], dtype, device, g, bias=False), EPS
+
+
+def reference(x, weight, eps):
+    import torch
+
+    x64 = x.to(torch.float64)
+    rrms = (x64.square().mean(dim=-1, keepdim=True) + eps).rsqrt()
+    return (x64 * rrms * weight.to(torch.float64)).to(x.dtype)
+
+
+def flops(shape):
+    n = shape["rows"] * shape["cols"]
+    r = shape["rows"]
+    return (
+        2 * n  # square and sum
+        + n  # times rrms
+        + n  # times weight
+        + 2 * r  # per row: mean division, rsqrt(ms + eps)
+    )
+
+
+def nbytes(shape, dtype):
+    from kernels._workload import torch_dtype
+
+    size = torch_dtype(dtype).itemsize
+    n = shape["rows"] * shape["cols"]
+    c = shape["cols"]
+    return (
+        n * size  # read x once (the chunked form's second read is L2 traffic, not compulsory)
+        + c * size  # read weight
+        + n * size  # write y
+    )
+
+
+def compare(out, expected, dtype):
+    from kernels.softmax._compare import assert_rows_close
+
+    tol = TOLERANCES[dtype]
+    assert_rows_close(out, expected, tol.atol, tol.rtol, what="rmsnorm")
+
+
+def record_extra(shape, dtype):
+    from kernels.fusion import fusion_bytes
+
+    return {"fusion": fusion_bytes("rmsnorm", shape, dtype)}
+
+
+def _torch_rmsnorm(x, weight, eps):
+    """torch.nn.functional.rms_norm (torch >= 2.4), else the manual form in x's dtype."""
+    import torch.nn.functional as F
+
+    rms_norm = getattr(F, "rms_norm", None)
+    if rms_norm is not None:
+        return rms_norm(x, (x.shape[-1],), weight, eps)
+    return unfused(x, weight, eps)
+
+
+def unfused(x, weight, eps):
+    """The "before fusion" baseline: each step a separate torch kernel whose output is materialised in
+    x's dtype (the op list that kernels/fusion.py counts)."""
+    from kernels.layernorm._validate import validate_rmsnorm
+
+    eps = validate_rmsnorm(x, weight, eps)
+    ms = x.square().mean(dim=-1, keepdim=True)
+    rrms = (ms + eps).rsqrt()
+    return x * rrms * weight
+
+
+def _variants():
+    from kernels.rmsnorm import cupy_kernels, triton_kernels
+
+    return {
+        "triton": Variant(
+            "triton",
+            "triton",
+            triton_kernels.rmsnorm,
+            description="Triton fused, row per program: on-chip sum of squares; two chunked passes "
+            "for long rows",
+        ),
+        "cuda": Variant(
+            "cuda",
+            "cupy",
+            cupy_kernels.rmsnorm,
+            description="CUDA C, block per row: register-cached rows, two streaming passes for long rows",
+        ),
+        "torch": Variant(
+            "torch",
+            "torch",
+            _torch_rmsnorm,
+            description="torch.nn.functional.rms_norm (manual form before 2.4)",
+        ),
+        "unfused": Variant(
+            "unfused",
+            "torch",
+            unfused,
+            description="torch ops as separate kernels: square, mean, add, rsqrt, mul, mul",
+        ),
+    }
+
+
+WORKLOAD = Workload(
+    name="rmsnorm",
+    axes=AXES,
+    shapes=SHAPES,
+    dtypes=DTYPES,
+    tolerances=TOLERANCES,
+    make_inputs=make_inputs,
+    reference=reference,
+    flops=flops,
+    bytes=nbytes,
+    variants=_variants(),
+    description="RMSNorm forward: fused Triton and CUDA kernels against torch and the unfused op sequence.",
+    compare=compare,
+    extra={"record_extra": record_extra},
+)
