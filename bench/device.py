@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -17,7 +18,12 @@ def _version(dist: str) -> str | None:
 
 
 def suite_commit() -> str | None:
-    """The suite's git commit (with '-dirty' when the work tree has changes), or None outside git."""
+    """The suite's git commit (with '-dirty' when the work tree has changes), or None outside git.
+
+    GPUBENCH_COMMIT overrides it, for a copy of the tree made without its .git (say, shipped to a GPU host).
+    """
+    if os.environ.get("GPUBENCH_COMMIT"):
+        return os.environ["GPUBENCH_COMMIT"]
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(

@@ -14,7 +14,7 @@ from kernels._workload import Tolerance, Variant, Workload, shape_id
 __all__ = ["REGISTRY", "Tolerance", "Variant", "Workload", "get", "names", "shape_id"]
 
 # Module names in the order they are listed and run.
-_MODULES = ("vector_add", "window_sum")
+_MODULES = ("vector_add", "window_sum", "gemm", "softmax", "layernorm", "layernorm.bwd", "rmsnorm")
 # The harness's own self-test workload (a wrong and a faulting variant) joins only on request.
 if os.environ.get("GPUBENCH_SELFTEST") == "1":
     _MODULES += ("selftest",)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Collect one GPU's reference data in one go: what the suite sees, the measured ceilings, a quick bench
+# run (twice, for the run-to-run spread and the gate's A/A check), a run with the deliberately slow
+# vector_add config (the gate's injected regression) and the GPU correctness tests.
+#
+#   scripts/reference_run.sh OUTDIR [STEP...]     steps: device micro bench aa slow tests (default: all)
+#
+# Each step has its own time limit (env MICRO_S, BENCH_S, TESTS_S) so one slow step cannot starve the
+# rest; every step's output lands in OUTDIR (logs, results, ceilings, junit XML) and a step that fails
+# is reported in OUTDIR/steps.txt without stopping the others.
+set -u
+out=${1:?usage: scripts/reference_run.sh OUTDIR [device micro bench aa slow tests]}
+shift
+steps=${*:-device micro bench aa slow tests}
+py=${PYTHON:-python3}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+
+step() {  # step NAME LIMIT_S CMD...: run CMD under a limit, log it, note its exit status
+    local name=$1 limit=$2
+    shift 2
+    local t0=$SECONDS
+    echo "== $name (limit ${limit}s): $*"
+    timeout -s INT -k 20 "$limit" "$@" >"$out/$name.log" 2>&1
+    local rc=$?
+    echo "$name rc=$rc $((SECONDS - t0))s" >>"$out/steps.txt"
+    tail -n 5 "$out/$name.log"
+}
+
+for s in $steps; do
+    case $s in
+    device)
+        step device 60 "$py" -m bench.cli device --json
+        cp "$out/device.log" "$out/device.json"
+        nvidia-smi -q >"$out/nvidia-smi.txt" 2>&1
+        ;;
+    micro) step micro "${MICRO_S:-200}" "$py" -m bench.cli micro --quick --out "$out/ceilings.json" ;;
+    bench)
+        ceil=()
+        [ -f "$out/ceilings.json" ] && ceil=(--ceilings "$out/ceilings.json")
+        # `nox -s bench` where nox is installed (it runs `gpubench run` in this interpreter), else the same directly.
+        run=("$py" -m bench.cli run)
+        "$py" -c "import nox" 2>/dev/null && run=("$py" -m nox -s bench --)
+        step bench "${BENCH_S:-300}" "${run[@]}" --profile quick "${ceil[@]}" --out "$out/bench-quick.json"
+        ;;
+    aa)
+        step aa "${BENCH_S:-300}" "$py" -m bench.cli run --profile quick --workload vector_add window_sum \
+            softmax --out "$out/bench-aa.json"
+        ;;
+    slow)
+        step slow "${BENCH_S:-300}" env GPUBENCH_TEST_SLOW_CONFIG=1 "$py" -m bench.cli run --profile quick \
+            --workload vector_add window_sum softmax --out "$out/bench-slow.json"
+        ;;
+    tests)
+        step tests "${TESTS_S:-240}" "$py" -m pytest tests/gpu -m gpu -o addopts= -q -rfEs -p no:cacheprovider \
+            --timeout=120 --junitxml="$out/gpu-tests.xml"
+        ;;
+    *) echo "unknown step $s" >&2 ;;
+    esac
+done
+# Worker logs of the bench runs, for post-mortems of failed items.
+tar czf "$out/worker-logs.tgz" -C /tmp $(cd /tmp && ls -d gpubench-* 2>/dev/null) 2>/dev/null
+cat "$out/steps.txt"
