@@ -23,9 +23,9 @@ def _interpreter_with_torch() -> str | None:
     return sys.executable if probe.returncode == 0 else None
 
 
-def _run_here(session: nox.Session, *args: str) -> None:
+def _run_here(session: nox.Session, *args: str, **extra_env: str) -> None:
     """Run the suite from this checkout with the interpreter that runs nox."""
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])), **extra_env}
     session.run(sys.executable, *args, env=env, external=True)
 
 
@@ -49,7 +49,18 @@ def gpu(session: nox.Session) -> None:
     if not _interpreter_with_torch():
         session.error("this interpreter has no torch/triton: run `nox -s gpu` with the GPU machine's python")
     _run_here(
-        session, "-m", "pytest", "tests/gpu", "-m", "gpu", "-o", "addopts=", "-q", "-rs", *session.posargs
+        session,
+        "-m",
+        "pytest",
+        "tests/gpu",
+        "-m",
+        "gpu",
+        "-o",
+        "addopts=",
+        "-q",
+        "-rfEs",
+        *session.posargs,
+        TRITON_INTERPRET="0",  # compiled Triton on the GPU, not the CPU suite's interpreter
     )
 
 

@@ -32,7 +32,7 @@ def check_variant(workload, variant, shape, dtype: str, device, seed: int = 1234
     inputs = workload.make_inputs(shape, dtype, device, seed)
     out = variant.fn(*inputs)
     expected = workload.reference(*inputs)
-    tol = workload.tolerances[dtype]
+    tol = workload.tolerance(dtype, shape)
     info: dict[str, Any] = {
         "checked": True,
         "seed": seed,
@@ -41,7 +41,7 @@ def check_variant(workload, variant, shape, dtype: str, device, seed: int = 1234
         **_errors(out, expected),
     }
     try:
-        workload.check(out, expected, dtype)
+        workload.check(out, expected, dtype, shape)
     except AssertionError as exc:
         raise CorrectnessError(
             f"{workload.name}/{variant.name} {dict(shape)} {dtype}: output differs from the reference: {exc}"

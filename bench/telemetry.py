@@ -25,6 +25,11 @@ REASONS = {
     0x100: "display_clock_setting",
 }
 SLOWDOWN_MASK = 0x4 | 0x8 | 0x20 | 0x40 | 0x80
+POWER_CAP = 0x4
+# Under sw_power_cap alone the power controller may hold the clock where it was: seen on an H100 during
+# bf16 GEMMs (bit set, every SM-clock reading at its 1980 MHz maximum). Such a result is flagged
+# "power_capped" (kept in comparisons) unless some reading fell below this fraction of the maximum clock.
+AT_MAX_CLOCK = 0.99
 # A benchmark whose SM clock varied by more than this (max - min) / max is flagged "clock_sagged".
 SAG_FRACTION = 0.05
 
@@ -85,6 +90,13 @@ class TelemetrySampler:
         except Exception as exc:  # no NVML, no driver, no permission
             self._nv = self._h = None
             self.error = f"NVML unavailable: {exc}"
+        self.max_sm_clock_mhz = None
+        if self._nv is not None:
+            try:
+                nv = self._nv
+                self.max_sm_clock_mhz = float(nv.nvmlDeviceGetMaxClockInfo(self._h, nv.NVML_CLOCK_SM))
+            except Exception:
+                pass
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reset()
@@ -159,6 +171,7 @@ class TelemetrySampler:
             "idle_readings": self.idle_readings,
             "interval_s": self.interval_s,
             "sm_clock_mhz": _spread(self.sm),
+            "sm_clock_max_mhz": self.max_sm_clock_mhz,  # the GPU's maximum, for the power-cap rule
             "mem_clock_mhz": _spread(self.mem),
             "power_w": _spread(self.power),
             "temperature_c": _spread(self.temp),
@@ -174,9 +187,14 @@ def flags_from(telemetry: dict[str, Any]) -> list[str]:
     if not telemetry.get("available"):
         return []
     flags = []
-    if telemetry.get("throttle_mask", 0) & SLOWDOWN_MASK:
-        flags.append("throttled")
+    mask = telemetry.get("throttle_mask", 0)
     sm = telemetry.get("sm_clock_mhz")
+    if mask & SLOWDOWN_MASK & ~POWER_CAP:
+        flags.append("throttled")
+    elif mask & POWER_CAP:
+        top = telemetry.get("sm_clock_max_mhz")
+        at_max = bool(sm and top and sm["min"] >= AT_MAX_CLOCK * top)
+        flags.append("power_capped" if at_max else "throttled")
     if sm and sm["max"] > 0 and (sm["max"] - sm["min"]) / sm["max"] > SAG_FRACTION:
         flags.append("clock_sagged")
     return flags

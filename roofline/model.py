@@ -78,11 +78,11 @@ class Ceilings:
 
     @classmethod
     def from_measured(cls, measured: Mapping[str, Any]) -> Ceilings:
-        """Ceilings from a measured-ceilings dict (keys `dram_copy_gbs` or `dram_gbs`, `peaks`,
+        """Ceilings from a measured-ceilings dict (keys `dram_gbs` (best pattern) or `dram_copy_gbs`, `peaks`,
         `launch_overhead_s`, `l2_gbs`, `smem_gbs`; a `{"ceilings": {...}}` wrapper is unwrapped). What was
         not measured stays missing: it never falls back to a datasheet figure."""
         m = measured.get("ceilings", measured) if isinstance(measured.get("ceilings"), Mapping) else measured
-        bandwidth = m.get("dram_copy_gbs", m.get("dram_gbs"))
+        bandwidth = m.get("dram_gbs", m.get("dram_copy_gbs"))
         peaks = {normalise_dtype(k): v for k, v in (m.get("peaks") or {}).items() if v is not None}
         caches = {level: m[f"{level}_gbs"] for level in ("l2", "smem") if m.get(f"{level}_gbs") is not None}
         return cls("measured", bandwidth, peaks, m.get("launch_overhead_s"), caches)

@@ -5,7 +5,7 @@
 #
 #   scripts/reference_run.sh OUTDIR [STEP...]     steps: device micro bench aa slow tests (default: all)
 #
-# Each step has its own time limit (env MICRO_S, BENCH_S, TESTS_S) so one slow step cannot starve the
+# Each step has its own time limit (env MICRO_S, BENCH_S, TESTS_S; MICRO_ARGS=--quick for a short micro run) so one slow step cannot starve the
 # rest; every step's output lands in OUTDIR (logs, results, ceilings, junit XML) and a step that fails
 # is reported in OUTDIR/steps.txt without stopping the others.
 set -u
@@ -36,7 +36,7 @@ for s in $steps; do
         cp "$out/device.log" "$out/device.json"
         nvidia-smi -q >"$out/nvidia-smi.txt" 2>&1
         ;;
-    micro) step micro "${MICRO_S:-200}" "$py" -m bench.cli micro --quick --out "$out/ceilings.json" ;;
+    micro) step micro "${MICRO_S:-200}" "$py" -m bench.cli micro ${MICRO_ARGS:-} --out "$out/ceilings.json" ;;
     bench)
         ceil=()
         [ -f "$out/ceilings.json" ] && ceil=(--ceilings "$out/ceilings.json")
@@ -51,11 +51,18 @@ for s in $steps; do
         ;;
     slow)
         step slow "${BENCH_S:-300}" env GPUBENCH_TEST_SLOW_CONFIG=1 "$py" -m bench.cli run --profile quick \
-            --workload vector_add window_sum softmax --out "$out/bench-slow.json"
+            --workload vector_add --out "$out/bench-slow.json"
         ;;
     tests)
-        step tests "${TESTS_S:-240}" "$py" -m pytest tests/gpu -m gpu -o addopts= -q -rfEs -p no:cacheprovider \
-            --timeout=120 --junitxml="$out/gpu-tests.xml"
+        # Correctness tests in parallel workers where pytest-xdist is there (compiling dominates); the
+        # micro-benchmark tests alone afterwards, since they check measured rates.
+        par=()
+        "$py" -c "import xdist" 2>/dev/null && par=(-n 6)
+        step tests "${TESTS_S:-240}" env TRITON_INTERPRET=0 "$py" -m pytest tests/gpu -m gpu -o addopts= -q -rfEs \
+            -p no:cacheprovider --timeout=120 "${par[@]}" --deselect tests/gpu/test_micro_gpu.py \
+            --junitxml="$out/gpu-tests.xml"
+        step tests_micro "${TESTS_MICRO_S:-90}" env TRITON_INTERPRET=0 "$py" -m pytest tests/gpu/test_micro_gpu.py \
+            -m gpu -o addopts= -q -rfEs -p no:cacheprovider --timeout=60 --junitxml="$out/gpu-tests-micro.xml"
         ;;
     *) echo "unknown step $s" >&2 ;;
     esac

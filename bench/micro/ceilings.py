@@ -8,6 +8,8 @@ Layout (JSON, schema "gpubench.ceilings", version SCHEMA_VERSION):
       "run": {"quick", "families", "argv", "wall_s", "datasheet"},
       "ceilings": {
         "dram_copy_gbs", "dram_read_gbs", "dram_write_gbs", "dram_triad_gbs", "dram_copy_torch_gbs",
+        "dram_gbs", "dram_source",         # the roofline's DRAM roof: the best of the patterns above
+        "copy_gbs", "copy_source",         # the copy yardstick: the better of the two copies
         "l1_gbs", "l2_gbs", "smem_gbs",
         "peaks": {"fp32", "fp64", "fp16_simt", "bf16", "fp16", "tf32", "fp8", "int8",
                   "mma_sync_fp16", "mma_sync_bf16"},             # TFLOP/s (int8: TOP/s), as measured
@@ -99,6 +101,21 @@ def build_ceilings(entries: list[dict[str, Any]]) -> dict[str, Any]:
             cycles = (e.get("params") or {}).get("cycles")
             if cycles is not None:
                 lat_cycles[level] = cycles
+    # The roofline's DRAM roof is the best sustained figure of any access pattern: a kernel whose mix of
+    # reads and writes suits the memory system better than a copy's must not land above its roof. The
+    # "copy bandwidth" yardstick is the better of the suite's copy kernel and torch's copy.
+    dram = {
+        k: out[k]
+        for k in ("dram_read_gbs", "dram_write_gbs", "dram_copy_gbs", "dram_triad_gbs", "dram_copy_torch_gbs")
+        if k in out
+    }
+    if dram:
+        best = max(dram, key=dram.get)
+        out["dram_gbs"], out["dram_source"] = dram[best], best
+    copies = {k: dram[k] for k in ("dram_copy_gbs", "dram_copy_torch_gbs") if k in dram}
+    if copies:
+        best = max(copies, key=copies.get)
+        out["copy_gbs"], out["copy_source"] = copies[best], best
     out["peaks"] = peaks
     if "launch_graph_s" in out:
         out["launch_overhead_s"] = out["launch_graph_s"]

@@ -69,7 +69,8 @@ SHAPES = {
         _s(16, 8192, 8192),  # skinny: a small decode batch
         _s(4095, 4097, 4093),  # ragged: no size is a multiple of any tile or vector width
     ],
-    "quick": [_s(4096, 4096, 4096), _s(4096, 11008, 4096), _s(16, 8192, 8192)],
+    # The two squares the GEMM targets are stated at, one LLM projection, one skinny (decode-like) shape.
+    "quick": [_s(4096, 4096, 4096), _s(8192, 8192, 8192), _s(4096, 11008, 4096), _s(16, 8192, 8192)],
 }
 
 

@@ -11,7 +11,11 @@ from kernels._workload import Tolerance, Variant, Workload
 
 AXES = ("n", "radius")
 DTYPES = ("fp32", "fp16", "bf16")
-# fp32 accumulation of up to a few thousand terms, then one rounding to the storage dtype.
+# fp32 accumulation, then one rounding to the storage dtype. The figures hold for windows of up to 64
+# terms. Beyond that `atol_scale` widens atol by k / 64: recursive summation's error bound grows linearly
+# in the number of terms k (seen on an H100: torch's own fp32 window sum over k = 10001 random terms is
+# 1.1e-3 off the float64 reference, over ten times the table's atol). A dropped or doubled term is
+# still caught: it costs about |x| ~ 1.
 TOLERANCES = {
     "fp32": Tolerance(atol=1e-4, rtol=1e-5),
     "fp16": Tolerance(atol=1e-2, rtol=2e-3),
@@ -32,6 +36,11 @@ SHAPES = {
     "bench": [{"n": 1 << 26, "radius": r} for r in (1, 4, 8, 16, 64)],
     "quick": [{"n": 1 << 26, "radius": r} for r in (1, 8, 64)],
 }
+
+
+def atol_scale(shape) -> float:
+    k = min(2 * shape["radius"] + 1, max(shape["n"], 1))
+    return k / 64
 
 
 def make_inputs(shape, dtype, device, seed=0):
@@ -124,6 +133,7 @@ WORKLOAD = Workload(
     shapes=SHAPES,
     dtypes=DTYPES,
     tolerances=TOLERANCES,
+    atol_scale=atol_scale,
     make_inputs=make_inputs,
     reference=reference,
     flops=flops,

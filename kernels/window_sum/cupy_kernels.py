@@ -36,7 +36,8 @@ def window_sum_shared(x: torch.Tensor, radius: int) -> torch.Tensor:
         return out
     cfg = config_for(x.device)
     tile = cfg.cuda_threads * cfg.cuda_items
-    chunk = min(tile + 2 * r, cfg.smem_chunk_floats)
+    # The buffer also stages the tile's results for coalesced stores: a whole tile makes that one pass.
+    chunk = max(min(tile + 2 * r, cfg.smem_chunk_floats), tile)
     kernel = _cuda.get_function(
         SOURCE,
         f"window_sum_shared_{_SUFFIX[x.dtype]}",
