@@ -8,7 +8,8 @@ back (the `unfused` variants of the softmax, layernorm and rmsnorm workloads run
 this order). Intermediate tensors in torch's unfused path have the input's dtype (a bf16 x gives a bf16
 max, bf16 exp(x - max), bf16 sums), so every term below uses the input's item size. A reduction's
 output ([rows, 1]) and a broadcast operand are counted at their own size: the per-row statistics are
-`rows` elements, the weight and bias `cols` elements, each read once per op.
+`rows` elements, the weight and bias `cols` elements, each read once per op. LayerNorm's and RMSNorm's
+per-row statistics are fp32 (4 bytes) whatever the input dtype, in the unfused form as in the fused.
 
 When both forms are memory-bound, fused / unfused time is bounded by unfused_bytes / fused_bytes: that
 `ratio` is the analytical speedup bound of fusion that the report shows beside the measured one.
@@ -63,7 +64,7 @@ def _softmax(rows: int, cols: int, size: int):
 
 def _layernorm(rows: int, cols: int, size: int):
     n = rows * cols * size
-    r = rows * size
+    r = rows * 4  # fp32 statistics
     c = cols * size  # weight or bias
     fused = [
         ("layernorm: read x, weight, bias, write out", n + c + c + n),
@@ -84,7 +85,7 @@ def _layernorm(rows: int, cols: int, size: int):
 
 def _rmsnorm(rows: int, cols: int, size: int):
     n = rows * cols * size
-    r = rows * size
+    r = rows * 4  # fp32 statistics
     c = cols * size
     fused = [
         ("rmsnorm: read x, weight, write out", n + c + n),

@@ -37,19 +37,19 @@ def test_softmax_by_hand():
 
 
 def test_layernorm_and_rmsnorm_by_hand():
-    # 2 x 3 bf16 (2 bytes): a [2, 3] tensor is 12 bytes, a [2, 1] statistic 4 bytes, weight/bias 6 bytes.
+    # 2 x 3 bf16 (2 bytes): a [2, 3] tensor is 12 bytes, a [2, 1] fp32 statistic 8 bytes, weight/bias 6.
     f = fusion_bytes("layernorm", {"rows": 2, "cols": 3}, "bf16")
     assert f["fused_bytes"] == 12 + 6 + 6 + 12
-    # mean 12+4, sub 12+4+12, square 12+12, mean 12+4, add 4+4, rsqrt 4+4,
-    # mul 12+4+12, mul 12+6+12, add 12+6+12
-    assert [b for _, b in f["ops"]] == [16, 28, 24, 16, 8, 8, 28, 30, 30]
-    assert f["unfused_bytes"] == 188
-    assert f["ratio"] == pytest.approx(188 / 36)
+    # mean 12+8, sub 12+8+12, square 12+12, mean 12+8, add 8+8, rsqrt 8+8,
+    # mul 12+8+12, mul 12+6+12, add 12+6+12
+    assert [b for _, b in f["ops"]] == [20, 32, 24, 20, 16, 16, 32, 30, 30]
+    assert f["unfused_bytes"] == 220
+    assert f["ratio"] == pytest.approx(220 / 36)
     g = fusion_bytes("rmsnorm", {"rows": 2, "cols": 3}, "bf16")
     assert g["fused_bytes"] == 12 + 6 + 12
-    # square 12+12, mean 12+4, add 4+4, rsqrt 4+4, mul 12+4+12, mul 12+6+12
-    assert [b for _, b in g["ops"]] == [24, 16, 8, 8, 28, 30]
-    assert g["unfused_bytes"] == 114
+    # square 12+12, mean 12+8, add 8+8, rsqrt 8+8, mul 12+8+12, mul 12+6+12
+    assert [b for _, b in g["ops"]] == [24, 20, 16, 16, 32, 30]
+    assert g["unfused_bytes"] == 138
     # wide rows: the [rows, cols] passes dominate (the per-row and per-column terms are ~0.1% here).
     # layernorm unfused: mean 1, sub 2, square 2, mean 1, mul 2, mul 2, add 2 = 12 passes against 2 fused;
     # rmsnorm: square 2, mean 1, mul 2, mul 2 = 7 against 2; softmax: 1 + 2 + 2 + 1 + 2 = 8 against 2.
@@ -64,7 +64,8 @@ def test_fused_bytes_scale_with_itemsize():
     for name in WORKLOADS:
         a, b = fusion_bytes(name, s, "fp32"), fusion_bytes(name, s, "fp16")
         assert a["fused_bytes"] == 2 * b["fused_bytes"] == 2 * fusion_bytes(name, s, "bf16")["fused_bytes"]
-        assert a["ratio"] == pytest.approx(b["ratio"])
+        # the ratio is the same up to the fp32 per-row statistics, which do not scale with the itemsize
+        assert a["ratio"] == pytest.approx(b["ratio"], rel=2e-3)
         assert fused_bytes(name, s, "fp32") == a["fused_bytes"]
         assert a["fused_ops"] and sum(x for _, x in a["fused_ops"]) == a["fused_bytes"]
 
@@ -96,7 +97,8 @@ def test_module_is_pure_python():
 
 
 class _ByteLog(TorchDispatchMode):
-    """Each aten op with the bytes of its distinct tensor inputs and of its outputs, and their dtypes."""
+    """Each aten op with the bytes of its distinct tensors (inputs, outputs, an out= buffer once) and the
+    dtypes of its full-size outputs. Allocations (empty_like for an out= buffer) move no bytes: skipped."""
 
     def __init__(self):
         super().__init__()
@@ -104,10 +106,15 @@ class _ByteLog(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        ins = {id(a): a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)}
+        name = func.__name__.split(".")[0]
+        if name.startswith("empty"):
+            return out
         outs = [o for o in tree_flatten(out)[0] if isinstance(o, torch.Tensor)]
-        nbytes = sum(t.numel() * t.element_size() for t in (*ins.values(), *outs))
-        self.ops.append((func.__name__.split(".")[0], nbytes, {t.dtype for t in outs}))
+        seen = {id(a): a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)}
+        seen.update({id(o): o for o in outs})
+        nbytes = sum(t.numel() * t.element_size() for t in seen.values())
+        big = {t.dtype for t in outs if t.dim() == 0 or t.shape[-1] != 1}  # not a per-row statistic
+        self.ops.append((name, nbytes, big))
         return out
 
 
@@ -123,8 +130,9 @@ def test_unfused_variant_runs_the_counted_ops(name, dtype):
         out = w.variant("unfused").fn(*inputs)
     expected = fusion_bytes(name, shape, dtype)["ops"]
     assert [b for _, b, _ in log.ops] == [b for _, b in expected], (log.ops, expected)
-    # intermediates and output stay in the input's dtype (what the accounting assumes)
-    assert all(dts == {inputs[0].dtype} for _, _, dts in log.ops)
+    # full-size intermediates and the output stay in the input's dtype (what the accounting assumes);
+    # per-row statistics may be fp32
+    assert all(dts <= {inputs[0].dtype} for _, _, dts in log.ops)
     assert out.dtype == inputs[0].dtype
     w.check(out, w.reference(*inputs), dtype)
 

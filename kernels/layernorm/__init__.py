@@ -118,16 +118,21 @@ def _torch_layernorm(x, weight, bias, eps):
 
 
 def unfused(x, weight, bias, eps):
-    """The "before fusion" baseline: each step a separate torch kernel whose output is materialised in
-    x's dtype (the op list that kernels/fusion.py counts)."""
+    """The "before fusion" baseline: each step a separate torch kernel (the op list that kernels/fusion.py
+    counts). Full-size intermediates are materialised in x's dtype; the per-row statistics (mean, var,
+    rstd) are fp32, as in every layernorm here: a mean rounded to fp16 ruins x - mean on rows of nearly
+    equal values (seen on an H100: 0.08 off in fp16 at cols = 3)."""
+    import torch
+
     from kernels.layernorm._validate import validate_layernorm
 
     eps = validate_layernorm(x, weight, bias, eps)
-    mean = x.mean(dim=-1, keepdim=True)
-    xc = x - mean
-    var = xc.square().mean(dim=-1, keepdim=True)
+    mean = x.mean(dim=-1, keepdim=True, dtype=torch.float32)
+    xc = torch.sub(x, mean, out=torch.empty_like(x))  # computed in fp32, stored in x's dtype
+    var = xc.square().mean(dim=-1, keepdim=True, dtype=torch.float32)
     rstd = (var + eps).rsqrt()
-    return xc * rstd * weight + bias
+    xhat = torch.mul(xc, rstd, out=torch.empty_like(x))
+    return xhat * weight + bias
 
 
 def _variants():

@@ -90,14 +90,18 @@ def _torch_rmsnorm(x, weight, eps):
 
 
 def unfused(x, weight, eps):
-    """The "before fusion" baseline: each step a separate torch kernel whose output is materialised in
-    x's dtype (the op list that kernels/fusion.py counts)."""
+    """The "before fusion" baseline: each step a separate torch kernel (the op list that kernels/fusion.py
+    counts). Full-size intermediates are materialised in x's dtype; the per-row statistics are fp32, as
+    in every rmsnorm here."""
+    import torch
+
     from kernels.layernorm._validate import validate_rmsnorm
 
     eps = validate_rmsnorm(x, weight, eps)
-    ms = x.square().mean(dim=-1, keepdim=True)
+    ms = x.square().mean(dim=-1, keepdim=True, dtype=torch.float32)
     rrms = (ms + eps).rsqrt()
-    return x * rrms * weight
+    xn = torch.mul(x, rrms, out=torch.empty_like(x))
+    return xn * weight
 
 
 def _variants():
