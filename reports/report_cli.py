@@ -119,7 +119,7 @@ def _gather(args) -> tuple[list[tuple[Path, dict]], list[tuple[Path, dict, bool]
                 f"{path}: not a gpubench results or ceilings file (schema {kind[6:]}, expected "
                 f"{results.SCHEMA!r} or {CEILINGS_SCHEMA!r})"
             )
-        else:
+        elif kind != "other:None":  # schema-less JSON beside the results (device.json) is not news
             notes.append(f"skipped {path}: schema {kind[6:]} is neither results nor ceilings")
 
     paths = [Path(p) for p in args.results]

@@ -388,7 +388,15 @@ def test_build_ceilings_launch_fallback_and_units():
     bad = [common.make_entry("dram_copy", 3.0, "TB/s", method="m")]
     with pytest.raises(ceil.CeilingsError, match="dram_copy"):
         ceil.build_ceilings(bad)
-    assert ceil.build_ceilings([]) == {"peaks": {}}
+    assert ceil.build_ceilings([]) == {"peaks": {}, "peaks_sustained": {}}
+
+
+def test_peak_is_the_best_rate_and_the_median_is_kept_as_sustained():
+    timing = {"median_s": 1.5e-3, "min_s": 1.25e-3}
+    e = common.make_entry("cublas_bf16", 700.0, "TFLOP/s", method="m", params={"timing": timing})
+    c = ceil.build_ceilings([e])
+    assert c["peaks"]["bf16"] == pytest.approx(700.0 * 1.5 / 1.25)
+    assert c["peaks_sustained"]["bf16"] == 700.0
 
 
 def test_build_document_roundtrip(tmp_path):

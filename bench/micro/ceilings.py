@@ -12,7 +12,8 @@ Layout (JSON, schema "gpubench.ceilings", version SCHEMA_VERSION):
         "copy_gbs", "copy_source",         # the copy yardstick: the better of the two copies
         "l1_gbs", "l2_gbs", "smem_gbs",
         "peaks": {"fp32", "fp64", "fp16_simt", "bf16", "fp16", "tf32", "fp8", "int8",
-                  "mma_sync_fp16", "mma_sync_bf16"},             # TFLOP/s (int8: TOP/s), as measured
+                  "mma_sync_fp16", "mma_sync_bf16"},   # TFLOP/s (int8: TOP/s), best observed (min time)
+        "peaks_sustained": {...},                  # the same at the median time (power-capped under load)
         "launch_overhead_s", "launch_overhead_source",             # graph replay per launch, or fallback
         "launch_host_s", "launch_graph_s", "empty_kernel_device_s",
         "latency_ns": {"l1", "l2", "dram"}, "latency_cycles": {"l1", "l2", "dram"},
@@ -82,6 +83,7 @@ def build_ceilings(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The "ceilings" mapping from the measured entries (entries without a value are left out)."""
     out: dict[str, Any] = {}
     peaks: dict[str, float] = {}
+    sustained: dict[str, float] = {}
     lat_ns: dict[str, float] = {}
     lat_cycles: dict[str, float] = {}
     for e in entries:
@@ -94,7 +96,14 @@ def build_ceilings(entries: list[dict[str, Any]]) -> dict[str, Any]:
         if name in SCALAR_KEYS:
             out[SCALAR_KEYS[name]] = value
         elif name in PEAK_KEYS:
-            peaks[PEAK_KEYS[name]] = value
+            # The roof is the best observed rate (an upper bound is what a ceiling is for); the median
+            # rate is kept as the sustained one. Under back-to-back load the power cap pulls the clock
+            # down: cuBLAS bf16 8192^3 on an H100 gave 790 TFLOP/s at best, 703 at the median over 1 s.
+            timing = (e.get("params") or {}).get("timing") or {}
+            med, best = timing.get("median_s"), timing.get("min_s")
+            key = PEAK_KEYS[name]
+            sustained[key] = value
+            peaks[key] = value * med / best if med and best and best > 0 else value
         elif name in LATENCY_LEVELS:
             level = LATENCY_LEVELS[name]
             lat_ns[level] = value
@@ -117,6 +126,7 @@ def build_ceilings(entries: list[dict[str, Any]]) -> dict[str, Any]:
         best = max(copies, key=copies.get)
         out["copy_gbs"], out["copy_source"] = copies[best], best
     out["peaks"] = peaks
+    out["peaks_sustained"] = sustained
     if "launch_graph_s" in out:
         out["launch_overhead_s"] = out["launch_graph_s"]
         out["launch_overhead_source"] = "cuda_graph_replay_per_launch"
