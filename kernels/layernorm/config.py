@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernels._arch import pick
+
 
 @dataclass(frozen=True)
 class NormConfig:
@@ -89,9 +91,4 @@ CPU = NormConfig(
 
 
 def config_for(device) -> NormConfig:
-    if getattr(device, "type", "cpu") != "cuda":
-        return CPU
-    import torch
-
-    major, _ = torch.cuda.get_device_capability(device)
-    return _BY_MAJOR.get(major, _DEFAULT)
+    return pick(device, _BY_MAJOR, _DEFAULT, CPU)

@@ -4,6 +4,7 @@ not tuned on a GPU yet."""
 
 from __future__ import annotations
 
+from kernels._arch import pick
 from kernels.layernorm.config import CUDA_BLOCK_MENU, NormConfig
 
 # ptxas spills in the fp32 single-pass kernel at BLOCK 32768 (tests/test_norms.py): on chip up to 16384.
@@ -40,9 +41,4 @@ CPU = NormConfig(
 
 
 def config_for(device) -> NormConfig:
-    if getattr(device, "type", "cpu") != "cuda":
-        return CPU
-    import torch
-
-    major, _ = torch.cuda.get_device_capability(device)
-    return _BY_MAJOR.get(major, _DEFAULT)
+    return pick(device, _BY_MAJOR, _DEFAULT, CPU)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernels._arch import pick
+
 
 @dataclass(frozen=True)
 class SoftmaxConfig:
@@ -84,9 +86,4 @@ CPU = SoftmaxConfig(
 
 
 def config_for(device) -> SoftmaxConfig:
-    if getattr(device, "type", "cpu") != "cuda":
-        return CPU
-    import torch
-
-    major, _ = torch.cuda.get_device_capability(device)
-    return _BY_MAJOR.get(major, _DEFAULT)
+    return pick(device, _BY_MAJOR, _DEFAULT, CPU)

@@ -3,6 +3,8 @@
 import os
 from dataclasses import dataclass
 
+from kernels._arch import pick
+
 
 @dataclass(frozen=True)
 class VectorAddConfig:
@@ -26,9 +28,4 @@ _SLOW = VectorAddConfig(triton_block=128, triton_warps=1, cuda_threads=64, cuda_
 def config_for(device) -> VectorAddConfig:
     if os.environ.get(SLOW_CONFIG_ENV) == "1":
         return _SLOW
-    if getattr(device, "type", "cpu") != "cuda":
-        return _DEFAULT
-    import torch
-
-    major, _ = torch.cuda.get_device_capability(device)
-    return _BY_MAJOR.get(major, _DEFAULT)
+    return pick(device, _BY_MAJOR, _DEFAULT)

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from kernels._arch import pick
+
 
 @dataclass(frozen=True)
 class WindowSumConfig:
@@ -22,9 +24,4 @@ assert _DEFAULT.cuda_items % 2 == 1
 
 
 def config_for(device) -> WindowSumConfig:
-    if getattr(device, "type", "cpu") != "cuda":
-        return _DEFAULT
-    import torch
-
-    major, _ = torch.cuda.get_device_capability(device)
-    return _BY_MAJOR.get(major, _DEFAULT)
+    return pick(device, _BY_MAJOR, _DEFAULT)
