@@ -10,11 +10,13 @@ import sys
 
 import nox
 
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["tests", "tests_latest", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 CPU_EXTRAS = ".[cpu,nvrtc,test]"
+# The Triton the GPU machines run (torch 2.11's); tests_latest checks the newest release as well.
+GPU_TRITON = "triton==3.6.0"
 
 
 def _interpreter_with_torch() -> str | None:
@@ -31,8 +33,16 @@ def _run_here(session: nox.Session, *args: str, **extra_env: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """CPU tests: Triton interpreter correctness, NVRTC compiles, statistics, schema, reports, gate."""
+    """CPU tests with the GPU machines' Triton: interpreter correctness, NVRTC, schema, reports, gate."""
+    session.install("-e", CPU_EXTRAS, GPU_TRITON)
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def tests_latest(session: nox.Session) -> None:
+    """The same CPU tests with the newest Triton release (what a fresh install gets)."""
     session.install("-e", CPU_EXTRAS)
+    session.install("--upgrade", "triton")
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
 
@@ -69,7 +79,7 @@ def bench(session: nox.Session) -> None:
     """Correctness-check and time every kernel (`gpubench run`); arguments pass through, e.g.
     `nox -s bench -- --profile full`. Without torch here, runs the CPU pass in a virtualenv instead."""
     if _interpreter_with_torch():
-        _run_here(session, "-m", "bench.cli", "run", *session.posargs)
+        _run_here(session, "-m", "gpubench.cli", "run", *session.posargs)
     else:
         session.log("no torch in this interpreter: running the CPU pass in the bench_cpu virtualenv")
         session.notify("bench_cpu", posargs=session.posargs)
@@ -104,7 +114,7 @@ def micro(session: nox.Session) -> None:
     """Micro-benchmarks that measure this GPU's ceilings; writes a ceilings file (needs a GPU)."""
     if not _interpreter_with_torch():
         session.error("this interpreter has no torch: run `nox -s micro` with the GPU machine's python")
-    _run_here(session, "-m", "bench.cli", "micro", *session.posargs)
+    _run_here(session, "-m", "gpubench.cli", "micro", *session.posargs)
 
 
 @nox.session(venv_backend="none", default=False)

@@ -84,7 +84,7 @@ def nvml_info(torch_device=None) -> dict[str, Any]:
         v = pynvml.nvmlSystemGetCudaDriverVersion()
         out["cuda_driver"] = f"{v // 1000}.{(v % 1000) // 10}"
         if torch_device is not None:
-            from bench.telemetry import handle_for
+            from gpubench.bench.telemetry import handle_for
 
             nv, h = handle_for(torch_device)
             out["name"] = _text(nv.nvmlDeviceGetName(h))

@@ -16,8 +16,8 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 def run(workloads=None, echo=print) -> int:
     import torch
 
-    import kernels
-    from bench.correctness import check_variant
+    from gpubench import kernels
+    from gpubench.bench.correctness import check_variant
 
     device = torch.device("cpu")
     passed = failed = skipped = 0

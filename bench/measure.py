@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bench.stats import StoppingRule, quantile
-from bench.timing import GRAPH_BELOW_S, DeviceTimer
+from gpubench.bench.stats import StoppingRule, quantile
+from gpubench.bench.timing import GRAPH_BELOW_S, DeviceTimer
 
 # A batch is sized to take at most this much device time, so a slow kernel still gets several batches.
 _BATCH_BUDGET_S = 0.5

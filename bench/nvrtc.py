@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kernels._cuda import NVRTC_OPTIONS
+from gpubench.kernels._cuda import NVRTC_OPTIONS
 
 
 class NvrtcUnavailable(RuntimeError):
@@ -161,7 +161,7 @@ def compile_file(path: str | Path, arch: str = "sm_90", options: tuple[str, ...]
 def cuda_sources(root: str | Path | None = None) -> list[Path]:
     """Every .cu file shipped in the kernels package."""
     if root is None:
-        import kernels
+        from gpubench import kernels
 
         root = Path(kernels.__file__).parent
     return sorted(Path(root).rglob("*.cu"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.stats import StoppingRule
+from gpubench.bench.stats import StoppingRule
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def item_id(workload: str, variant: str, shape: dict, dtype: str, mode: str) -> 
 
 def build_plan(profile: Profile, workloads=None, variants=None, dtypes=None, modes=None) -> list[dict]:
     """Items in run order. Unknown workload or variant names raise KeyError naming the known ones."""
-    import kernels
+    from gpubench import kernels
 
     names = list(workloads) if workloads else kernels.names()
     items = []

@@ -29,9 +29,9 @@ def pytest_generate_tests(metafunc):
 def gpubench_ctx(request):
     import torch
 
-    from bench.device import device_info, software_versions
-    from bench.plan import PROFILES
-    from bench.worker import Journal, WorkerContext
+    from gpubench.bench.device import device_info, software_versions
+    from gpubench.bench.plan import PROFILES
+    from gpubench.bench.worker import Journal, WorkerContext
 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device: the benchmarks need a GPU")

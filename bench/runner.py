@@ -14,10 +14,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import results
-from bench.plan import PROFILES, build_plan
+import gpubench
+from gpubench.bench import results
+from gpubench.bench.plan import PROFILES, build_plan
 
-REPO = Path(__file__).resolve().parent.parent
+# The folder that holds the `gpubench` package (the checkout's root, or site-packages when installed):
+# the worker's interpreter imports the suite from there.
+IMPORT_ROOT = Path(gpubench.__file__).resolve().parent.parent
 SUITE = Path(__file__).with_name("test_suite.py")
 
 
@@ -64,7 +67,7 @@ def _finish(doc: dict, status: str, out: Path, measured_ceilings: dict | None) -
     doc["status"] = status
     doc["run"]["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     try:
-        from roofline.annotate import annotate
+        from gpubench.roofline.annotate import annotate
 
         annotate(doc, measured_ceilings)
     except ImportError:
@@ -91,7 +94,7 @@ def run_gpu(
     gpu = torch.cuda.get_device_name(0)
     out_path = Path(out) if out else default_out(gpu)
     measured = json.loads(Path(ceilings).read_text()).get("ceilings") if ceilings else None
-    from bench.device import software_versions
+    from gpubench.bench.device import software_versions
 
     doc = results.new_document(
         {"name": gpu},
@@ -118,7 +121,7 @@ def run_gpu(
             "pytest",
             str(SUITE),
             "-p",
-            "bench.pytest_plugin",
+            "gpubench.bench.pytest_plugin",
             f"--gpubench-plan={plan_file}",
             f"--gpubench-journal={journal}",
             f"--gpubench-profile={profile.name}",
@@ -130,7 +133,7 @@ def run_gpu(
             f"--benchmark-storage=file://{storage_dir.resolve()}",
             "--benchmark-autosave",
             "--benchmark-columns=min,median,iqr,max,rounds",
-            f"--rootdir={REPO}",
+            f"--rootdir={SUITE.parent}",
             "-q",
         ]
 
@@ -177,12 +180,12 @@ def orchestrate(
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(IMPORT_ROOT), os.environ.get("PYTHONPATH")])),
         }
         env.pop("TRITON_INTERPRET", None)
         with open(log, "w") as logf:
             proc = subprocess.Popen(
-                worker_cmd(plan_file, journal), stdout=logf, stderr=subprocess.STDOUT, cwd=REPO, env=env
+                worker_cmd(plan_file, journal), stdout=logf, stderr=subprocess.STDOUT, env=env
             )
             seen = 0
             while True:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from bench import results
-from bench.stats import summarize
+from gpubench.bench import results
+from gpubench.bench.stats import summarize
 
 _DEVICES = {
     "NVIDIA H100 80GB HBM3": dict(

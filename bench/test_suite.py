@@ -4,7 +4,7 @@ import pytest
 
 
 def test_kernel(gpubench_item, gpubench_ctx, benchmark):
-    from bench.worker import context_is_healthy, run_item
+    from gpubench.bench.worker import context_is_healthy, run_item
 
     rec = run_item(gpubench_item, gpubench_ctx, benchmark)
     if rec["status"] == "skipped":

@@ -13,13 +13,13 @@ from typing import Any
 
 import torch
 
-import kernels
-from bench import results
-from bench.correctness import CorrectnessError, check_variant
-from bench.measure import measure
-from bench.stats import summarize
-from bench.telemetry import TelemetrySampler, flags_from
-from bench.timing import DeviceTimer
+from gpubench import kernels
+from gpubench.bench import results
+from gpubench.bench.correctness import CorrectnessError, check_variant
+from gpubench.bench.measure import measure
+from gpubench.bench.stats import summarize
+from gpubench.bench.telemetry import TelemetrySampler, flags_from
+from gpubench.bench.timing import DeviceTimer
 
 BENCH_SEED = 2024  # the timed inputs; correctness uses another seed so it sees fresh data
 

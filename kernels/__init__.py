@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from kernels._workload import Tolerance, Variant, Workload, shape_id
+from gpubench.kernels._workload import Tolerance, Variant, Workload, shape_id
 
 __all__ = ["REGISTRY", "Tolerance", "Variant", "Workload", "get", "names", "shape_id"]
 
@@ -26,7 +26,7 @@ class _Registry(dict):
     def _load(self):
         if not dict.__len__(self):
             for mod in _MODULES:
-                w = importlib.import_module(f"kernels.{mod}").WORKLOAD
+                w = importlib.import_module(f"gpubench.kernels.{mod}").WORKLOAD
                 dict.__setitem__(self, w.name, w)
 
     def __getitem__(self, name):

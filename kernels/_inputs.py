@@ -15,7 +15,7 @@ def randn(shape, dtype: str, device, gen, scale: float = 1.0):
     """Standard-normal values drawn in fp32 on `device`, then cast to the storage dtype."""
     import torch
 
-    from kernels._workload import torch_dtype
+    from gpubench.kernels._workload import torch_dtype
 
     t = torch.randn(tuple(shape), generator=gen, device=device, dtype=torch.float32)
     if scale != 1.0:

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from bench import results
-from reports.gate import _finite_or_none, _md, fmt_ratio, fmt_time, key_dict
+from gpubench.bench import results
+from gpubench.reports.gate import _finite_or_none, _md, fmt_ratio, fmt_time, key_dict
 
 TOLERANCE = 0.10  # the +-band drawn around y = x, and the "within" count of the summary
 
@@ -59,7 +59,7 @@ class CompareError(ValueError):
 
 def _roofline(name: str):
     # importlib (not `from roofline import x`) so that a module placed in sys.modules is honoured.
-    return importlib.import_module(f"roofline.{name}")
+    return importlib.import_module(f"gpubench.roofline.{name}")
 
 
 def datasheet_ceilings(doc: dict) -> tuple[Any | None, str | None]:

@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import results
-from reports.compare import CompareError, compare, render_plots
+from gpubench.bench import results
+from gpubench.reports.compare import CompareError, compare, render_plots
 
 PROG = "gpubench compare"
 DESCRIPTION = (

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import results
+from gpubench.bench import results
 
 SAME = "SAME"
 FASTER = "FASTER"
@@ -508,7 +508,7 @@ def _predicted_bound(rec: dict, doc: dict) -> str | None:
     if rec.get("flops") is None or not rec.get("bytes"):
         return None
     try:
-        from reports.compare import datasheet_ceilings, predict_time
+        from gpubench.reports.compare import datasheet_ceilings, predict_time
     except ImportError:
         return None
     ceilings, _ = datasheet_ceilings(doc)

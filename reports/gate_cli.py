@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import results
-from reports.gate import (
+from gpubench.bench import results
+from gpubench.reports.gate import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
     DEFAULT_THRESHOLD_PCT,

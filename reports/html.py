@@ -17,8 +17,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
-from reports import plots as plotmod
-from reports import tables as tab
+from gpubench.reports import plots as plotmod
+from gpubench.reports import tables as tab
 
 TEMPLATES = Path(__file__).parent / "templates"
 SYNTHETIC_BANNER = "SYNTHETIC — generated samples, not measurements"
@@ -53,7 +53,7 @@ def _measured_for(src: Source) -> tuple[dict | None, str]:
 
 
 def _prepare(src: Source, idx: int, out_dir: Path, img_dir: Path, embed: bool) -> dict[str, Any]:
-    from roofline.annotate import annotate, ceiling_violations, ceilings_for, spec_for
+    from gpubench.roofline.annotate import annotate, ceiling_violations, ceilings_for, spec_for
 
     notes: list[str] = []
     doc = copy.deepcopy(src.doc)
@@ -136,7 +136,7 @@ def cross_gpu(prepared: list[dict], out_dir: Path) -> tuple[str | None, str | No
     if len(models) < 2:
         return None, None
     try:
-        from reports import compare
+        from gpubench.reports import compare
     except ImportError as exc:
         return None, f"Cross-GPU comparison skipped: reports.compare is not available ({exc})."
     try:

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import Bbox
 
-from reports.tables import fmt_sig, slug
+from gpubench.reports.tables import fmt_sig, slug
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p", "8", "d"]
 VARIANT_COLORS = [
@@ -55,7 +55,7 @@ class Plot:
 
 def compute_peak(ceilings, dtype: str, tensor_cores: bool) -> float | None:
     """The compute ceiling (TFLOP/s) roofline.model applies to `dtype` with or without tensor cores."""
-    from roofline.model import predict
+    from gpubench.roofline.model import predict
 
     try:
         v = predict(1, 1, dtype, ceilings, uses_tensor_cores=tensor_cores).peak_tflops
@@ -65,7 +65,7 @@ def compute_peak(ceilings, dtype: str, tensor_cores: bool) -> float | None:
 
 
 def _levels(ceilings) -> list[tuple[str, float]]:
-    from roofline.annotate import memory_levels
+    from gpubench.roofline.annotate import memory_levels
 
     dram = ceilings.mem_bandwidth_gbs
     return ([("DRAM", float(dram))] if dram else []) + memory_levels(ceilings)

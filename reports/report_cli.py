@@ -16,9 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-import reports
-from bench import results
-from reports.html import CeilingsFile, Source, render
+from gpubench import reports
+from gpubench.bench import results
+from gpubench.reports.html import CeilingsFile, Source, render
 
 CEILINGS_SCHEMA = "gpubench.ceilings"
 REFERENCE_DIR = Path(reports.__file__).parent / "reference"
@@ -88,7 +88,7 @@ def _same_gpu(a: str | None, b: str | None) -> bool:
     if a.strip().lower() == b.strip().lower():
         return True
     try:
-        from roofline.specs import match_gpu
+        from gpubench.roofline.specs import match_gpu
 
         sa, sb = match_gpu(a), match_gpu(b)
     except Exception:  # a spec table that cannot match is no reason to fail the report

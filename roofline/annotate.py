@@ -34,8 +34,8 @@ import math
 import warnings
 from typing import Any
 
-from roofline.model import Ceilings, check_ceiling, predict
-from roofline.specs import GPUSpec, resolve_spec
+from gpubench.roofline.model import Ceilings, check_ceiling, predict
+from gpubench.roofline.specs import GPUSpec, resolve_spec
 
 CEILINGS_SCHEMA = "gpubench.ceilings"
 ABOVE_CEILING = "above_ceiling"

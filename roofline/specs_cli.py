@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from roofline.specs import GPUSpec, load_specs, match_gpu, to_json
+from gpubench.roofline.specs import GPUSpec, load_specs, match_gpu, to_json
 
 _PEAK_COLUMNS = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 

@@ -32,25 +32,25 @@ step() {  # step NAME LIMIT_S CMD...: run CMD under a limit, log it, note its ex
 for s in $steps; do
     case $s in
     device)
-        step device 60 "$py" -m bench.cli device --json
+        step device 60 "$py" -m gpubench.cli device --json
         cp "$out/device.log" "$out/device.json"
         nvidia-smi -q >"$out/nvidia-smi.txt" 2>&1
         ;;
-    micro) step micro "${MICRO_S:-200}" "$py" -m bench.cli micro ${MICRO_ARGS:-} --out "$out/ceilings.json" ;;
+    micro) step micro "${MICRO_S:-200}" "$py" -m gpubench.cli micro ${MICRO_ARGS:-} --out "$out/ceilings.json" ;;
     bench)
         ceil=()
         [ -f "$out/ceilings.json" ] && ceil=(--ceilings "$out/ceilings.json")
         # `nox -s bench` where nox is installed (it runs `gpubench run` in this interpreter), else the same directly.
-        run=("$py" -m bench.cli run)
+        run=("$py" -m gpubench.cli run)
         "$py" -c "import nox" 2>/dev/null && run=("$py" -m nox -s bench --)
         step bench "${BENCH_S:-300}" "${run[@]}" --profile quick "${ceil[@]}" --out "$out/bench-quick.json"
         ;;
     aa)
-        step aa "${BENCH_S:-300}" "$py" -m bench.cli run --profile quick --workload vector_add window_sum \
+        step aa "${BENCH_S:-300}" "$py" -m gpubench.cli run --profile quick --workload vector_add window_sum \
             softmax --out "$out/bench-aa.json"
         ;;
     slow)
-        step slow "${BENCH_S:-300}" env GPUBENCH_TEST_SLOW_CONFIG=1 "$py" -m bench.cli run --profile quick \
+        step slow "${BENCH_S:-300}" env GPUBENCH_TEST_SLOW_CONFIG=1 "$py" -m gpubench.cli run --profile quick \
             --workload vector_add --out "$out/bench-slow.json"
         ;;
     tests)

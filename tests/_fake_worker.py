@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from bench import results
+from gpubench.bench import results
 
 plan_file, journal_file = sys.argv[1], sys.argv[2]
 items = json.loads(open(plan_file).read())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import results, synthetic
-from roofline.annotate import ABOVE_CEILING, annotate, ceiling_violations
+from gpubench.bench import results, synthetic
+from gpubench.roofline.annotate import ABOVE_CEILING, annotate, ceiling_violations
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reports" / "reference"
 PLACEMENT_KEYS = {

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 def gpubench(*args, cwd=None):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *args],
+        [sys.executable, "-m", "gpubench.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd or REPO,

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import results, synthetic
-from reports import compare_cli
-from reports.compare import CompareError, compare, render_plots, to_html_section
+from gpubench.bench import results, synthetic
+from gpubench.reports import compare_cli
+from gpubench.reports.compare import CompareError, compare, render_plots, to_html_section
 
 H100 = "NVIDIA H100 80GB HBM3"
 H200 = "NVIDIA H200"
@@ -73,12 +73,12 @@ _SPECS = {
 
 @pytest.fixture
 def stand_in_roofline(monkeypatch):
-    specs = types.ModuleType("roofline.specs")
+    specs = types.ModuleType("gpubench.roofline.specs")
     specs.match_gpu = _SPECS.get
-    model = types.ModuleType("roofline.model")
+    model = types.ModuleType("gpubench.roofline.model")
     model.Ceilings, model.predict = _Ceilings, _predict
-    monkeypatch.setitem(sys.modules, "roofline.specs", specs)
-    monkeypatch.setitem(sys.modules, "roofline.model", model)
+    monkeypatch.setitem(sys.modules, "gpubench.roofline.specs", specs)
+    monkeypatch.setitem(sys.modules, "gpubench.roofline.model", model)
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def runs(tmp_path):
 
 
 def test_measured_ratio(runs, monkeypatch):
-    monkeypatch.setitem(sys.modules, "roofline.specs", None)  # no roofline: measured ratios only
+    monkeypatch.setitem(sys.modules, "gpubench.roofline.specs", None)  # no roofline: measured ratios only
     docs, paths = runs
     report = compare(docs, paths)
     assert len(report.rows) == 12 and report.pairs() == [(0, 1)]
@@ -148,8 +148,8 @@ def test_measured_ceilings_are_used_when_present(runs, stand_in_roofline):
 
 def test_predicted_ratio_from_the_real_spec_table(runs):
     try:
-        specs = importlib.import_module("roofline.specs")
-        importlib.import_module("roofline.model")
+        specs = importlib.import_module("gpubench.roofline.specs")
+        importlib.import_module("gpubench.roofline.model")
     except ImportError as exc:
         pytest.skip(f"roofline.specs/roofline.model not importable yet ({exc})")
     if not hasattr(specs, "match_gpu"):
@@ -197,7 +197,7 @@ def test_plots_and_html_section(runs, stand_in_roofline, tmp_path):
 
 
 def test_no_plot_without_predictions(runs, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "roofline.specs", None)
+    monkeypatch.setitem(sys.modules, "gpubench.roofline.specs", None)
     docs, paths = runs
     report = compare(docs, paths)
     assert render_plots(report, tmp_path) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import kernels
+from gpubench import kernels
 
 HERE = Path(__file__).with_name("cuda_host")
 SRC = Path(kernels.__file__).parent / "window_sum"

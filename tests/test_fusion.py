@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
-from kernels.fusion import WORKLOADS, fused_bytes, fusion_bytes  # noqa: E402
+from gpubench.kernels.fusion import WORKLOADS, fused_bytes, fusion_bytes  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -123,7 +123,7 @@ class _ByteLog(TorchDispatchMode):
 def test_unfused_variant_runs_the_counted_ops(name, dtype):
     import importlib
 
-    w = importlib.import_module(f"kernels.{name}").WORKLOAD
+    w = importlib.import_module(f"gpubench.kernels.{name}").WORKLOAD
     shape = {"rows": 37, "cols": 129}
     inputs = w.make_inputs(shape, dtype, torch.device("cpu"), seed=1)
     with _ByteLog() as log:
@@ -138,9 +138,9 @@ def test_unfused_variant_runs_the_counted_ops(name, dtype):
 
 
 def test_records_carry_the_analysis():
-    from kernels.layernorm import WORKLOAD as ln
-    from kernels.rmsnorm import WORKLOAD as rms
-    from kernels.softmax import WORKLOAD as sm
+    from gpubench.kernels.layernorm import WORKLOAD as ln
+    from gpubench.kernels.rmsnorm import WORKLOAD as rms
+    from gpubench.kernels.softmax import WORKLOAD as sm
 
     s = {"rows": 4096, "cols": 4096}
     for w in (sm, ln, rms):

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import results, synthetic
-from reports import gate_cli
-from reports.gate import (
+from gpubench.bench import results, synthetic
+from gpubench.reports import gate_cli
+from gpubench.reports.gate import (
     EXCLUDED,
     FASTER,
     SAME,
@@ -56,7 +56,7 @@ def scale_samples(rec: dict, factor: float) -> None:
 
 def cli(*args: str) -> tuple[int, str, str]:
     p = subprocess.run(
-        [sys.executable, "-m", "reports.gate_cli", *args],
+        [sys.executable, "-m", "gpubench.reports.gate_cli", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -316,7 +316,7 @@ def test_memory_bound_records_follow_the_memory_clock():
 
 
 def test_unknown_bound_is_not_normalised(monkeypatch):
-    monkeypatch.setitem(sys.modules, "roofline.specs", None)  # no prediction to fall back on
+    monkeypatch.setitem(sys.modules, "gpubench.roofline.specs", None)  # no prediction to fall back on
     base = with_clocks(synthetic.make_document(seed=55), 1980.0, bound=None)
     cand = with_clocks(synthetic.make_document(seed=56), 1782.0, bound=None)
     report = gate(base, cand)
@@ -327,8 +327,8 @@ def test_unknown_bound_is_not_normalised(monkeypatch):
 def test_bound_from_the_datasheet_prediction_when_not_annotated():
     """Without a roofline annotation the gate asks roofline for the bound (vector_add: memory-bound)."""
     try:
-        specs = importlib.import_module("roofline.specs")
-        importlib.import_module("roofline.model")
+        specs = importlib.import_module("gpubench.roofline.specs")
+        importlib.import_module("gpubench.roofline.model")
     except ImportError as exc:
         pytest.skip(f"roofline.specs/roofline.model not importable yet ({exc})")
     if getattr(specs, "match_gpu", lambda name: None)(H100) is None:
@@ -447,7 +447,7 @@ def test_python_dash_m_and_gpubench_entry_point(aa_files):
     assert code == 1 and "SLOWER" in out
     code, out, err = cli(str(base), str(Path(cand).with_name("nope.json")))
     assert code == 2 and err.count("\n") == 1 and "no such results file" in err
-    from bench import cli as bench_cli
+    from gpubench import cli as bench_cli
 
     assert bench_cli.main(["gate", str(base), str(slow), "--json"]) == 1
 
@@ -455,7 +455,8 @@ def test_python_dash_m_and_gpubench_entry_point(aa_files):
 def test_reports_gate_and_compare_import_neither_torch_nor_kernels():
     code = (
         "import sys\n"
-        "import reports.gate, reports.gate_cli, reports.compare, reports.compare_cli\n"
+        "import gpubench.reports.gate, gpubench.reports.gate_cli\n"
+        "import gpubench.reports.compare, gpubench.reports.compare_cli\n"
         "bad = [m for m in ('torch', 'kernels', 'triton', 'cupy', 'matplotlib.pyplot') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import results
-from reports.gate import SAME, SLOWER, gate
+from gpubench.bench import results
+from gpubench.reports.gate import SAME, SLOWER, gate
 
 CAL = Path(__file__).resolve().parent.parent / "reports" / "calibration" / "NVIDIA-H100-80GB-HBM3"
 

@@ -15,12 +15,12 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from bench import nvrtc  # noqa: E402
-from bench.correctness import CorrectnessError, check_variant  # noqa: E402
-from kernels._workload import Variant  # noqa: E402
-from kernels.gemm import WORKLOAD, config  # noqa: E402
-from kernels.gemm import triton_kernels as tk  # noqa: E402
-from kernels.gemm._validate import matmul_tf32  # noqa: E402
+from gpubench.bench import nvrtc  # noqa: E402
+from gpubench.bench.correctness import CorrectnessError, check_variant  # noqa: E402
+from gpubench.kernels._workload import Variant  # noqa: E402
+from gpubench.kernels.gemm import WORKLOAD, config  # noqa: E402
+from gpubench.kernels.gemm import triton_kernels as tk  # noqa: E402
+from gpubench.kernels.gemm._validate import matmul_tf32  # noqa: E402
 
 CPU = torch.device("cpu")
 GEMM_DIR = Path(config.__file__).parent
@@ -213,7 +213,7 @@ def test_bad_inputs_get_clear_errors(fn):
 
 
 def test_cuda_variants_refuse_cpu_tensors_before_touching_cuda():
-    from kernels.gemm import cupy_kernels
+    from gpubench.kernels.gemm import cupy_kernels
 
     a, b = torch.randn(8, 16), torch.randn(16, 8)
     for fn in (
@@ -294,7 +294,7 @@ def test_config_mirrors_the_compiled_tile_constants():
 
 
 def test_launch_plans():
-    from kernels.gemm.cupy_kernels import plan
+    from gpubench.kernels.gemm.cupy_kernels import plan
 
     p = plan("simt", "fp32", 300, 264, 72)
     assert p.kernel == "gemm_simt_fp32_vec4" and p.grid == (3 * 3,) and p.block == (256,)
@@ -317,7 +317,7 @@ import json, os, re, subprocess, sys, tempfile
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from kernels.gemm import config, triton_kernels as tk
+from gpubench.kernels.gemm import config, triton_kernels as tk
 
 PTXAS = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "ptxas")
 
@@ -625,7 +625,7 @@ def emulator(tmp_path_factory):
 
 
 def _emulate(exe, kind, dtype, shape, aligned=True):
-    from kernels.gemm.cupy_kernels import plan
+    from gpubench.kernels.gemm.cupy_kernels import plan
 
     a, b, _ = WORKLOAD.make_inputs(shape, dtype, CPU, 11)
     M, N, K = shape["M"], shape["N"], shape["K"]

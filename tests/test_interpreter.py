@@ -5,8 +5,8 @@ upcasts; variants that cannot run in the interpreter skip with their reason."""
 import pytest
 import torch
 
-import kernels
-from bench.correctness import check_variant
+from gpubench import kernels
+from gpubench.bench.correctness import check_variant
 
 CPU = torch.device("cpu")
 

@@ -9,9 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from bench import nvrtc
-from bench.micro import FAMILIES, HERE, common, compute, cublas, cuda_sources, latency, launch, memory, sweep
-from bench.micro import ceilings as ceil
+from gpubench.bench import nvrtc
+from gpubench.bench.micro import (
+    FAMILIES,
+    HERE,
+    common,
+    compute,
+    cublas,
+    cuda_sources,
+    latency,
+    launch,
+    memory,
+    sweep,
+)
+from gpubench.bench.micro import ceilings as ceil
 
 try:
     nvrtc.load_library()
@@ -400,7 +411,7 @@ def test_peak_is_the_best_rate_and_the_median_is_kept_as_sustained():
 
 
 def test_build_document_roundtrip(tmp_path):
-    from bench.results import write
+    from gpubench.bench.results import write
 
     sweep_pts = [sweep.sweep_point("fp32", k, 1 << 20, 1e-3) for k in (0, 1)]
     doc = ceil.build_document(
@@ -436,7 +447,7 @@ def test_validate_rejects_foreign_documents():
 
 
 def test_roofline_reads_the_ceilings():
-    model = pytest.importorskip("roofline.model")
+    model = pytest.importorskip("gpubench.roofline.model")
     c = model.Ceilings.from_measured(ceil.build_ceilings(_entries()))
     # The DRAM roof is the best pattern (read, 3100), not the copy: a kernel may beat the copy's mix.
     assert c.mem_bandwidth_gbs == 3100.0
@@ -455,12 +466,12 @@ def test_families_have_runners():
     import importlib
 
     for family, module in FAMILIES.items():
-        assert callable(getattr(importlib.import_module(f"bench.micro.{module}"), f"run_{family}"))
+        assert callable(getattr(importlib.import_module(f"gpubench.bench.micro.{module}"), f"run_{family}"))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without a GPU")
 def test_cli_without_gpu_says_so_and_returns_2(tmp_path, capsys, monkeypatch):
-    from bench.cli import main
+    from gpubench.cli import main
 
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "c.json"
@@ -476,7 +487,7 @@ def test_cli_without_gpu_says_so_and_returns_2(tmp_path, capsys, monkeypatch):
 
 
 def test_cli_rejects_unknown_family(capsys):
-    from bench.cli import main
+    from gpubench.cli import main
 
     assert main(["micro", "--only", "dram", "warp-speed"]) == 2
     assert "warp-speed" in capsys.readouterr().err
@@ -588,7 +599,7 @@ class _FakeCtx(common.Context):
     """A Context on the CPU: kernels emulated, one fixed 'median' per measurement, no NVML."""
 
     def __init__(self):
-        from bench.timing import BatchInfo
+        from gpubench.bench.timing import BatchInfo
 
         self.device, self.index, self.quick, self.echo = torch.device("cpu"), 0, True, lambda line: None
         self.device_info = {"name": "NVIDIA H100 80GB HBM3", "sm_count": 132}
@@ -629,7 +640,7 @@ def fake_ctx(monkeypatch):
     import contextlib
     import types
 
-    import kernels._cuda as kcuda
+    import gpubench.kernels._cuda as kcuda
 
     monkeypatch.setattr(kcuda, "launch", _fake_launch)
     monkeypatch.setattr(kcuda, "current_stream", lambda device=None: contextlib.nullcontext())
@@ -664,7 +675,7 @@ def test_family_host_code_with_emulated_kernels(family, fake_ctx, monkeypatch):
     if family == "transfer":  # no page-locked memory without CUDA: plain host tensors stand in
         real_empty = torch.empty
         monkeypatch.setattr(torch, "empty", lambda *a, pin_memory=False, **k: real_empty(*a, **k))
-    getattr(importlib.import_module(f"bench.micro.{FAMILIES[family]}"), f"run_{family}")(fake_ctx)
+    getattr(importlib.import_module(f"gpubench.bench.micro.{FAMILIES[family]}"), f"run_{family}")(fake_ctx)
     names = {e["name"] for e in fake_ctx.entries} | {s["name"] for s in fake_ctx.skipped}
     assert names == FAMILY_ENTRIES[family]
     for e in fake_ctx.entries:

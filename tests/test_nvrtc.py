@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import nvrtc
+from gpubench.bench import nvrtc
 
 try:
     nvrtc.load_library()

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 TEST_FILE = """
 import random
-from bench.worker import _feed_pytest_benchmark
+from gpubench.bench.worker import _feed_pytest_benchmark
 
 SAMPLES = [random.Random(4).uniform(1e-4, 2e-4) for _ in range(40)]
 
@@ -26,7 +26,7 @@ def test_device_time(benchmark):
 def test_samples_reach_pytest_benchmark_storage(tmp_path):
     (tmp_path / "test_adapter_case.py").write_text(TEST_FILE)
     storage = tmp_path / "storage"
-    out = tmp_path / "bench.json"
+    out = tmp_path / "gpubench.bench.json"
     proc = subprocess.run(
         [
             sys.executable,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bench import results, synthetic
+from gpubench.bench import results, synthetic
 
 
 def test_round_trip(tmp_path):

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from roofline.model import (
+from gpubench.roofline.model import (
     Ceilings,
     check_ceiling,
     compute_dtype_for,
@@ -15,7 +15,7 @@ from roofline.model import (
     ridge_point,
     roofline_curve,
 )
-from roofline.specs import get_spec
+from gpubench.roofline.specs import get_spec
 
 # 1000 GB/s and 10 TFLOP/s: ridge at 10 FLOP/byte.
 SIMPLE = Ceilings("datasheet", 1000.0, {"fp32": 10.0, "bf16": 100.0})

@@ -4,8 +4,8 @@ results file is written after every record, and progress is shown."""
 import sys
 from pathlib import Path
 
-from bench import results
-from bench.runner import orchestrate
+from gpubench.bench import results
+from gpubench.bench.runner import orchestrate
 
 FAKE = Path(__file__).with_name("_fake_worker.py")
 

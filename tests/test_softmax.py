@@ -23,12 +23,12 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
-from bench.correctness import CorrectnessError, check_variant  # noqa: E402
-from kernels._workload import Variant  # noqa: E402
-from kernels.fusion import fusion_bytes  # noqa: E402
-from kernels.softmax import WORKLOAD, config  # noqa: E402
-from kernels.softmax import cupy_kernels as sm_cuda  # noqa: E402
-from kernels.softmax import triton_kernels as sm_triton  # noqa: E402
+from gpubench.bench.correctness import CorrectnessError, check_variant  # noqa: E402
+from gpubench.kernels._workload import Variant  # noqa: E402
+from gpubench.kernels.fusion import fusion_bytes  # noqa: E402
+from gpubench.kernels.softmax import WORKLOAD, config  # noqa: E402
+from gpubench.kernels.softmax import cupy_kernels as sm_cuda  # noqa: E402
+from gpubench.kernels.softmax import triton_kernels as sm_triton  # noqa: E402
 
 CPU = torch.device("cpu")
 REPO = Path(__file__).resolve().parents[1]
@@ -256,7 +256,7 @@ def test_cuda_plan_boundaries():
 # ---- NVRTC: every kernel the launcher can pick is compiled, without spills ----------------------------
 
 try:
-    from bench import nvrtc
+    from gpubench.bench import nvrtc
 
     nvrtc.load_library()
     HAVE_NVRTC = True
@@ -293,7 +293,7 @@ import importlib, json, os, subprocess, sys, tempfile
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from bench.nvrtc import parse_ptxas_report
+from gpubench.bench.nvrtc import parse_ptxas_report
 
 ptxas = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "ptxas")
 report = []
@@ -364,7 +364,7 @@ def _softmax_specs():
                     kernel, cx = "_softmax_online_kernel", {"CHUNK": p["CHUNK"]}
                 specs.append(
                     {
-                        "module": "kernels.softmax.triton_kernels",
+                        "module": "gpubench.kernels.softmax.triton_kernels",
                         "kernel": kernel,
                         "signature": sig,
                         "constexprs": cx,
@@ -611,4 +611,4 @@ def test_cuda_stream_kernel_emulated_on_short_rows(softmax_emu):
 
 
 def test_module_imports_without_cupy():
-    importlib.import_module("kernels.softmax.cupy_kernels")
+    importlib.import_module("gpubench.kernels.softmax.cupy_kernels")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from roofline import specs_cli
-from roofline.specs import (
+from gpubench.roofline import specs_cli
+from gpubench.roofline.specs import (
     PEAK_KEYS,
     UnknownGPUWarning,
     get_spec,
@@ -276,7 +276,7 @@ def test_peak_totals_cite_a_vendor_document():
 
 
 def test_loader_rejects_malformed_tables(tmp_path):
-    from roofline.specs import load_specs as load
+    from gpubench.roofline.specs import load_specs as load
 
     base = (
         '[documents.d]\ntitle = "t"\nurl = "https://x"\n'
@@ -313,7 +313,7 @@ REQUIRED_JSON_KEYS = {
 def _run(*args):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "roofline.specs_cli", *args],
+        [sys.executable, "-m", "gpubench.roofline.specs_cli", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -362,8 +362,8 @@ def test_add_parser_registers_specs_subcommand(capsys):
 
 def test_analytical_half_imports_neither_torch_nor_numpy():
     code = (
-        "import sys, roofline, roofline.specs, roofline.model, roofline.specs_cli\n"
-        "roofline.specs.load_specs()\n"
+        "import sys, gpubench.roofline.specs, gpubench.roofline.model, gpubench.roofline.specs_cli\n"
+        "gpubench.roofline.specs.load_specs()\n"
         "bad = [m for m in ('torch', 'numpy', 'triton') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from bench.stats import StoppingRule, median_ci_halfwidth, quantile, summarize
+from gpubench.bench.stats import StoppingRule, median_ci_halfwidth, quantile, summarize
 
 
 def test_quantile_matches_numpy_linear():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import telemetry
+from gpubench.bench import telemetry
 
 
 def test_decode_reasons():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from roofline import tiling
+from gpubench.roofline import tiling
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -132,7 +132,7 @@ def test_bad_ceilings():
 
 
 def test_project_kernel_tilings_feed_the_model():
-    from kernels.gemm.config import kernel_tilings
+    from gpubench.kernels.gemm.config import kernel_tilings
 
     for arch in (8, 9):
         tilings = kernel_tilings(arch)
@@ -148,7 +148,7 @@ def test_project_kernel_tilings_feed_the_model():
 
 
 def _cli(argv, capsys):
-    from kernels.gemm import tiling_cli
+    from gpubench.kernels.gemm import tiling_cli
 
     parser = argparse.ArgumentParser(prog="gpubench")
     sub = parser.add_subparsers(dest="command")
@@ -222,7 +222,7 @@ def test_cli_ceilings_from_the_spec_database(capsys, monkeypatch):
             raise KeyError(f"unknown GPU {name!r}")
         return spec
 
-    monkeypatch.setitem(sys.modules, "roofline.specs", types.SimpleNamespace(get_spec=get_spec))
+    monkeypatch.setitem(sys.modules, "gpubench.roofline.specs", types.SimpleNamespace(get_spec=get_spec))
     rc, out, _ = _cli([*SMALL, "--dtype", "fp16", "--json", "--gpu", "fake"], capsys)
     assert rc == 0 and json.loads(out)[0]["bound_s"] == pytest.approx(1.6e-9)
     rc, _, err = _cli([*SMALL, "--gpu", "nope"], capsys)
@@ -232,7 +232,7 @@ def test_cli_ceilings_from_the_spec_database(capsys, monkeypatch):
 
 
 def test_cli_without_the_spec_module_prints_bytes_only(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "roofline.specs", None)  # import fails
+    monkeypatch.setitem(sys.modules, "gpubench.roofline.specs", None)  # import fails
     rc, out, _ = _cli([*SMALL, "--gpu", "anything"], capsys)
     assert rc == 0 and "not available" in out
 
@@ -264,7 +264,7 @@ def test_cli_unparseable_arguments_exit_2(capsys):
 def test_tiling_runs_without_torch():
     """The model and the CLI module import neither torch nor triton (`gpubench tiling` runs anywhere)."""
     code = (
-        "import sys, roofline.tiling, kernels.gemm.tiling_cli; "
+        "import sys, gpubench.roofline.tiling, gpubench.kernels.gemm.tiling_cli; "
         "print('torch' in sys.modules, 'triton' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

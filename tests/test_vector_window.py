@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-import kernels
-from bench.correctness import CorrectnessError, check_variant
-from kernels._workload import Variant
-from kernels.vector_add.triton_kernels import vector_add
-from kernels.window_sum.triton_kernels import window_sum_blocked, window_sum_naive
+from gpubench import kernels
+from gpubench.bench.correctness import CorrectnessError, check_variant
+from gpubench.kernels._workload import Variant
+from gpubench.kernels.vector_add.triton_kernels import vector_add
+from gpubench.kernels.window_sum.triton_kernels import window_sum_blocked, window_sum_naive
 
 CPU = torch.device("cpu")
 
@@ -70,8 +70,8 @@ def test_bad_inputs_get_clear_errors():
 
 
 def test_cuda_variants_refuse_cpu_tensors_before_touching_cuda():
-    from kernels.vector_add import cupy_kernels as va
-    from kernels.window_sum import cupy_kernels as ws
+    from gpubench.kernels.vector_add import cupy_kernels as va
+    from gpubench.kernels.window_sum import cupy_kernels as ws
 
     x = torch.randn(8)
     for call in (
@@ -122,7 +122,7 @@ def test_unknown_variant_and_workload_names():
 
 
 def test_slow_config_knob_changes_the_config_and_stays_correct(monkeypatch):
-    from kernels.vector_add import config
+    from gpubench.kernels.vector_add import config
 
     assert config.config_for(CPU).triton_block == 1024
     monkeypatch.setenv(config.SLOW_CONFIG_ENV, "1")

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.micro import FAMILIES, cuda_sources
+from gpubench.bench.micro import FAMILIES, cuda_sources
 
 NO_GPU_EXIT = 2
 NVRTC_ARCHS = ("sm_80", "sm_90")
@@ -38,14 +38,14 @@ def add_parser(subparsers) -> None:
 
 
 def default_out(gpu_name: str) -> Path:
-    from bench.runner import slug
+    from gpubench.bench.runner import slug
 
     return Path("results") / f"ceilings-{slug(gpu_name)}.json"
 
 
 def nvrtc_check(echo=print) -> int:
     """Compile every micro-benchmark source for NVRTC_ARCHS; the number of failures (spills count)."""
-    from bench import nvrtc
+    from gpubench.bench import nvrtc
 
     try:
         nvrtc.load_library()
@@ -104,10 +104,10 @@ def run_gpu(families: list[str], quick: bool, out: str | None, echo=print) -> in
     """Measure `families` on the current CUDA device and write the ceilings file; 0 ok, 1 if any failed."""
     import torch
 
-    from bench.device import device_info, software_versions
-    from bench.micro.ceilings import build_document
-    from bench.micro.common import Context
-    from bench.results import write
+    from gpubench.bench.device import device_info, software_versions
+    from gpubench.bench.micro.ceilings import build_document
+    from gpubench.bench.micro.common import Context
+    from gpubench.bench.results import write
 
     device = torch.device("cuda", torch.cuda.current_device())
     info = device_info(device)
@@ -123,7 +123,7 @@ def run_gpu(families: list[str], quick: bool, out: str | None, echo=print) -> in
     t0 = time.perf_counter()
     try:
         for family in families:
-            module = importlib.import_module(f"bench.micro.{FAMILIES[family]}")
+            module = importlib.import_module(f"gpubench.bench.micro.{FAMILIES[family]}")
             t_family = time.perf_counter()
             try:
                 getattr(module, f"run_{family}")(ctx)

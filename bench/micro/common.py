@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.micro import HERE
+from gpubench.bench.micro import HERE
 
 GB = 1e9  # bandwidths are in GB/s (10^9 bytes per second)
 TERA = 1e12  # rates are in TFLOP/s (TOP/s for int8)
@@ -130,7 +130,7 @@ def datasheet_for(spec, name: str) -> tuple[float | None, str | None]:
 def lookup_spec(device_info: dict[str, Any]) -> tuple[Any, str]:
     """(spec or None, a note saying which datasheet row is used or why there is none)."""
     try:
-        from roofline.specs import resolve_spec
+        from gpubench.roofline.specs import resolve_spec
     except ImportError as exc:
         return None, f"no datasheet: roofline.specs unavailable ({exc})"
     try:
@@ -224,7 +224,7 @@ class Timed:
 
 
 def rule_for(quick: bool):
-    from bench.stats import StoppingRule
+    from gpubench.bench.stats import StoppingRule
 
     if quick:
         return StoppingRule(min_samples=10, max_samples=200, min_time_s=0.02, rel_noise=0.01, timeout_s=1.0)
@@ -237,7 +237,7 @@ class Context:
     def __init__(self, device, quick: bool, device_info: dict[str, Any], echo: Callable[[str], None] = print):
         import torch
 
-        from bench.telemetry import TelemetrySampler
+        from gpubench.bench.telemetry import TelemetrySampler
 
         self.device = device
         self.index = device.index if device.index is not None else torch.cuda.current_device()
@@ -265,7 +265,7 @@ class Context:
 
     # -- kernels
     def kernel(self, filename: str, name: str):
-        from kernels import _cuda
+        from gpubench.kernels import _cuda
 
         return _cuda.get_function(HERE / filename, name, device_id=self.index)
 
@@ -298,16 +298,16 @@ class Context:
     # -- timing
     def timer(self, mode: str):
         if mode not in self._timers:
-            from bench.timing import DeviceTimer
+            from gpubench.bench.timing import DeviceTimer
 
             self._timers[mode] = DeviceTimer(self.device, mode)
         return self._timers[mode]
 
     def time(self, fn: Callable[[], object], mode: str = "warm") -> Timed:
         """Adaptive sampling (bench.measure) of `fn` with NVML telemetry around it."""
-        from bench.measure import measure
-        from bench.stats import summarize
-        from bench.telemetry import flags_from
+        from gpubench.bench.measure import measure
+        from gpubench.bench.stats import summarize
+        from gpubench.bench.telemetry import flags_from
 
         timer = self.timer(mode)
         self.sampler.start()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.micro.common import SENTINEL_U32, TERA, THREADS
+from gpubench.bench.micro.common import SENTINEL_U32, TERA, THREADS
 
 FMA_CHAINS = 8  # compute.cu kChains
 FMA_UNROLL = 16  # compute.cu kFmaUnroll: iters is a multiple of it
@@ -51,7 +51,7 @@ def mma_flops(warps: int, iters: int) -> int:
 def run_fma(ctx) -> None:
     import torch
 
-    from kernels._cuda import launch
+    from gpubench.kernels._cuda import launch
 
     for kind, (kname, per_instr, b, c) in FMA_KINDS.items():
         kernel = ctx.kernel("compute.cu", kname)
@@ -82,7 +82,7 @@ def run_fma(ctx) -> None:
 def run_mma(ctx) -> None:
     import torch
 
-    from kernels._cuda import launch
+    from gpubench.kernels._cuda import launch
 
     if ctx.cc < (8, 0):
         for dt in ("fp16", "bf16"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from bench.micro.common import TERA
+from gpubench.bench.micro.common import TERA
 
 GEMM_SIZE = 8192
 CASES = ("bf16", "fp16", "tf32", "fp8", "int8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.micro.common import round_up
+from gpubench.bench.micro.common import round_up
 
 CHASE_STRIDE = 128  # bytes between slots: one L2 line (4 sectors) per slot
 L1_WORKING_SET = 16 << 10
@@ -85,8 +85,8 @@ def run_latency(ctx) -> None:
     import numpy as np
     import torch
 
-    from bench.telemetry import flags_from
-    from kernels._cuda import launch
+    from gpubench.bench.telemetry import flags_from
+    from gpubench.kernels._cuda import launch
 
     reps = 3 if ctx.quick else 5
     cold = ctx.timer("cold")

@@ -29,7 +29,7 @@ def run_launch(ctx) -> None:
     import numpy as np
     import torch
 
-    from kernels import _cuda
+    from gpubench.kernels import _cuda
 
     kernel = ctx.kernel("launch.cu", "empty_kernel")
     arg = (np.int32(0),)
@@ -57,7 +57,7 @@ def run_launch(ctx) -> None:
                 walls.append(per_launch(time.perf_counter() - t0, n))
     finally:
         telemetry = ctx.sampler.stop()
-    from bench.telemetry import flags_from
+    from gpubench.bench.telemetry import flags_from
 
     ctx.add(
         "launch_host",

@@ -14,7 +14,7 @@ before every sample anyway (cold mode), like every other cold measurement of the
 
 from __future__ import annotations
 
-from bench.micro.common import GB, SENTINEL_F32, SENTINEL_U32, THREADS, round_up
+from gpubench.bench.micro.common import GB, SENTINEL_F32, SENTINEL_U32, THREADS, round_up
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 PACKET = 16  # bytes per vector access
@@ -93,7 +93,7 @@ def run_dram(ctx) -> None:
     import numpy as np
     import torch
 
-    from kernels._cuda import launch
+    from gpubench.kernels._cuda import launch
 
     kernels = {k: ctx.kernel("memory.cu", f"dram_{k}") for k in DRAM_ARRAYS}
     array_bytes = dram_array_bytes(ctx.l2_bytes)
@@ -192,7 +192,7 @@ def run_cache(ctx) -> None:
     import numpy as np
     import torch
 
-    from kernels._cuda import launch
+    from gpubench.kernels._cuda import launch
 
     kernel = ctx.kernel("memory.cu", "cache_sweep")
     sizes = cache_sweep_sizes(ctx.l2_bytes)
@@ -261,7 +261,7 @@ def run_smem(ctx) -> None:
     import numpy as np
     import torch
 
-    from kernels._cuda import launch
+    from gpubench.kernels._cuda import launch
 
     kernel = ctx.kernel("memory.cu", "smem_read")
     g = ctx.grid(kernel)  # the occupancy API counts the kernel's 32 KiB of static shared memory

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.micro.common import GB, SENTINEL_U32, THREADS, round_up
+from gpubench.bench.micro.common import GB, SENTINEL_U32, THREADS, round_up
 
 SWEEP_K = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # sweep.cu instantiates exactly these
 ELEMENT_BYTES = {"fp32": 4, "fp16": 2}
@@ -49,7 +49,7 @@ def sweep_point(dtype: str, k: int, n_elements: int, seconds: float) -> dict:
 
 def sweep_array_bytes(l2_bytes: int) -> int:
     """Same size rule as the DRAM benchmarks: max(8 x L2, 1 GiB)."""
-    from bench.micro.memory import dram_array_bytes
+    from gpubench.bench.micro.memory import dram_array_bytes
 
     return dram_array_bytes(l2_bytes)
 
@@ -57,7 +57,7 @@ def sweep_array_bytes(l2_bytes: int) -> int:
 def run_sweep(ctx) -> None:
     import torch
 
-    from kernels._cuda import launch
+    from gpubench.kernels._cuda import launch
 
     nbytes = round_up(sweep_array_bytes(ctx.l2_bytes), PACKET)
     packets = np.int64(nbytes // PACKET)
@@ -68,7 +68,7 @@ def run_sweep(ctx) -> None:
         if dtype == "fp32":
             b, c = np.float32(SWEEP_B), np.float32(SWEEP_C)
         else:
-            from bench.micro.compute import half2_bits
+            from gpubench.bench.micro.compute import half2_bits
 
             b, c = half2_bits(SWEEP_B), half2_bits(SWEEP_C)
         sink = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.micro.common import GB
+from gpubench.bench.micro.common import GB
 
 TRANSFER_BYTES = 256 << 20
 
@@ -20,7 +20,7 @@ TRANSFER_BYTES = 256 << 20
 def run_transfer(ctx) -> None:
     import torch
 
-    from bench.telemetry import flags_from
+    from gpubench.bench.telemetry import flags_from
 
     n = TRANSFER_BYTES // 4
     dev = torch.randn(n, device=ctx.device, generator=torch.Generator(device=ctx.device).manual_seed(3))

@@ -6,7 +6,7 @@ import contextlib
 
 import torch
 
-from kernels._checks import (
+from gpubench.kernels._checks import (
     require_contiguous,
     require_dtype,
     require_ndim,

@@ -64,7 +64,7 @@ def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]
     if not args.gpu:
         return None, None, "no ceilings given (--bandwidth-gbs/--peak-tflops or --gpu): bytes only", None
     try:
-        specs = importlib.import_module("roofline.specs")
+        specs = importlib.import_module("gpubench.roofline.specs")
     except ImportError:
         return None, None, "roofline.specs is not available: bytes and intensity only", None
     try:
@@ -81,7 +81,7 @@ def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]
 
 
 def run(args) -> int:
-    from roofline import tiling
+    from gpubench.roofline import tiling
 
     sizes = {k: getattr(args, k) for k in ("M", "N", "K", "tm", "tn", "tk")}
     bad = [f"{k}={v}" for k, v in sizes.items() if v <= 0]

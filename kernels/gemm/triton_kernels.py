@@ -21,8 +21,8 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.gemm import config
-from kernels.gemm._validate import empty_result, validate
+from gpubench.kernels.gemm import config
+from gpubench.kernels.gemm._validate import empty_result, validate
 
 try:  # host-side TMA descriptors (triton 3.6 has them; older releases may not)
     from triton.tools.tensor_descriptor import TensorDescriptor

@@ -7,7 +7,7 @@ import numbers
 
 import torch
 
-from kernels._checks import require_contiguous, require_dtype, require_ndim, require_tensor
+from gpubench.kernels._checks import require_contiguous, require_dtype, require_ndim, require_tensor
 
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 

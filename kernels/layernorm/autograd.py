@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from kernels._checks import require_tensor
-from kernels.layernorm.triton_kernels import layernorm_backward, layernorm_forward
+from gpubench.kernels._checks import require_tensor
+from gpubench.kernels.layernorm.triton_kernels import layernorm_backward, layernorm_forward
 
 
 class TritonLayerNorm(torch.autograd.Function):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernels._arch import pick
+from gpubench.kernels._arch import pick
 
 
 @dataclass(frozen=True)

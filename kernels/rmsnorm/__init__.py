@@ -8,10 +8,10 @@ fusion analysis under extra.fusion.
 
 from __future__ import annotations
 
-from kernels._inputs import generator, randn
-from kernels._workload import Tolerance, Variant, Workload
-from kernels.layernorm import SHAPES as _LAYERNORM_SHAPES
-from kernels.layernorm import make_params
+from gpubench.kernels._inputs import generator, randn
+from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.layernorm import SHAPES as _LAYERNORM_SHAPES
+from gpubench.kernels.layernorm import make_params
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -54,7 +54,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from kernels._workload import torch_dtype
+    from gpubench.kernels._workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize
     n = shape["rows"] * shape["cols"]
@@ -67,14 +67,14 @@ def nbytes(shape, dtype):
 
 
 def compare(out, expected, dtype):
-    from kernels.softmax._compare import assert_rows_close
+    from gpubench.kernels.softmax._compare import assert_rows_close
 
     tol = TOLERANCES[dtype]
     assert_rows_close(out, expected, tol.atol, tol.rtol, what="rmsnorm")
 
 
 def record_extra(shape, dtype):
-    from kernels.fusion import fusion_bytes
+    from gpubench.kernels.fusion import fusion_bytes
 
     return {"fusion": fusion_bytes("rmsnorm", shape, dtype)}
 
@@ -95,7 +95,7 @@ def unfused(x, weight, eps):
     in every rmsnorm here."""
     import torch
 
-    from kernels.layernorm._validate import validate_rmsnorm
+    from gpubench.kernels.layernorm._validate import validate_rmsnorm
 
     eps = validate_rmsnorm(x, weight, eps)
     ms = x.square().mean(dim=-1, keepdim=True, dtype=torch.float32)
@@ -105,7 +105,7 @@ def unfused(x, weight, eps):
 
 
 def _variants():
-    from kernels.rmsnorm import cupy_kernels, triton_kernels
+    from gpubench.kernels.rmsnorm import cupy_kernels, triton_kernels
 
     return {
         "triton": Variant(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kernels import _cuda
-from kernels._checks import require_cuda
-from kernels.layernorm._validate import validate_rmsnorm
-from kernels.layernorm.cupy_kernels import SUFFIX, plan
-from kernels.rmsnorm.config import config_for
+from gpubench.kernels import _cuda
+from gpubench.kernels._checks import require_cuda
+from gpubench.kernels.layernorm._validate import validate_rmsnorm
+from gpubench.kernels.layernorm.cupy_kernels import SUFFIX, plan
+from gpubench.kernels.rmsnorm.config import config_for
 
 SOURCE = _cuda.source_path(__file__, "rmsnorm.cu")
 

@@ -13,9 +13,9 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.layernorm._validate import validate_rmsnorm
-from kernels.layernorm.config import NormConfig
-from kernels.rmsnorm.config import config_for
+from gpubench.kernels.layernorm._validate import validate_rmsnorm
+from gpubench.kernels.layernorm.config import NormConfig
+from gpubench.kernels.rmsnorm.config import config_for
 
 
 @triton.jit

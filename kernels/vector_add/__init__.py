@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kernels._inputs import generator, randn
-from kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels._inputs import generator, randn
+from gpubench.kernels._workload import Tolerance, Variant, Workload
 
 AXES = ("n",)
 DTYPES = ("fp32", "fp16", "bf16")
@@ -37,7 +37,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from kernels._workload import torch_dtype
+    from gpubench.kernels._workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize
     n = shape["n"]
@@ -53,7 +53,7 @@ def _torch_add(x, y):
 
 
 def _variants():
-    from kernels.vector_add import cupy_kernels, triton_kernels
+    from gpubench.kernels.vector_add import cupy_kernels, triton_kernels
 
     return {
         "triton": Variant("triton", "triton", triton_kernels.vector_add, description="Triton, fp32 compute"),

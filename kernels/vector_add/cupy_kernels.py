@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kernels import _cuda
-from kernels._checks import require_contiguous, require_cuda, require_dtype, require_same
-from kernels.vector_add.config import config_for
+from gpubench.kernels import _cuda
+from gpubench.kernels._checks import require_contiguous, require_cuda, require_dtype, require_same
+from gpubench.kernels.vector_add.config import config_for
 
 SOURCE = _cuda.source_path(__file__, "vector_add.cu")
 _SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}

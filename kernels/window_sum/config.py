@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from kernels._arch import pick
+from gpubench.kernels._arch import pick
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kernels import _cuda
-from kernels._checks import require_cuda
-from kernels.window_sum._validate import validate
-from kernels.window_sum.config import config_for
+from gpubench.kernels import _cuda
+from gpubench.kernels._checks import require_cuda
+from gpubench.kernels.window_sum._validate import validate
+from gpubench.kernels.window_sum.config import config_for
 
 SOURCE = _cuda.source_path(__file__, "window_sum.cu")
 _SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}

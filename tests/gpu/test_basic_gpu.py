@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-import kernels
-from bench.correctness import CorrectnessError, check_variant
+from gpubench import kernels
+from gpubench.bench.correctness import CorrectnessError, check_variant
 
 pytestmark = [
     pytest.mark.gpu,
@@ -40,7 +40,7 @@ def test_variant_matches_reference(name, vname, shape, dtype):
 
 
 def test_misaligned_view_uses_fallback():
-    from kernels.vector_add.cupy_kernels import vector_add_vec
+    from gpubench.kernels.vector_add.cupy_kernels import vector_add_vec
 
     base = torch.randn(1 << 20, device="cuda")
     x, y = base[1:], base[:-1].clone()
@@ -48,7 +48,7 @@ def test_misaligned_view_uses_fallback():
 
 
 def test_cpu_tensor_rejected_by_cuda_variant():
-    from kernels.vector_add.cupy_kernels import vector_add_simple
+    from gpubench.kernels.vector_add.cupy_kernels import vector_add_simple
 
     with pytest.raises(ValueError, match="cuda"):
         vector_add_simple(torch.randn(4), torch.randn(4))
@@ -56,8 +56,8 @@ def test_cpu_tensor_rejected_by_cuda_variant():
 
 def test_wrong_cuda_kernel_is_caught():
     """A CUDA variant that drops its last element must be rejected by the correctness check."""
-    from kernels._workload import Variant
-    from kernels.vector_add.cupy_kernels import vector_add_simple
+    from gpubench.kernels._workload import Variant
+    from gpubench.kernels.vector_add.cupy_kernels import vector_add_simple
 
     def broken(x, y):
         out = vector_add_simple(x, y)
@@ -71,7 +71,7 @@ def test_wrong_cuda_kernel_is_caught():
 
 def test_device_timer_measures_kernel_time():
     """A spin kernel of known length measures within 10% of its length; cold mode is not faster than warm."""
-    from bench.timing import DeviceTimer
+    from gpubench.bench.timing import DeviceTimer
 
     timer = DeviceTimer(torch.device("cuda"), "warm")
     cycles = int(timer._clock_hz * 200e-6)
@@ -96,7 +96,7 @@ def test_faulting_kernel_costs_only_its_own_record(tmp_path):
         [
             sys.executable,
             "-m",
-            "bench.cli",
+            "gpubench.cli",
             "run",
             "--workload",
             "selftest",

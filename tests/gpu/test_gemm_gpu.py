@@ -4,9 +4,9 @@ on the test shapes plus large, ragged, unaligned and skinny ones (run with `nox 
 import pytest
 import torch
 
-from bench.correctness import CorrectnessError, check_variant
-from kernels._workload import Variant
-from kernels.gemm import WORKLOAD
+from gpubench.bench.correctness import CorrectnessError, check_variant
+from gpubench.kernels._workload import Variant
+from gpubench.kernels.gemm import WORKLOAD
 
 pytestmark = [
     pytest.mark.gpu,
@@ -98,7 +98,7 @@ def test_misaligned_views(vname):
 def test_tma_refuses_misaligned_pointers():
     if torch.cuda.get_device_capability()[0] != 9:
         pytest.skip("TMA variant is Hopper only")
-    from kernels.gemm.triton_kernels import matmul_persistent_tma
+    from gpubench.kernels.gemm.triton_kernels import matmul_persistent_tma
 
     a = torch.randn(64 * 64 + 1, device="cuda", dtype=torch.float16)[1:].view(64, 64)
     with pytest.raises(ValueError, match="16-byte aligned"):
@@ -116,7 +116,7 @@ def test_torch_baseline_restores_the_tf32_flag():
 
 
 def test_cpu_and_mixed_device_tensors_rejected_by_cuda_variants():
-    from kernels.gemm.cupy_kernels import gemm_mma, gemm_naive
+    from gpubench.kernels.gemm.cupy_kernels import gemm_mma, gemm_naive
 
     with pytest.raises(ValueError, match="cuda"):
         gemm_naive(torch.randn(4, 4), torch.randn(4, 4), False)
@@ -126,7 +126,7 @@ def test_cpu_and_mixed_device_tensors_rejected_by_cuda_variants():
 
 def test_wrong_cuda_kernel_is_caught():
     """A CUDA variant that skips the last K element must be rejected by the correctness check."""
-    from kernels.gemm.cupy_kernels import gemm_mma
+    from gpubench.kernels.gemm.cupy_kernels import gemm_mma
 
     def short_k(a, b, allow_tf32):
         return gemm_mma(a[:, :-1].contiguous(), b[:-1].contiguous(), allow_tf32)
@@ -138,7 +138,7 @@ def test_wrong_cuda_kernel_is_caught():
 
 
 def test_degenerate_sizes_on_gpu():
-    from kernels.gemm.cupy_kernels import gemm_simt
+    from gpubench.kernels.gemm.cupy_kernels import gemm_simt
 
     a = torch.randn(5, 0, device="cuda")
     out = gemm_simt(a, torch.randn(0, 7, device="cuda"), False)

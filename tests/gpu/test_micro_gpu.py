@@ -19,8 +19,8 @@ OVER_DATASHEET = 1.5
 
 @pytest.fixture(scope="module")
 def ctx():
-    from bench.device import device_info
-    from bench.micro.common import Context
+    from gpubench.bench.device import device_info
+    from gpubench.bench.micro.common import Context
 
     device = torch.device("cuda", torch.cuda.current_device())
     return Context(device, quick=True, device_info=device_info(device), echo=print)
@@ -29,10 +29,10 @@ def ctx():
 def _run(ctx, family):
     import importlib
 
-    from bench.micro import FAMILIES
+    from gpubench.bench.micro import FAMILIES
 
     before = len(ctx.entries)
-    getattr(importlib.import_module(f"bench.micro.{FAMILIES[family]}"), f"run_{family}")(ctx)
+    getattr(importlib.import_module(f"gpubench.bench.micro.{FAMILIES[family]}"), f"run_{family}")(ctx)
     torch.cuda.synchronize()
     torch.cuda.empty_cache()
     new = ctx.entries[before:]
@@ -105,7 +105,7 @@ def test_transfer(ctx):
 
 
 def test_sweep(ctx):
-    from bench.micro import sweep
+    from gpubench.bench.micro import sweep
 
     before = len(ctx.sweep)
     _run(ctx, "sweep")
@@ -121,8 +121,8 @@ def test_sweep(ctx):
 
 
 def test_cli_writes_a_ceilings_file(tmp_path):
-    from bench.micro.ceilings import validate
-    from bench.micro.cli import run_gpu
+    from gpubench.bench.micro.ceilings import validate
+    from gpubench.bench.micro.cli import run_gpu
 
     out = tmp_path / "ceilings.json"
     assert run_gpu(["launch"], True, str(out)) == 0

@@ -8,22 +8,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.correctness import CorrectnessError, check_variant
-from kernels import _cuda
-from kernels._workload import Variant, shape_id
-from kernels.layernorm import WORKLOAD as LN
-from kernels.layernorm import config as ln_config
-from kernels.layernorm import cupy_kernels as ln_cuda
-from kernels.layernorm import triton_kernels as ln_triton
-from kernels.layernorm.autograd import TritonLayerNorm
-from kernels.layernorm.bwd import WORKLOAD as LN_BWD
-from kernels.rmsnorm import WORKLOAD as RMS
-from kernels.rmsnorm import config as rms_config
-from kernels.rmsnorm import cupy_kernels as rms_cuda
-from kernels.softmax import WORKLOAD as SM
-from kernels.softmax import config as sm_config
-from kernels.softmax import cupy_kernels as sm_cuda
-from kernels.softmax import triton_kernels as sm_triton
+from gpubench.bench.correctness import CorrectnessError, check_variant
+from gpubench.kernels import _cuda
+from gpubench.kernels._workload import Variant, shape_id
+from gpubench.kernels.layernorm import WORKLOAD as LN
+from gpubench.kernels.layernorm import config as ln_config
+from gpubench.kernels.layernorm import cupy_kernels as ln_cuda
+from gpubench.kernels.layernorm import triton_kernels as ln_triton
+from gpubench.kernels.layernorm.autograd import TritonLayerNorm
+from gpubench.kernels.layernorm.bwd import WORKLOAD as LN_BWD
+from gpubench.kernels.rmsnorm import WORKLOAD as RMS
+from gpubench.kernels.rmsnorm import config as rms_config
+from gpubench.kernels.rmsnorm import cupy_kernels as rms_cuda
+from gpubench.kernels.softmax import WORKLOAD as SM
+from gpubench.kernels.softmax import config as sm_config
+from gpubench.kernels.softmax import cupy_kernels as sm_cuda
+from gpubench.kernels.softmax import triton_kernels as sm_triton
 
 pytestmark = [
     pytest.mark.gpu,

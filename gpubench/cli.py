@@ -12,17 +12,17 @@ import sys
 
 # Subcommands implemented in other packages: (module, human summary). Each module has add_parser/run.
 _EXTERNAL = {
-    "specs": "roofline.specs_cli",
-    "tiling": "kernels.gemm.tiling_cli",
-    "micro": "bench.micro.cli",
-    "report": "reports.report_cli",
-    "gate": "reports.gate_cli",
-    "compare": "reports.compare_cli",
+    "specs": "gpubench.roofline.specs_cli",
+    "tiling": "gpubench.kernels.gemm.tiling_cli",
+    "micro": "gpubench.bench.micro.cli",
+    "report": "gpubench.reports.report_cli",
+    "gate": "gpubench.reports.gate_cli",
+    "compare": "gpubench.reports.compare_cli",
 }
 
 
 def _cmd_list(args) -> int:
-    import kernels
+    from gpubench import kernels
 
     for name in kernels.names():
         w = kernels.get(name)
@@ -37,7 +37,7 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_device(args) -> int:
-    from bench.device import describe
+    from gpubench.bench.device import describe
 
     info = describe()
     if args.json:
@@ -83,7 +83,7 @@ def _cmd_run(args) -> int:
         print(f"gpubench run: unknown profile {args.profile!r}", file=sys.stderr)
         return 2
     if args.workload:
-        import kernels
+        from gpubench import kernels
 
         unknown = [w for w in args.workload if w not in kernels.REGISTRY]
         if unknown:
@@ -94,7 +94,7 @@ def _cmd_run(args) -> int:
             )
             return 2
     if args.dry_run:
-        from bench.plan import PROFILES, build_plan
+        from gpubench.bench.plan import PROFILES, build_plan
 
         try:
             plan = build_plan(PROFILES[args.profile], args.workload, args.variant, args.dtype, args.mode)
@@ -112,14 +112,15 @@ def _cmd_run(args) -> int:
             "reference (test shapes), and every CUDA C source through NVRTC for sm_80 and sm_90."
         )
         env = {**os.environ, "TRITON_INTERPRET": "1"}
-        code = subprocess.call([sys.executable, "-m", "bench.interp", *(args.workload or [])], env=env)
+        cmd = [sys.executable, "-m", "gpubench.bench.interp", *(args.workload or [])]
+        code = subprocess.call(cmd, env=env)
         code = max(code, _nvrtc_pass())
         print(
             "\nTo see real measurements without a GPU, render the committed reference results:\n"
             "  nox -s report   (or: gpubench report --out report/)  then open report/index.html"
         )
         return code
-    from bench.runner import run_gpu
+    from gpubench.bench.runner import run_gpu
 
     try:
         return run_gpu(
@@ -138,7 +139,7 @@ def _cmd_run(args) -> int:
 
 
 def _nvrtc_pass() -> int:
-    from bench import nvrtc
+    from gpubench.bench import nvrtc
 
     try:
         nvrtc.load_library()
