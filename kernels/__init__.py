@@ -1,13 +1,15 @@
 """Workloads: kernels, launchers, references and FLOP/byte accounting.
 
-`REGISTRY` maps a workload name to its `Workload`. Importing a workload imports torch and triton;
-CuPy is imported only when a CUDA variant runs.
+`REGISTRY` maps a workload name to its `Workload`; it is a read-only mapping that imports the workload
+modules on first use (importing a workload imports torch and triton; CuPy is imported only when a CUDA
+variant runs).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator, Mapping
 
 from gpubench.kernels._workload import Tolerance, Variant, Workload, shape_id
 
@@ -20,48 +22,39 @@ if os.environ.get("GPUBENCH_SELFTEST") == "1":
     _MODULES += ("selftest",)
 
 
-class _Registry(dict):
-    """name -> Workload, loaded on first use; unknown names raise a KeyError listing the known ones."""
+class Registry(Mapping):
+    """name -> Workload, loaded on first use; an unknown name raises a KeyError listing the known ones."""
 
-    def _load(self):
-        if not dict.__len__(self):
-            for mod in _MODULES:
+    def __init__(self, modules: tuple[str, ...]):
+        self._modules = modules
+        self._loaded: dict[str, Workload] | None = None
+
+    def _all(self) -> dict[str, Workload]:
+        if self._loaded is None:
+            loaded = {}
+            for mod in self._modules:
                 w = importlib.import_module(f"gpubench.kernels.{mod}").WORKLOAD
-                dict.__setitem__(self, w.name, w)
+                loaded[w.name] = w
+            self._loaded = loaded
+        return self._loaded
 
-    def __getitem__(self, name):
-        self._load()
+    def __getitem__(self, name: str) -> Workload:
         try:
-            return dict.__getitem__(self, name)
+            return self._all()[name]
         except KeyError:
-            raise KeyError(f"unknown workload {name!r}; known: {', '.join(dict.keys(self))}") from None
+            raise KeyError(f"unknown workload {name!r}; known: {', '.join(self._all())}") from None
 
-    def __iter__(self):
-        self._load()
-        return dict.__iter__(self)
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
 
-    def __len__(self):
-        self._load()
-        return dict.__len__(self)
+    def __len__(self) -> int:
+        return len(self._all())
 
-    def __contains__(self, name):
-        self._load()
-        return dict.__contains__(self, name)
-
-    def keys(self):
-        self._load()
-        return dict.keys(self)
-
-    def values(self):
-        self._load()
-        return dict.values(self)
-
-    def items(self):
-        self._load()
-        return dict.items(self)
+    def __repr__(self) -> str:
+        return f"Registry({list(self)})"
 
 
-REGISTRY: dict[str, Workload] = _Registry()
+REGISTRY = Registry(_MODULES)
 
 
 def get(name: str) -> Workload:

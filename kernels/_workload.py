@@ -14,9 +14,6 @@ Shape = Mapping[str, int]
 Backend = str  # "triton" | "cupy" | "torch"
 BACKENDS = ("triton", "cupy", "torch")
 
-DTYPE_NAMES = ("fp32", "fp16", "bf16", "tf32", "fp8", "int8")
-
-
 def torch_dtype(name: str):
     """Map a suite dtype name to the torch dtype that holds the data."""
     import torch

@@ -128,8 +128,12 @@ def _bwd_single_kernel(
         off = row.to(tl.int64) * n_cols + cols
         x = tl.load(x_ptr + off, mask=mask, other=0.0).to(tl.float32)
         dy = tl.load(dy_ptr + off, mask=mask, other=0.0).to(tl.float32)
-        mean = tl.load(mean_ptr + row, mask=live, other=0.0)
-        rstd = tl.load(rstd_ptr + row, mask=live, other=0.0)
+        # A past-the-end row reads the last row's statistics (never used: every load and store of that row
+        # is masked by `live`); an in-bounds index needs no scalar mask, which newer Triton interpreters
+        # refuse ("mask has unsupported dtype").
+        stat = tl.minimum(row, n_rows - 1)
+        mean = tl.load(mean_ptr + stat)
+        rstd = tl.load(rstd_ptr + stat)
         xhat = tl.where(mask, (x - mean) * rstd, 0.0)
         g = w * dy
         c1 = tl.sum(xhat * g, axis=0) / n_cols
@@ -167,8 +171,12 @@ def _bwd_chunked_kernel(
         row = pid * rows_per_program + i
         live = row < n_rows
         base = row.to(tl.int64) * n_cols
-        mean = tl.load(mean_ptr + row, mask=live, other=0.0)
-        rstd = tl.load(rstd_ptr + row, mask=live, other=0.0)
+        # A past-the-end row reads the last row's statistics (never used: every load and store of that row
+        # is masked by `live`); an in-bounds index needs no scalar mask, which newer Triton interpreters
+        # refuse ("mask has unsupported dtype").
+        stat = tl.minimum(row, n_rows - 1)
+        mean = tl.load(mean_ptr + stat)
+        rstd = tl.load(rstd_ptr + stat)
         s1 = tl.zeros([CHUNK], dtype=tl.float32)
         s2 = tl.zeros([CHUNK], dtype=tl.float32)
         for c in range(0, n_chunks):
