@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from gpubench.bench.stats import StoppingRule, median_ci_halfwidth, quantile, summarize
+from gpubench.bench.stats import StoppingRule
+from gpubench.results.stats import median_ci_halfwidth, quantile, summarize
 
 
 def test_quantile_matches_numpy_linear():

@@ -1,0 +1,77 @@
+"""The results and ceilings formats: typed records with reading, writing and validation.
+
+This package is the one owner of those formats; the harness writes through it and every reader (the
+report, the gate, the comparison) reads through it. It uses the standard library only (pandas for
+`Run.to_frame`, when asked), so it runs on any machine.
+"""
+
+from gpubench.results._codec import finite_or_none
+from gpubench.results.ceilings import (
+    CEILINGS_SCHEMA,
+    CEILINGS_SCHEMA_VERSION,
+    CeilingsFile,
+    MeasuredCeilings,
+    MicroEntry,
+)
+from gpubench.results.io import (
+    CeilingsError,
+    ResultsError,
+    dumps,
+    load_json,
+    parse_ceilings,
+    parse_run,
+    read,
+    read_any,
+    read_ceilings,
+    write,
+)
+from gpubench.results.machine import Device, Software
+from gpubench.results.records import (
+    MODES,
+    STATUSES,
+    STOP_REASONS,
+    Correctness,
+    Record,
+    RecordKey,
+    Spread,
+    Telemetry,
+    Timing,
+)
+from gpubench.results.run import RUN_STATUSES, SCHEMA, SCHEMA_VERSION, EmbeddedCeilings, Run, RunInfo, utc_now
+
+__all__ = [
+    "CEILINGS_SCHEMA",
+    "CEILINGS_SCHEMA_VERSION",
+    "MODES",
+    "RUN_STATUSES",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "STOP_REASONS",
+    "CeilingsError",
+    "CeilingsFile",
+    "Correctness",
+    "Device",
+    "EmbeddedCeilings",
+    "MeasuredCeilings",
+    "MicroEntry",
+    "Record",
+    "RecordKey",
+    "ResultsError",
+    "Run",
+    "RunInfo",
+    "Software",
+    "Spread",
+    "Telemetry",
+    "Timing",
+    "dumps",
+    "finite_or_none",
+    "load_json",
+    "parse_ceilings",
+    "parse_run",
+    "read",
+    "read_any",
+    "read_ceilings",
+    "utc_now",
+    "write",
+]
