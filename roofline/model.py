@@ -12,10 +12,12 @@ values and computes in fp32 registers; only fp64 kernels use the fp64 peak.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from gpubench.results import MeasuredCeilings
 
 _ALIASES = {
     "float64": "fp64", "double": "fp64", "f64": "fp64",
@@ -30,7 +32,6 @@ _ALIASES = {
 }  # fmt: skip
 _TENSOR_KEYS = {"fp64": "fp64_tc", "fp32": "fp32", "tf32": "tf32", "fp16": "fp16", "bf16": "bf16",
                 "fp8": "fp8", "int8": "int8", "int4": "int4", "fp4": "fp4"}  # fmt: skip
-MATMUL_KINDS = frozenset({"matmul", "gemm", "attention", "qmatmul", "conv", "tensor"})
 
 
 def normalise_dtype(dtype: Any) -> str:
@@ -45,12 +46,6 @@ def peak_key(dtype: Any, uses_tensor_cores: bool) -> str:
     if uses_tensor_cores:
         return _TENSOR_KEYS.get(d, d)
     return "fp64" if d == "fp64" else "fp32"
-
-
-def compute_dtype_for(dtype: Any, workload_kind: str | bool = "elementwise") -> str:
-    """The peak key for a results dtype and a workload kind ("matmul", "attention", ... use tensor cores)."""
-    uses_tc = workload_kind if isinstance(workload_kind, bool) else str(workload_kind).lower() in MATMUL_KINDS
-    return peak_key(dtype, uses_tc)
 
 
 @dataclass(frozen=True)
@@ -77,15 +72,13 @@ class Ceilings:
         return cls("datasheet", spec.mem_bandwidth_gbs, spec.peaks, launch_overhead_s)
 
     @classmethod
-    def from_measured(cls, measured: Mapping[str, Any]) -> Ceilings:
-        """Ceilings from a measured-ceilings dict (keys `dram_gbs` (best pattern) or `dram_copy_gbs`, `peaks`,
-        `launch_overhead_s`, `l2_gbs`, `smem_gbs`; a `{"ceilings": {...}}` wrapper is unwrapped). What was
-        not measured stays missing: it never falls back to a datasheet figure."""
-        m = measured.get("ceilings", measured) if isinstance(measured.get("ceilings"), Mapping) else measured
-        bandwidth = m.get("dram_gbs", m.get("dram_copy_gbs"))
-        peaks = {normalise_dtype(k): v for k, v in (m.get("peaks") or {}).items() if v is not None}
-        caches = {level: m[f"{level}_gbs"] for level in ("l2", "smem") if m.get(f"{level}_gbs") is not None}
-        return cls("measured", bandwidth, peaks, m.get("launch_overhead_s"), caches)
+    def from_measured(cls, measured: MeasuredCeilings) -> Ceilings:
+        """Ceilings from the roofs measured on a GPU. What was not measured stays missing: it never falls
+        back to a datasheet figure."""
+        peaks = {normalise_dtype(k): v for k, v in measured.peaks.items()}
+        caches = {"l2": measured.l2_gbs, "smem": measured.smem_gbs}
+        caches = {level: v for level, v in caches.items() if v is not None}
+        return cls("measured", measured.dram_or_copy_gbs(), peaks, measured.launch_overhead_s, caches)
 
     def bandwidth_gbs(self, level: str = "dram") -> float | None:
         return self.mem_bandwidth_gbs if level == "dram" else self.cache_gbs.get(level)
@@ -169,13 +162,6 @@ def predict(
     )
 
 
-def fraction_of_bound(measured_time_s: float, prediction: Prediction) -> float | None:
-    """Roofline lower bound (no launch overhead) / measured time: 1.0 is at the roof; above it, suspect."""
-    if not measured_time_s or measured_time_s <= 0:
-        raise ValueError(f"measured_time_s must be > 0, got {measured_time_s!r}")
-    return None if prediction.lower_bound_s is None else prediction.lower_bound_s / measured_time_s
-
-
 def _ceiling_peak(ceilings: Ceilings, dtype: Any, uses_tensor_cores: bool) -> tuple[str, float | None]:
     if dtype is None:  # no dtype: nothing can beat the highest roof
         best = max(ceilings.peaks.items(), key=lambda kv: kv[1], default=(None, None))
@@ -220,28 +206,3 @@ def check_ceiling(
             f"{peak:.2f} TFLOP/s by more than {tolerance:.0%}: FLOP accounting too high?"
         )
     return out
-
-
-def _roof(ceilings: Ceilings, dtype: Any, uses_tensor_cores: bool | None) -> float | None:
-    key = normalise_dtype(dtype) if uses_tensor_cores is None else peak_key(dtype, uses_tensor_cores)
-    return ceilings.peaks.get(key)
-
-
-def roofline_curve(
-    ceilings: Ceilings, dtype: Any, intensities: Iterable[float], uses_tensor_cores: bool | None = None
-) -> list[float | None]:
-    """Attainable TFLOP/s at each intensity (FLOP/byte), for plotting. `dtype` names a peak key ("fp32",
-    "bf16" = the bf16 tensor peak) unless `uses_tensor_cores` is given, when `peak_key`'s rule applies.
-    Points with no roof at all (neither peak nor bandwidth) are None."""
-    peak, bandwidth = _roof(ceilings, dtype, uses_tensor_cores), ceilings.mem_bandwidth_gbs
-    out = []
-    for i in intensities:
-        roofs = [r for r in (peak, i * bandwidth / 1e3 if bandwidth else None) if r is not None]
-        out.append(min(roofs) if roofs else None)
-    return out
-
-
-def ridge_point(ceilings: Ceilings, dtype: Any, uses_tensor_cores: bool | None = None) -> float | None:
-    """Intensity (FLOP/byte) where the memory roof meets the compute roof; None if either is missing."""
-    peak, bandwidth = _roof(ceilings, dtype, uses_tensor_cores), ceilings.mem_bandwidth_gbs
-    return peak * 1e3 / bandwidth if peak and bandwidth else None

@@ -166,7 +166,7 @@ class GPUSpec:
 
 def _read(path: str | None) -> dict[str, Any]:
     if path is None:
-        data = resources.files("roofline").joinpath("data/gpus.toml").read_bytes()
+        data = resources.files("gpubench.roofline").joinpath("data/gpus.toml").read_bytes()
     else:
         data = Path(path).read_bytes()
     return tomllib.loads(data.decode())
@@ -425,22 +425,6 @@ def resolve_spec(device_info: Mapping[str, Any]) -> GPUSpec:
 
 
 # ------------------------------------------------------------------------------------------------ output
-
-
-def unsourced_figures(spec: GPUSpec) -> list[str]:
-    """Figures the spec holds without a source entry (a table may be sourced whole or key by key)."""
-    missing = []
-    for name in FIGURE_FIELDS:
-        value = getattr(spec, name)
-        if value is None or (isinstance(value, (Mapping, tuple)) and not value):
-            continue
-        if name in spec.sources:
-            continue
-        if isinstance(value, Mapping):
-            missing += [f"{name}.{k}" for k in value if f"{name}.{k}" not in spec.sources]
-        else:
-            missing.append(name)
-    return missing
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,6 @@ Runs without torch or triton. Exit status 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 
@@ -63,10 +62,8 @@ def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]
         return bw, peak, None, None
     if not args.gpu:
         return None, None, "no ceilings given (--bandwidth-gbs/--peak-tflops or --gpu): bytes only", None
-    try:
-        specs = importlib.import_module("gpubench.roofline.specs")
-    except ImportError:
-        return None, None, "roofline.specs is not available: bytes and intensity only", None
+    from gpubench.roofline import specs
+
     try:
         spec = specs.get_spec(args.gpu)
     except (KeyError, ValueError) as exc:

@@ -5,17 +5,16 @@ import math
 
 import pytest
 
+from gpubench import results
+from gpubench.results import MeasuredCeilings
 from gpubench.roofline.model import (
     Ceilings,
     check_ceiling,
-    compute_dtype_for,
-    fraction_of_bound,
     peak_key,
     predict,
-    ridge_point,
-    roofline_curve,
 )
 from gpubench.roofline.specs import get_spec
+from tests.realdata import H100_CEILINGS
 
 # 1000 GB/s and 10 TFLOP/s: ridge at 10 FLOP/byte.
 SIMPLE = Ceilings("datasheet", 1000.0, {"fp32": 10.0, "bf16": 100.0})
@@ -49,16 +48,6 @@ def test_launch_overhead_is_added_to_the_time_but_not_the_bound():
     c = Ceilings("measured", 1000.0, {"fp32": 10.0}, launch_overhead_s=5e-6)
     p = predict(GFLOP, GB, "fp32", c)
     assert p.time_s == pytest.approx(1e-3 + 5e-6) and p.lower_bound_s == pytest.approx(1e-3)
-    assert fraction_of_bound(2e-3, p) == pytest.approx(0.5)
-
-
-def test_ridge_point_and_curve():
-    assert ridge_point(SIMPLE, "fp32") == pytest.approx(10.0)
-    assert roofline_curve(SIMPLE, "fp32", [0.1, 1, 10, 100]) == pytest.approx([0.1, 1, 10, 10])
-    assert ridge_point(SIMPLE, "float16", uses_tensor_cores=False) == pytest.approx(10.0)
-    assert ridge_point(SIMPLE, "fp8") is None
-    h100 = Ceilings.from_spec(get_spec("h100_sxm5"))
-    assert ridge_point(h100, "bf16") == pytest.approx(989.43e12 / 3350e9, rel=1e-3)  # ~295 FLOP/B
 
 
 def test_zero_flops_is_a_pure_copy():
@@ -90,20 +79,21 @@ def test_missing_bandwidth_and_missing_everything():
     p = predict(GFLOP, GB, "fp32", Ceilings("measured", None, {"fp32": 10.0}))
     assert p.bound == "compute" and p.time_s == pytest.approx(1e-4) and "compute-only" in p.note
     q = predict(GFLOP, GB, "fp32", Ceilings("measured", None, {}))
-    assert q.bound == "unknown" and q.time_s is None and fraction_of_bound(1e-3, q) is None
+    assert q.bound == "unknown" and q.time_s is None and q.lower_bound_s is None
 
 
 def test_measured_ceilings_never_fall_back_to_the_datasheet():
-    c = Ceilings.from_measured({"dram_copy_gbs": 3000.0, "peaks": {"fp32": 60.0, "bf16": None}})
+    c = Ceilings.from_measured(MeasuredCeilings(dram_copy_gbs=3000.0, peaks={"fp32": 60.0}))
     assert c.label == "measured" and dict(c.peaks) == {"fp32": 60.0}
     p = predict(GFLOP, GB, "bf16", c, uses_tensor_cores=True)
     assert p.peak_tflops is None and "no measured peak for 'bf16'" in p.note
     assert c.launch_overhead_s is None and dict(c.cache_gbs) == {}
 
 
-def test_measured_ceilings_keys_and_wrapper():
-    inner = {"dram_gbs": 2900, "l2_gbs": 9000, "smem_gbs": 30000, "launch_overhead_s": 2e-6}
-    c = Ceilings.from_measured({"ceilings": {**inner, "peaks": {"float32": 50, "fp64": 25}}})
+def test_measured_ceilings_keys():
+    m = MeasuredCeilings(dram_gbs=2900, l2_gbs=9000, smem_gbs=30000, launch_overhead_s=2e-6,
+                         peaks={"float32": 50, "fp64": 25})  # fmt: skip
+    c = Ceilings.from_measured(m)
     assert c.mem_bandwidth_gbs == 2900 and c.launch_overhead_s == 2e-6
     assert dict(c.peaks) == {"fp32": 50.0, "fp64": 25.0}
     assert c.bandwidth_gbs("l2") == 9000 and c.bandwidth_gbs("smem") == 30000
@@ -159,30 +149,12 @@ def test_bad_inputs_are_rejected():
             predict(bad, GB, "fp32", SIMPLE)
     with pytest.raises(ValueError, match="measured_time_s"):
         check_ceiling(0, GFLOP, GB, SIMPLE)
-    with pytest.raises(ValueError, match="measured_time_s"):
-        fraction_of_bound(-1.0, predict(GFLOP, GB, "fp32", SIMPLE))
 
 
-@pytest.mark.parametrize(
-    "dtype,kind,key",
-    [
-        ("float16", "elementwise", "fp32"),
-        ("torch.bfloat16", "softmax", "fp32"),
-        ("fp32", "reduction", "fp32"),
-        ("float64", "elementwise", "fp64"),
-        ("bfloat16", "matmul", "bf16"),
-        ("torch.float16", "attention", "fp16"),
-        ("float32", "gemm", "fp32"),
-        ("tf32", "gemm", "tf32"),
-        ("float64", "gemm", "fp64_tc"),
-        ("float8_e4m3fn", "matmul", "fp8"),
-        ("int8", "qmatmul", "int8"),
-        ("half", True, "fp16"),
-        ("half", False, "fp32"),
-    ],
-)
-def test_compute_dtype_for(dtype, kind, key):
-    assert compute_dtype_for(dtype, kind) == key
+def test_measured_ceilings_of_a_real_h100():
+    c = Ceilings.from_measured(results.read_ceilings(H100_CEILINGS).ceilings)
+    assert c.mem_bandwidth_gbs == pytest.approx(3121.8, abs=0.1)  # the best pattern: the write kernel
+    assert c.peaks["bf16"] == pytest.approx(789.5, abs=0.1) and c.bandwidth_gbs("l2") > 10_000
 
 
 def test_peak_key_and_prediction_serialise():
