@@ -1,9 +1,9 @@
 """`gpubench compare RUN [RUN...]`: runs from different GPUs side by side, measured speed ratios next to
-the roofline's predicted ratios (also `python -m reports.compare_cli RUN RUN...`).
+the roofline's predicted ratios (also `python -m gpubench.reports.compare_cli RUN RUN...`).
 
 Prints a table (or JSON with --json, markdown with --markdown); with --out DIR also writes compare.json,
-compare.md and the measured-vs-predicted scatter plots there. Exit 0, or 2 on a usage or file error
-(one line on stderr).
+compare.md and the measured-vs-predicted scatter plots there. A malformed record in a file is named and
+left out. Exit 0, or 2 on a usage or file error (one line on stderr).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from gpubench.bench import results
-from gpubench.reports.compare import CompareError, compare, render_plots
+from gpubench import results
+from gpubench.reports.compare import CompareError, compare
+from gpubench.reports.compare_render import render_plots
+from gpubench.roofline.placement import place_run
 
 PROG = "gpubench compare"
 DESCRIPTION = (
@@ -53,15 +55,13 @@ def run(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         return _error(f"a comparison needs at least two results files, got {len(args.runs)}")
     try:
-        docs = [results.read(path) for path in args.runs]
-        report = compare(docs, [str(p) for p in args.runs])
+        runs = [results.read(path, strict=False) for path in args.runs]
+        report = compare([place_run(r) for r in runs])
     except (results.ResultsError, CompareError) as exc:
         return _error(str(exc))
-    except OSError as exc:
-        return _error(f"cannot read results: {exc}")
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        return _error(f"malformed results file: {type(exc).__name__}: {exc}")
-
+    for run_ in runs:
+        for problem in run_.problems:
+            print(f"{PROG}: note: {problem}", file=sys.stderr)
     if args.out:
         out = Path(args.out)
         try:
@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = configure(argparse.ArgumentParser(prog="python -m reports.compare_cli", description=DESCRIPTION))
-    return run(parser.parse_args(argv))
+    return run(configure(argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)).parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """`gpubench gate BASELINE CANDIDATE`: the regression gate on the command line (also
-`python -m reports.gate_cli BASELINE CANDIDATE`).
+`python -m gpubench.reports.gate_cli BASELINE CANDIDATE`).
 
-Exit codes: 0 no confirmed regression, 1 at least one record SLOWER, 2 a usage or file error (missing,
-truncated, foreign or other-schema-version file; different GPU models without --cross-hardware), which
-is reported as one line on stderr.
+Exit codes: 0 no confirmed regression; 1 at least one record SLOWER, or FAILED where the baseline was ok;
+2 a usage or file error, reported as one line on stderr: a missing, truncated, foreign or malformed file
+(a sample that is not a positive finite time, a duplicate record), different GPU models without
+--cross-hardware, a run that is not complete without --allow-partial, nothing in common to compare.
 """
 
 from __future__ import annotations
@@ -11,21 +12,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpubench.bench import results
+from gpubench import results
 from gpubench.reports.gate import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
     DEFAULT_THRESHOLD_PCT,
-    EXIT_ERROR,
+    RESAMPLES_RANGE,
     GateError,
     gate,
 )
+from gpubench.reports.gate_report import EXIT_ERROR
+from gpubench.roofline.placement import place_run
 
 PROG = "gpubench gate"
 DESCRIPTION = (
     "Compare a candidate results file against a baseline from the same GPU model: one verdict per "
     "record (SAME, FASTER, SLOWER, UNCERTAIN; throttled records excluded). Exit 0: no confirmed "
-    "regression; 1: at least one record SLOWER; 2: usage or file error."
+    "regression; 1: at least one record SLOWER (or FAILED where the baseline was ok); 2: usage or file error."
 )
 
 
@@ -61,7 +64,15 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
     p.add_argument(
-        "--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default %(default)s)"
+        "--resamples",
+        type=int,
+        default=DEFAULT_RESAMPLES,
+        help=f"bootstrap resamples, {RESAMPLES_RANGE[0]} to {RESAMPLES_RANGE[1]} (default %(default)s)",
+    )
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="gate a run that was interrupted or is partial (by default only complete runs are gated)",
     )
     p.add_argument(
         "--no-clock-normalisation",
@@ -92,8 +103,8 @@ def _error(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        baseline = results.read(args.baseline)
-        candidate = results.read(args.candidate)
+        baseline = place_run(results.read(args.baseline))
+        candidate = place_run(results.read(args.candidate))
         report = gate(
             baseline,
             candidate,
@@ -104,15 +115,10 @@ def run(args: argparse.Namespace) -> int:
             noise_floor_pct=args.noise_floor,
             resamples=args.resamples,
             normalize_clocks=args.normalize_clocks,
-            baseline_path=str(args.baseline),
-            candidate_path=str(args.candidate),
+            allow_partial=args.allow_partial,
         )
     except (results.ResultsError, GateError) as exc:
         return _error(str(exc))
-    except OSError as exc:
-        return _error(f"cannot read results: {exc}")
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        return _error(f"malformed results file: {type(exc).__name__}: {exc}")
 
     if args.json:
         text = report.to_json() + "\n"
@@ -135,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = configure(argparse.ArgumentParser(prog="python -m reports.gate_cli", description=DESCRIPTION))
+    parser = configure(argparse.ArgumentParser(prog=PROG, description=DESCRIPTION))
     return run(parser.parse_args(argv))
 
 

@@ -23,7 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import Bbox
 
-from gpubench.reports.tables import fmt_sig, slug
+from gpubench.fmt import fmt_sig, slug
+from gpubench.results import Record
+from gpubench.roofline.placement import ABOVE_CEILING, PlacedRun, memory_levels
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p", "8", "d"]
 VARIANT_COLORS = [
@@ -65,39 +67,32 @@ def compute_peak(ceilings, dtype: str, tensor_cores: bool) -> float | None:
 
 
 def _levels(ceilings) -> list[tuple[str, float]]:
-    from gpubench.roofline.annotate import memory_levels
-
     dram = ceilings.mem_bandwidth_gbs
     return ([("DRAM", float(dram))] if dram else []) + memory_levels(ceilings)
 
 
-def _intensity(rec: dict) -> float | None:
-    f, b = rec.get("flops"), rec.get("bytes")
-    if not f or not b or f <= 0 or b <= 0:
-        return None
-    return f / b
+def _intensity(rec: Record) -> float | None:
+    f, b = rec.flops, rec.bytes
+    return f / b if f and b and f > 0 and b > 0 else None
 
 
-def _achieved(rec: dict) -> float | None:
-    a = (rec.get("achieved") or {}).get("tflops")
-    if a is None:
-        med = (rec.get("timing") or {}).get("median")
-        a = rec["flops"] / med / 1e12 if med and rec.get("flops") else None
+def _achieved(rec: Record) -> float | None:
+    a = rec.achieved_tflops
     return float(a) if a is not None and math.isfinite(a) and a > 0 else None
 
 
-def dtype_classes(records: list[dict], datasheet, measured) -> dict[str, list[dict]]:
+def dtype_classes(records: list[Record], datasheet, measured) -> dict[str, list[Record]]:
     """Group ok records by compute ceiling; keys are readable labels such as "fp32 · CUDA cores"."""
     ref = datasheet or measured
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[Record]] = {}
     for rec in records:
-        tc = bool(rec.get("uses_tensor_cores", False))
-        peak = compute_peak(ref, str(rec.get("dtype")), tc) if ref is not None else None
-        key = (tc, round(peak, 3) if peak else str(rec.get("dtype")))
+        tc = rec.uses_tensor_cores
+        peak = compute_peak(ref, rec.dtype, tc) if ref is not None else None
+        key = (tc, round(peak, 3) if peak else rec.dtype)
         groups.setdefault(key, []).append(rec)
     out = {}
     for (tc, _), recs in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-        dtypes = ", ".join(sorted({str(r.get("dtype")) for r in recs}))
+        dtypes = ", ".join(sorted({r.dtype for r in recs}))
         label = f"{dtypes} · {'tensor cores' if tc else 'CUDA cores'}"
         while label in out:
             label += "'"
@@ -180,7 +175,9 @@ def _place_labels(fig, ax, renderer, labels, points_disp, obstacles, line_disp) 
         placed.append(bb)
 
 
-def roofline_figure(records: list[dict], datasheet, measured, title: str) -> tuple[Figure, list[str]]:
+def roofline_figure(
+    records: list[Record], datasheet, measured, title: str, above: set | frozenset = frozenset()
+) -> tuple[Figure, list[str]]:
     """The figure for one dtype class; returns it and notes on records that could not be drawn."""
     fig = Figure(figsize=(10.5, 6.2), dpi=DPI)
     canvas = FigureCanvasAgg(fig)
@@ -189,14 +186,11 @@ def roofline_figure(records: list[dict], datasheet, measured, title: str) -> tup
     for rec in records:
         x, y = _intensity(rec), _achieved(rec)
         if x is None or y is None:
-            omitted.append(
-                f"{rec.get('workload')}/{rec.get('variant')} {rec.get('shape')} {rec.get('mode')}: "
-                "no FLOPs or bytes to place on a log-log roofline"
-            )
+            omitted.append(f"{rec.label}: no FLOPs or bytes to place on a log-log roofline")
             continue
         pts.append((x, y, rec))
-    dtypes = sorted({str(r.get("dtype")) for r in records})
-    tc = any(r.get("uses_tensor_cores") for r in records)
+    dtypes = sorted({r.dtype for r in records})
+    tc = any(r.uses_tensor_cores for r in records)
 
     # Ceilings, and the axis range they need.
     roofs = []  # (source, level, gbs, peak, peak_label)
@@ -247,14 +241,14 @@ def roofline_figure(records: list[dict], datasheet, measured, title: str) -> tup
         )
 
     # Points.
-    workloads = list(dict.fromkeys(str(r.get("workload")) for *_, r in pts))
-    variants = list(dict.fromkeys(str(r.get("variant")) for *_, r in pts))
+    workloads = list(dict.fromkeys(r.workload for *_, r in pts))
+    variants = list(dict.fromkeys(r.variant for *_, r in pts))
     marker = {w: MARKERS[i % len(MARKERS)] for i, w in enumerate(workloads)}
     color = {v: VARIANT_COLORS[i % len(VARIANT_COLORS)] for i, v in enumerate(variants)}
     groups: dict[tuple, list] = {}
     for px, py, rec in pts:
-        w, v = str(rec.get("workload")), str(rec.get("variant"))
-        warm = rec.get("mode") == "warm"
+        w, v = rec.workload, rec.variant
+        warm = rec.mode == "warm"
         ax.scatter(
             [px],
             [py],
@@ -266,7 +260,7 @@ def roofline_figure(records: list[dict], datasheet, measured, title: str) -> tup
             zorder=4,
             alpha=0.9,
         )
-        if "above_ceiling" in (rec.get("flags") or []):
+        if rec.key in above:
             ax.scatter(
                 [px],
                 [py],
@@ -314,7 +308,7 @@ def roofline_figure(records: list[dict], datasheet, measured, title: str) -> tup
         Line2D([], [], ls="", marker="o", color="#444", markerfacecolor="#444", label="cold L2 (filled)"),
         Line2D([], [], ls="", marker="o", color="#444", markerfacecolor="none", label="warm L2 (hollow)"),
     ]
-    if any("above_ceiling" in (r.get("flags") or []) for *_, r in pts):
+    if any(r.key in above for *_, r in pts):
         handles.append(
             Line2D(
                 [],
@@ -346,9 +340,9 @@ def roofline_figure(records: list[dict], datasheet, measured, title: str) -> tup
         anchor = max(gp, key=lambda p: p[1])
         labels.append((f"{w}/{v}", anchor, color[v]))
     for px, py, rec in pts:  # a point above a ceiling is named on its own: its accounting is wrong
-        if "above_ceiling" in (rec.get("flags") or []):
-            shape = ",".join(f"{k}={v}" for k, v in (rec.get("shape") or {}).items())
-            text = f"{rec.get('workload')}/{rec.get('variant')} {shape} {rec.get('mode')}: above ceiling"
+        if rec.key in above:
+            shape = ",".join(f"{k}={v}" for k, v in rec.shape.items())
+            text = f"{rec.workload}/{rec.variant} {shape} {rec.mode}: {ABOVE_CEILING.replace('_', ' ')}"
             labels.insert(0, (text, (px, py), "#b91c1c"))
     points_disp = ax.transData.transform([(px, py) for px, py, _ in pts]) if pts else []
     # Densely resampled ceiling lines in display space, so labels keep off them.
@@ -367,18 +361,19 @@ def roofline_figure(records: list[dict], datasheet, measured, title: str) -> tup
     return fig, omitted
 
 
-def roofline_plots(doc: dict, out_dir: Path, stem: str, datasheet=None, measured=None) -> list[Plot]:
-    """Write one PNG per dtype class of `doc`'s ok records into out_dir; returns what was written."""
+def roofline_plots(placed: PlacedRun, out_dir: Path, stem: str) -> list[Plot]:
+    """Write one PNG per dtype class of the run's ok records into out_dir; returns what was written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ok = [r for r in doc.get("records") or [] if r.get("status") == "ok"]
-    gpu = (doc.get("device") or {}).get("name") or "unknown GPU"
+    run, datasheet, measured = placed.run, placed.ceilings.datasheet, placed.ceilings.measured
+    ok = run.ok_records()
+    above = {r.key for r in ok if ABOVE_CEILING in placed.flags(r)}
     plots = []
     for label, recs in dtype_classes(ok, datasheet, measured).items():
-        title = f"{gpu} — {label} ({len(recs)} results)"
-        if doc.get("synthetic"):
+        title = f"{run.gpu} — {label} ({len(recs)} results)"
+        if run.synthetic:
             title = "SYNTHETIC — " + title
-        fig, omitted = roofline_figure(recs, datasheet, measured, title)
+        fig, omitted = roofline_figure(recs, datasheet, measured, title, above)
         name = f"{stem}-roofline-{slug(label)}.png"
         fig.savefig(out_dir / name, dpi=DPI, bbox_inches="tight", facecolor="white")
         plots.append(Plot(name, title, label, len(recs) - len(omitted), omitted))
