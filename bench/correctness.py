@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from gpubench.results import Correctness
 
 
 class CorrectnessError(AssertionError):
@@ -24,26 +24,20 @@ def _errors(out, expected) -> dict[str, float]:
     return {"max_abs_err": float(diff.max()), "max_rel_err": float(rel.max())}
 
 
-def check_variant(workload, variant, shape, dtype: str, device, seed: int = 12345) -> dict[str, Any]:
+def check_variant(workload, variant, shape, dtype: str, device, seed: int = 12345) -> Correctness:
     """Run `variant` on fresh inputs and compare with the reference; raise CorrectnessError on mismatch.
 
-    Returns the error figures recorded with the result.
+    Returns the check as recorded with the result (tolerances and the largest errors seen).
     """
     inputs = workload.make_inputs(shape, dtype, device, seed)
     out = variant.fn(*inputs)
     expected = workload.reference(*inputs)
     tol = workload.tolerance(dtype, shape)
-    info: dict[str, Any] = {
-        "checked": True,
-        "seed": seed,
-        "atol": tol.atol,
-        "rtol": tol.rtol,
-        **_errors(out, expected),
-    }
     try:
         workload.check(out, expected, dtype, shape)
     except AssertionError as exc:
         raise CorrectnessError(
             f"{workload.name}/{variant.name} {dict(shape)} {dtype}: output differs from the reference: {exc}"
         ) from None
-    return info
+    errors = _errors(out, expected)
+    return Correctness(checked=True, passed=True, seed=seed, atol=tol.atol, rtol=tol.rtol, **errors)

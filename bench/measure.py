@@ -6,10 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import torch
-
-from gpubench.bench.stats import StoppingRule, quantile
-from gpubench.bench.timing import GRAPH_BELOW_S, DeviceTimer
+from gpubench.bench.stats import StoppingRule
+from gpubench.results.stats import quantile
 
 # A batch is sized to take at most this much device time, so a slow kernel still gets several batches.
 _BATCH_BUDGET_S = 0.5
@@ -27,36 +25,38 @@ class Measurement:
     notes: list[str] = field(default_factory=list)
 
 
-def _warm_up(fn: Callable[[], object], device, min_calls: int = 2, min_s: float = 0.02) -> int:
+def _warm_up(fn: Callable[[], object], timer, min_calls: int = 2, min_s: float = 0.02) -> int:
     """Compilation, autotuning and lazy initialisation happen here, outside every timed sample."""
     calls = 0
     t0 = time.perf_counter()
     while calls < min_calls or time.perf_counter() - t0 < min_s:
         fn()
-        torch.cuda.synchronize(device)
+        timer.synchronize()
         calls += 1
         if calls >= 50:
             break
     return calls
 
 
-def measure(fn: Callable[[], object], timer: DeviceTimer, rule: StoppingRule, on_batch=None) -> Measurement:
-    """Sample `fn` until `rule` says stop; `on_batch(n_samples)` reports progress."""
-    device = timer.device
-    warm = _warm_up(fn, device)
+def measure(fn: Callable[[], object], timer, rule: StoppingRule, on_batch=None) -> Measurement:
+    """Sample `fn` until `rule` says stop; `on_batch(n_samples)` reports progress.
+
+    `timer` is a bench.timing.DeviceTimer, or anything with its `mode`, `graph_below_s`, `synchronize`,
+    `events_batch`, `capture_graph` and `graph_batch` (the CPU tests drive this loop with a fake one)."""
+    warm = _warm_up(fn, timer)
     t0 = time.perf_counter()
     probe, _ = timer.events_batch(fn, 3)
     per_sample = quantile(sorted(probe), 0.5)
     batch_fn = timer.events_batch
     method_note = []
-    if timer.mode == "warm" and per_sample < GRAPH_BELOW_S:
+    if timer.mode == "warm" and per_sample < timer.graph_below_s:
         reps = max(2, min(1000, int(100e-6 / max(per_sample, 1e-7))))
         try:
             graph = timer.capture_graph(fn, reps)
             batch_fn = lambda f, k: timer.graph_batch(graph, reps, k)  # noqa: E731
         except Exception as exc:  # a launcher that cannot be captured keeps plain events
             method_note.append(f"graph capture failed ({type(exc).__name__}: {exc}); events used")
-            torch.cuda.synchronize(device)
+            timer.synchronize()
     samples: list[float] = []
     methods: set[str] = set()
     flags: list[str] = []

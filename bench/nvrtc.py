@@ -159,9 +159,37 @@ def compile_file(path: str | Path, arch: str = "sm_90", options: tuple[str, ...]
 
 
 def cuda_sources(root: str | Path | None = None) -> list[Path]:
-    """Every .cu file shipped in the kernels package."""
+    """Every .cu file shipped in the kernels package (or under `root`)."""
     if root is None:
         from gpubench import kernels
 
         root = Path(kernels.__file__).parent
     return sorted(Path(root).rglob("*.cu"))
+
+
+ARCHS = ("sm_80", "sm_90")
+
+
+def check_sources(paths: list[Path], base: Path, echo=print, archs: tuple[str, ...] = ARCHS) -> int:
+    """Compile each source for each arch, one line each (registers, spills); the number of problems
+    (a compile error or a spill). Without NVRTC it says so and checks nothing (0)."""
+    try:
+        load_library()
+    except NvrtcUnavailable as exc:
+        echo(f"NVRTC check skipped: {exc}")
+        return 0
+    bad = 0
+    for path in paths:
+        name = path.relative_to(base) if path.is_relative_to(base) else path
+        for arch in archs:
+            try:
+                r = compile_file(path, arch)
+            except CompileError as exc:
+                echo(f"  FAIL {name} {arch}: {exc}")
+                bad += 1
+                continue
+            regs = max((k.registers for k in r.kernels), default=0)
+            spills = f", SPILLS in {r.spills}" if r.spills else ""
+            echo(f"  ok   {name} {arch}: {len(r.kernels)} kernels, max {regs} registers{spills}")
+            bad += bool(r.spills)
+    return bad

@@ -1,10 +1,22 @@
-"""Bench profiles and the plan: the ordered list of (workload, variant, shape, dtype, mode) items."""
+"""Bench profiles and the plan: the ordered list of (workload, variant, shape, dtype, mode) items.
+
+The plan is built, and every name in it checked, before anything is measured: a workload, variant or
+dtype that does not exist is an error naming the known ones, and a selection that matches nothing is
+an error too, never an empty run.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from gpubench.bench.stats import StoppingRule
+from gpubench.results import MODES
+
+
+class PlanError(ValueError):
+    """A selection that names something unknown, or that matches nothing."""
 
 
 @dataclass(frozen=True)
@@ -37,45 +49,86 @@ PROFILES = {
 }
 
 
-def item_id(workload: str, variant: str, shape: dict, dtype: str, mode: str) -> str:
-    dims = ",".join(f"{k}={v}" for k, v in shape.items())
-    return f"{workload}/{variant}/{dims}/{dtype}/{mode}"
+@dataclass(frozen=True)
+class PlanItem:
+    workload: str
+    variant: str
+    backend: str
+    shape: dict[str, int]
+    dtype: str
+    mode: str
+
+    @property
+    def id(self) -> str:
+        dims = ",".join(f"{k}={v}" for k, v in self.shape.items())
+        return f"{self.workload}/{self.variant}/{dims}/{self.dtype}/{self.mode}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlanItem:
+        return cls(**{k: data[k] for k in ("workload", "variant", "backend", "shape", "dtype", "mode")})
 
 
-def build_plan(profile: Profile, workloads=None, variants=None, dtypes=None, modes=None) -> list[dict]:
-    """Items in run order. Unknown workload or variant names raise KeyError naming the known ones."""
-    from gpubench import kernels
+@dataclass
+class Plan:
+    items: list[PlanItem]
+    notes: list[str] = field(default_factory=list)  # what the selection left out, and why
 
-    names = list(workloads) if workloads else kernels.names()
-    items = []
-    for name in names:
-        w = kernels.get(name)
-        if variants:
-            unknown = [
-                v
-                for v in variants
-                if v not in w.variants and not any(v in x.variants for x in kernels.REGISTRY.values())
-            ]
-            if unknown:
-                raise KeyError(f"unknown variant(s) {unknown}; {name} has: {', '.join(w.variants)}")
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+def unique(names: Iterable[str] | None) -> list[str] | None:
+    """The names in their first order, each once (a repeated name asks for nothing more)."""
+    return list(dict.fromkeys(names)) if names else None
+
+
+def _check_known(kind: str, asked: list[str] | None, known: Iterable[str]) -> None:
+    known = list(dict.fromkeys(known))
+    unknown = [a for a in asked or () if a not in known]
+    if unknown:
+        raise PlanError(f"unknown {kind}(s) {', '.join(unknown)}; known: {', '.join(known)}")
+
+
+def build_plan(
+    profile: Profile, workloads=None, variants=None, dtypes=None, modes=None, registry=None
+) -> Plan:
+    """Items in run order; PlanError for an unknown name or a selection that matches nothing."""
+    if registry is None:
+        from gpubench import kernels
+
+        registry = kernels.REGISTRY
+    workloads, variants, dtypes, modes = map(unique, (workloads, variants, dtypes, modes))
+    _check_known("workload", workloads, registry)
+    chosen = [registry[name] for name in workloads or registry]
+    _check_known("variant", variants, (v for w in chosen for v in w.variants))
+    _check_known("dtype", dtypes, (d for w in chosen for d in w.dtypes))
+    _check_known("mode", modes, MODES)
+    plan = Plan([])
+    for w in chosen:
+        vnames = [v for v in w.variants if not variants or v in variants]
+        if not vnames:
+            plan.notes.append(f"{w.name}: none of the variants asked for ({', '.join(variants)})")
+            continue
+        if dtypes:
+            dts = [d for d in w.dtypes if d in dtypes]
+            if not dts:
+                plan.notes.append(f"{w.name}: none of the dtypes asked for (it has {', '.join(w.dtypes)})")
+                continue
+        else:  # the profile's dtypes; a workload with none of them runs its first
+            dts = [d for d in w.dtypes if profile.dtypes is None or d in profile.dtypes] or [w.dtypes[0]]
         shapes = w.shapes.get(profile.shape_set) or list(w.shapes["bench"])[:2]
-        wanted = dtypes or profile.dtypes
-        dts = [d for d in w.dtypes if wanted is None or d in wanted] or [w.dtypes[0]]
         for shape in shapes:
             for dtype in dts:
-                for vname, v in w.variants.items():
-                    if variants and vname not in variants:
-                        continue
+                for vname in vnames:
                     for mode in modes or profile.modes:
-                        items.append(
-                            {
-                                "id": item_id(name, vname, dict(shape), dtype, mode),
-                                "workload": name,
-                                "variant": vname,
-                                "backend": v.backend,
-                                "shape": dict(shape),
-                                "dtype": dtype,
-                                "mode": mode,
-                            }
-                        )
-    return items
+                        backend = w.variants[vname].backend
+                        plan.items.append(PlanItem(w.name, vname, backend, dict(shape), dtype, mode))
+    if not plan.items:
+        raise PlanError("the selection matches nothing: " + "; ".join(plan.notes))
+    return plan

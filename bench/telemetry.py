@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any
 
+from gpubench.results import Spread, Telemetry
+
 # Clock-event ("throttle") reason bits, from nvml.h. GPU idle, application clocks and sync boost are not
 # slowdowns; the rest mean the GPU ran below the clock it would otherwise have used.
 REASONS = {
@@ -49,20 +51,55 @@ def _nvml():
     return pynvml
 
 
+def nvml_target(
+    torch_index: int, uuid: str | None, pci_bus_id: str | None, visible: str | None
+) -> tuple[str, str | int]:
+    """How to find, through NVML, the GPU torch calls `torch_index`: ("uuid", "GPU-..."), ("pci", bus id)
+    or ("index", NVML index). NVML numbers every GPU of the machine, torch only the visible ones, in the
+    order CUDA_VISIBLE_DEVICES (`visible`) gives, so an index is the last resort and is mapped through it."""
+    if uuid:
+        text = str(uuid)
+        return "uuid", text if text.startswith(("GPU-", "MIG-")) else f"GPU-{text}"
+    if pci_bus_id:
+        return "pci", pci_bus_id
+    entries = [e.strip() for e in (visible or "").split(",") if e.strip()]
+    if entries and torch_index < len(entries):
+        entry = entries[torch_index]
+        if entry.isdigit():
+            return "index", int(entry)
+        if entry.startswith(("GPU-", "MIG-")):
+            return "uuid", entry
+    return "index", torch_index
+
+
+def _pci_bus_id(props) -> str | None:
+    bus = getattr(props, "pci_bus_id", None)
+    if bus is None:
+        return None
+    domain, device = getattr(props, "pci_domain_id", 0) or 0, getattr(props, "pci_device_id", 0) or 0
+    return f"{domain:08X}:{bus:02X}:{device:02X}.0"
+
+
 def handle_for(torch_device) -> tuple[Any, Any]:
-    """(pynvml module, handle) for a torch CUDA device, matched by UUID; raises if NVML is unusable."""
-    nv = _nvml()
+    """(pynvml module, handle) of the GPU a torch CUDA device is, however CUDA_VISIBLE_DEVICES orders
+    the devices (see `nvml_target`); raises if NVML is unusable."""
+    import os
+
     import torch
 
+    nv = _nvml()
     props = torch.cuda.get_device_properties(torch_device)
-    uuid = getattr(props, "uuid", None)
-    if uuid is not None:
-        text = str(uuid)
-        try:
-            return nv, nv.nvmlDeviceGetHandleByUUID(text if text.startswith("GPU-") else f"GPU-{text}")
-        except Exception:
-            pass
-    return nv, nv.nvmlDeviceGetHandleByIndex(torch_device.index or 0)
+    kind, value = nvml_target(
+        torch_device.index or 0,
+        str(getattr(props, "uuid", "") or "") or None,
+        _pci_bus_id(props),
+        os.environ.get("CUDA_VISIBLE_DEVICES"),
+    )
+    if kind == "uuid":
+        return nv, nv.nvmlDeviceGetHandleByUUID(value)
+    if kind == "pci":
+        return nv, nv.nvmlDeviceGetHandleByPciBusId(value)
+    return nv, nv.nvmlDeviceGetHandleByIndex(value)
 
 
 def _throttle_mask(nv, h) -> int:
@@ -73,10 +110,8 @@ def _throttle_mask(nv, h) -> int:
     return int(fn(h))
 
 
-def _spread(xs: list[float]) -> dict[str, float] | None:
-    if not xs:
-        return None
-    return {"min": min(xs), "mean": statistics.fmean(xs), "max": max(xs)}
+def _spread(xs: list[float]) -> Spread | None:
+    return Spread(min(xs), statistics.fmean(xs), max(xs)) if xs else None
 
 
 class TelemetrySampler:
@@ -149,9 +184,9 @@ class TelemetrySampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self) -> Telemetry:
         if self._nv is None:
-            return {"available": False, "reason": self.error}
+            return Telemetry.unavailable(self.error or "NVML unavailable")
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -164,37 +199,36 @@ class TelemetrySampler:
         energy = None
         if self.energy_start is not None and self.energy_end is not None:
             energy = self.energy_end - self.energy_start
-        return {
-            "available": True,
-            "reason": self.error,
-            "n_readings": len(self.sm),
-            "idle_readings": self.idle_readings,
-            "interval_s": self.interval_s,
-            "sm_clock_mhz": _spread(self.sm),
-            "sm_clock_max_mhz": self.max_sm_clock_mhz,  # the GPU's maximum, for the power-cap rule
-            "mem_clock_mhz": _spread(self.mem),
-            "power_w": _spread(self.power),
-            "temperature_c": _spread(self.temp),
-            "energy_j": energy,  # over the whole measurement window, idle gaps included
-            "window_s": self.t_end - self.t_start,
-            "throttle_mask": self.mask,
-            "throttle_reasons": decode_reasons(self.mask),
-        }
+        return Telemetry(
+            available=True,
+            reason=self.error,
+            n_readings=len(self.sm),
+            idle_readings=self.idle_readings,
+            interval_s=self.interval_s,
+            sm_clock_mhz=_spread(self.sm),
+            sm_clock_max_mhz=self.max_sm_clock_mhz,
+            mem_clock_mhz=_spread(self.mem),
+            power_w=_spread(self.power),
+            temperature_c=_spread(self.temp),
+            energy_j=energy,
+            window_s=self.t_end - self.t_start,
+            throttle_mask=self.mask,
+            throttle_reasons=decode_reasons(self.mask),
+        )
 
 
-def flags_from(telemetry: dict[str, Any]) -> list[str]:
+def flags_from(telemetry: Telemetry) -> list[str]:
     """Flags a result measured while the GPU slowed itself down."""
-    if not telemetry.get("available"):
+    if not telemetry.available:
         return []
     flags = []
-    mask = telemetry.get("throttle_mask", 0)
-    sm = telemetry.get("sm_clock_mhz")
+    mask, sm = telemetry.throttle_mask, telemetry.sm_clock_mhz
     if mask & SLOWDOWN_MASK & ~POWER_CAP:
         flags.append("throttled")
     elif mask & POWER_CAP:
-        top = telemetry.get("sm_clock_max_mhz")
-        at_max = bool(sm and top and sm["min"] >= AT_MAX_CLOCK * top)
+        top = telemetry.sm_clock_max_mhz
+        at_max = bool(sm and top and sm.min >= AT_MAX_CLOCK * top)
         flags.append("power_capped" if at_max else "throttled")
-    if sm and sm["max"] > 0 and (sm["max"] - sm["min"]) / sm["max"] > SAG_FRACTION:
+    if sm and sm.max > 0 and (sm.max - sm.min) / sm.max > SAG_FRACTION:
         flags.append("clock_sagged")
     return flags

@@ -37,6 +37,8 @@ class BatchInfo:
 class DeviceTimer:
     """Times a zero-argument callable on the current CUDA stream of `device`."""
 
+    graph_below_s = GRAPH_BELOW_S
+
     def __init__(self, device: torch.device, mode: str):
         if mode not in ("cold", "warm"):
             raise ValueError(f"mode must be 'cold' or 'warm', got {mode!r}")
@@ -54,18 +56,21 @@ class DeviceTimer:
 
     @staticmethod
     def _sm_clock_hz(device) -> float:
+        """The SM clock the spin kernel's cycle count is converted with (this GPU's, found by UUID)."""
         props = torch.cuda.get_device_properties(device)
         khz = getattr(props, "clock_rate", 0) or 0  # absent in some torch builds
         if not khz:
             try:
-                import pynvml
+                from gpubench.bench.telemetry import handle_for
 
-                pynvml.nvmlInit()
-                handle = pynvml.nvmlDeviceGetHandleByIndex(device.index or 0)
-                khz = pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM) * 1000
+                nv, handle = handle_for(device)
+                khz = nv.nvmlDeviceGetMaxClockInfo(handle, nv.NVML_CLOCK_SM) * 1000
             except Exception:
                 khz = 2_000_000
         return float(khz) * 1e3
+
+    def synchronize(self) -> None:
+        torch.cuda.synchronize(self.device)
 
     def flush(self) -> None:
         if self._flush_buf is not None:

@@ -9,17 +9,13 @@ from __future__ import annotations
 import json
 import os
 import traceback
-from typing import Any
-
-import torch
 
 from gpubench import kernels
-from gpubench.bench import results
 from gpubench.bench.correctness import CorrectnessError, check_variant
-from gpubench.bench.measure import measure
-from gpubench.bench.stats import summarize
-from gpubench.bench.telemetry import TelemetrySampler, flags_from
-from gpubench.bench.timing import DeviceTimer
+from gpubench.bench.measure import Measurement, measure
+from gpubench.bench.plan import PlanItem
+from gpubench.bench.telemetry import flags_from
+from gpubench.results import Correctness, Record, Telemetry, Timing
 
 BENCH_SEED = 2024  # the timed inputs; correctness uses another seed so it sees fresh data
 
@@ -52,20 +48,36 @@ class DeviceClock:
 
 
 class WorkerContext:
-    def __init__(self, journal: Journal, rule, device=None):
+    """What the items of one worker share: the device, its timers (one per L2 mode), the telemetry
+    sampler and the correctness verdicts. `timer_factory(device, mode)` and `telemetry` stand in for
+    bench.timing.DeviceTimer and bench.telemetry.TelemetrySampler where no GPU is (the CPU tests)."""
+
+    def __init__(
+        self, journal: Journal, rule, device=None, *, timer_factory=None, telemetry=None, gpu_uuid=None
+    ):
+        import torch
+
         self.journal = journal
         self.rule = rule
         self.device = device or torch.device("cuda", torch.cuda.current_device())
-        self._timers: dict[str, DeviceTimer] = {}
-        self._checked: dict[tuple, dict | Exception] = {}
-        self.telemetry = TelemetrySampler(self.device)
+        self.gpu_uuid = gpu_uuid
+        if timer_factory is None:
+            from gpubench.bench.timing import DeviceTimer as timer_factory
+        self._timer_factory = timer_factory
+        if telemetry is None:
+            from gpubench.bench.telemetry import TelemetrySampler
 
-    def timer(self, mode: str) -> DeviceTimer:
+            telemetry = TelemetrySampler(self.device)
+        self.telemetry = telemetry
+        self._timers: dict = {}
+        self._checked: dict[tuple, Correctness | Exception] = {}
+
+    def timer(self, mode: str):
         if mode not in self._timers:
-            self._timers[mode] = DeviceTimer(self.device, mode)
+            self._timers[mode] = self._timer_factory(self.device, mode)
         return self._timers[mode]
 
-    def correctness(self, w, v, shape, dtype) -> dict:
+    def correctness(self, w, v, shape, dtype) -> Correctness:
         """Checked once per (variant, shape, dtype), shared by the cold and warm items."""
         key = (w.name, v.name, tuple(sorted(shape.items())), dtype)
         if key not in self._checked:
@@ -78,9 +90,20 @@ class WorkerContext:
             raise got
         return got
 
+    def measure(self, fn, mode: str) -> tuple[Measurement, Telemetry]:
+        timer = self.timer(mode)
+        self.telemetry.start()
+        try:
+            m = measure(fn, timer, self.rule)
+        finally:
+            telemetry = self.telemetry.stop()
+        return m, telemetry
+
 
 def context_is_healthy(device) -> str | None:
     """None if CUDA still works in this process, else the error (a fault poisons the context)."""
+    import torch
+
     try:
         torch.cuda.synchronize(device)
         x = torch.ones(16, device=device)
@@ -90,88 +113,73 @@ def context_is_healthy(device) -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
-def run_item(item: dict[str, Any], ctx: WorkerContext, benchmark=None) -> dict[str, Any]:
+def _base(item: PlanItem, w, v, ctx: WorkerContext) -> dict:
+    return dict(
+        workload=w.name, variant=v.name, backend=v.backend, shape=dict(item.shape), dtype=item.dtype,
+        mode=item.mode, flops=int(w.flops(item.shape)), bytes=int(w.bytes(item.shape, item.dtype)),
+        uses_tensor_cores=w.uses_tensor_cores, description=v.description, gpu_uuid=ctx.gpu_uuid,
+    )  # fmt: skip
+
+
+def _measured(item: PlanItem, w, v, ctx: WorkerContext, base: dict) -> Record:
+    correctness = ctx.correctness(w, v, item.shape, item.dtype)
+    inputs = w.make_inputs(item.shape, item.dtype, ctx.device, BENCH_SEED)
+    m, telemetry = ctx.measure(lambda: v.fn(*inputs), item.mode)
+    if not m.samples:
+        raise RuntimeError(f"no samples were taken before the stop rule fired ({m.stop_reason})")
+    flush = getattr(ctx.timer(item.mode), "flush_bytes", 0) if item.mode == "cold" else 0
+    timing = Timing(
+        samples=tuple(m.samples), method=m.method, stop_reason=m.stop_reason, wall_s=m.wall_s,
+        warmup_calls=m.warmup_calls, flush_bytes=flush, notes=list(m.notes),
+    )  # fmt: skip
+    extra = w.extra.get("record_extra")
+    return Record(
+        **base, correctness=correctness, timing=timing, telemetry=telemetry,
+        flags=sorted(set(m.flags) | set(flags_from(telemetry))),
+        details=extra(item.shape, item.dtype) if callable(extra) else {},
+    )  # fmt: skip
+
+
+def run_item(item: PlanItem, ctx: WorkerContext, benchmark=None) -> Record:
     """Measure one item and return its record (also journalled). Skips and failures become records."""
-    w = kernels.get(item["workload"])
-    v = w.variant(item["variant"])
-    shape, dtype, mode = item["shape"], item["dtype"], item["mode"]
-    rec = results.new_record(
-        w.name,
-        v.name,
-        v.backend,
-        shape,
-        dtype,
-        mode,
-        flops=int(w.flops(shape)),
-        bytes=int(w.bytes(shape, dtype)),
-    )
-    rec["uses_tensor_cores"] = w.uses_tensor_cores
-    rec["description"] = v.description
-    ctx.journal.write("start", id=item["id"])
-    reason = v.skip_reason(ctx.device, shape, dtype)
+    w = kernels.get(item.workload)
+    v = w.variant(item.variant)
+    base = _base(item, w, v, ctx)
+    ctx.journal.write("start", id=item.id)
+    reason = v.skip_reason(ctx.device, item.shape, item.dtype)
     if reason:
-        rec["status"], rec["reason"] = "skipped", reason
-        ctx.journal.write("record", id=item["id"], record=rec)
-        return rec
-    try:
-        rec["correctness"] = ctx.correctness(w, v, shape, dtype)
-        inputs = w.make_inputs(shape, dtype, ctx.device, BENCH_SEED)
-        fn = lambda: v.fn(*inputs)  # noqa: E731
-        timer = ctx.timer(mode)
-        ctx.telemetry.start()
+        rec = Record(**base, status="skipped", reason=reason)
+    else:
         try:
-            m = measure(fn, timer, ctx.rule)
-        finally:
-            telemetry = ctx.telemetry.stop()
-        if not m.samples:
-            raise RuntimeError(f"no samples were taken before the stop rule fired ({m.stop_reason})")
-        rec["timing"] = {
-            **summarize(m.samples),
-            "samples": m.samples,
-            "method": m.method,
-            "stop_reason": m.stop_reason,
-            "wall_s": m.wall_s,
-            "warmup_calls": m.warmup_calls,
-            "flush_bytes": timer.flush_bytes if mode == "cold" else 0,
-            "notes": m.notes,
-        }
-        med = rec["timing"]["median"]
-        rec["achieved"] = {"tflops": rec["flops"] / med / 1e12, "gbs": rec["bytes"] / med / 1e9}
-        rec["telemetry"] = telemetry
-        rec["flags"] = sorted(set(m.flags) | set(flags_from(telemetry)))
-        extra = w.extra.get("record_extra")
-        if callable(extra):
-            rec["extra"] = extra(shape, dtype)
-        if benchmark is not None:
-            _feed_pytest_benchmark(benchmark, item, rec)
-    except CorrectnessError as exc:
-        rec["status"], rec["reason"] = "failed", f"incorrect: {exc}"
-        rec["correctness"] = {"checked": True, "passed": False}
-    except Exception as exc:
-        rec["status"], rec["reason"] = "failed", f"{type(exc).__name__}: {exc}"
-        rec["traceback"] = traceback.format_exc(limit=8)
-    ctx.journal.write("record", id=item["id"], record=rec)
+            rec = _measured(item, w, v, ctx, base)
+            if benchmark is not None:
+                _feed_pytest_benchmark(benchmark, item, rec)
+        except CorrectnessError as exc:
+            rec = Record(**base, status="failed", reason=f"incorrect: {exc}",
+                         correctness=Correctness(checked=True, passed=False))  # fmt: skip
+        except Exception as exc:
+            rec = Record(**base, status="failed", reason=f"{type(exc).__name__}: {exc}",
+                         traceback=traceback.format_exc(limit=8))  # fmt: skip
+    ctx.journal.write("record", id=item.id, record=rec.to_json())
     return rec
 
 
-def _feed_pytest_benchmark(benchmark, item, rec) -> None:
+def _feed_pytest_benchmark(benchmark, item: PlanItem, rec: Record) -> None:
     """Hand the device-time samples to pytest-benchmark through a clock that advances by each one."""
-    clock = DeviceClock(rec["timing"]["samples"])
+    clock = DeviceClock(rec.timing.samples)
     if not hasattr(benchmark, "_timer"):
         raise RuntimeError("this pytest-benchmark has no settable timer; cannot report device time")
     benchmark._timer = clock
-    benchmark.group = (
-        f"{item['workload']} {','.join(f'{k}={v}' for k, v in item['shape'].items())} "
-        f"{item['dtype']} {item['mode']}"
-    )
+    dims = ",".join(f"{k}={v}" for k, v in item.shape.items())
+    benchmark.group = f"{item.workload} {dims} {item.dtype} {item.mode}"
     benchmark.extra_info.update(
         {
             "clock": "device (CUDA events)",
-            "method": rec["timing"]["method"],
-            "stop_reason": rec["timing"]["stop_reason"],
-            "gbs": rec["achieved"]["gbs"],
-            "tflops": rec["achieved"]["tflops"],
-            "flags": rec["flags"],
+            "method": rec.timing.method,
+            "stop_reason": rec.timing.stop_reason,
+            "gbs": rec.achieved_gbs,
+            "tflops": rec.achieved_tflops,
+            "flags": rec.flags,
         }
     )
-    benchmark.pedantic(clock.advance, rounds=len(rec["timing"]["samples"]), iterations=1, warmup_rounds=0)
+    benchmark.pedantic(clock.advance, rounds=len(rec.timing.samples), iterations=1, warmup_rounds=0)

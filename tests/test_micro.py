@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from gpubench import results
 from gpubench.bench import nvrtc
 from gpubench.bench.micro import (
     FAMILIES,
@@ -23,6 +24,7 @@ from gpubench.bench.micro import (
     sweep,
 )
 from gpubench.bench.micro import ceilings as ceil
+from gpubench.results import MeasuredCeilings, Telemetry
 
 try:
     nvrtc.load_library()
@@ -411,7 +413,7 @@ def test_peak_is_the_best_rate_and_the_median_is_kept_as_sustained():
 
 
 def test_build_document_roundtrip(tmp_path):
-    from gpubench.bench.results import write
+    from gpubench import results
 
     sweep_pts = [sweep.sweep_point("fp32", k, 1 << 20, 1e-3) for k in (0, 1)]
     doc = ceil.build_document(
@@ -424,31 +426,26 @@ def test_build_document_roundtrip(tmp_path):
         skipped=[{"name": "cublas_fp8", "reason": "r"}],
         created="2026-01-01T00:00:00+00:00",
     )
-    assert doc["schema"] == "gpubench.ceilings" and doc["schema_version"] == 1
-    assert doc["status"] == "complete"
-    assert [p["intensity"] for p in doc["sweep"]] == [0.25, 0.75]
-    ceil.validate(doc)
-    path = write(doc, tmp_path / "c.json")
-    back = json.loads(path.read_text())
-    ceil.validate(back)
-    assert back["ceilings"]["peaks"]["bf16"] == 750.0
-    assert back["micro"][0]["name"] == "dram_copy"
+    assert doc.schema == "gpubench.ceilings" and doc.schema_version == 1 and doc.status == "complete"
+    assert [p["intensity"] for p in doc.sweep] == [0.25, 0.75]
+    back = results.read_ceilings(results.write(doc, tmp_path / "c.json"))
+    assert back == doc
+    assert back.ceilings.peaks["bf16"] == 750.0 and back.micro[0].name == "dram_copy"
     partial = ceil.build_document([], [], {}, {}, failures=[{"family": "dram", "error": "x"}])
-    assert partial["status"] == "partial"
+    assert partial.status == "partial"
 
 
-def test_validate_rejects_foreign_documents():
-    with pytest.raises(ceil.CeilingsError, match="not a gpubench ceilings file"):
-        ceil.validate({"schema": "gpubench.results"})
-    doc = ceil.build_document([], [], {}, {})
-    doc["schema_version"] = 99
-    with pytest.raises(ceil.CeilingsError, match="schema version"):
-        ceil.validate(doc)
+def test_a_malformed_entry_is_refused_as_the_file_is_built():
+    bad = [{**_entries()[0], "value": "fast"}]
+    with pytest.raises(
+        results.ResultsError, match="the ceilings being built: ceilings.dram_gbs: expected a number"
+    ):
+        ceil.build_document(bad, [], {}, {})
 
 
 def test_roofline_reads_the_ceilings():
     model = pytest.importorskip("gpubench.roofline.model")
-    c = model.Ceilings.from_measured(ceil.build_ceilings(_entries()))
+    c = model.Ceilings.from_measured(MeasuredCeilings.from_json(ceil.build_ceilings(_entries())))
     # The DRAM roof is the best pattern (read, 3100), not the copy: a kernel may beat the copy's mix.
     assert c.mem_bandwidth_gbs == 3100.0
     built = ceil.build_ceilings(_entries())
@@ -607,7 +604,7 @@ class _FakeCtx(common.Context):
         self.max_threads_per_sm, self.regs_per_sm, self.smem_per_sm = 2048, 65536, 228 * KIB
         self.rule = common.rule_for(True)
         self.spec, self.spec_note = common.lookup_spec(self.device_info)
-        self.sampler = SimpleNamespace(start=lambda: None, stop=lambda: {"available": False, "reason": "cpu"})
+        self.sampler = SimpleNamespace(start=lambda: None, stop=lambda: Telemetry.unavailable("cpu"))
         self.entries, self.skipped, self.sweep, self.cache_sweep, self.launches = [], [], [], [], []
         self._timer = SimpleNamespace(
             flush=lambda: None,
@@ -628,7 +625,7 @@ class _FakeCtx(common.Context):
     def time(self, fn, mode="warm"):
         fn()
         stats = {"median": 1e-3, "q1": 1e-3, "q3": 1e-3, "min": 1e-3, "cv": 0.0, "n": 10}
-        return common.Timed(1e-3, stats, "fake", "converged", mode, {"available": False}, [])
+        return common.Timed(1e-3, stats, "fake", "converged", mode, Telemetry.unavailable("cpu"), [])
 
     def event_time(self, fn):
         fn()
@@ -681,8 +678,7 @@ def test_family_host_code_with_emulated_kernels(family, fake_ctx, monkeypatch):
     for e in fake_ctx.entries:
         assert e["value"] > 0 and e["method"] and e["unit"] == ceil.EXPECTED_UNITS[e["name"]]
     doc = ceil.build_document(fake_ctx.entries, fake_ctx.sweep, {}, {}, cache_sweep=fake_ctx.cache_sweep)
-    ceil.validate(doc)
-    json.dumps(doc, allow_nan=False)  # plain JSON types only (no numpy scalars)
+    json.dumps(doc.to_json(), allow_nan=False)  # plain JSON types only (no numpy scalars)
     if family in ("dram", "cache", "smem", "fma", "mma", "latency", "sweep"):
         assert fake_ctx.launches, "no kernel launched"
     if family == "sweep":

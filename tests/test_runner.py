@@ -1,80 +1,160 @@
 """The orchestrator: a worker that dies costs only the item it was running; the rest still run, the
-results file is written after every record, and progress is shown."""
+results file is written after every record, progress is shown, and a stop (SIGTERM, Ctrl-C) ends the
+worker too, keeps every finished record in a file marked "interrupted" and leaves nothing behind."""
 
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
-from gpubench.bench import results
-from gpubench.bench.runner import orchestrate
+import pytest
+
+from gpubench import results
+from gpubench.bench.orchestrate import Orchestrator
+from gpubench.bench.plan import PlanItem
+from gpubench.results import Device, Run, RunInfo, Software
 
 FAKE = Path(__file__).with_name("_fake_worker.py")
+DRIVER = Path(__file__).with_name("_fake_run.py")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _plan(variants):
-    return [
-        {
-            "id": f"w/{v}/n={i}/fp32/cold",
-            "workload": "w",
-            "variant": v,
-            "backend": "torch",
-            "shape": {"n": i},
-            "dtype": "fp32",
-            "mode": "cold",
-        }
-        for i, v in enumerate(variants)
-    ]
+    return [PlanItem("w", v, "torch", {"n": i}, "fp32", "cold") for i, v in enumerate(variants)]
 
 
-def _run(tmp_path, variants):
-    plan = _plan(variants)
-    doc = results.new_document({"name": "?"}, {}, {"profile": "test"})
+def _run(tmp_path, variants, env=None):
+    run = Run(Device(name="?"), Software(), RunInfo(profile="test"))
     out = tmp_path / "r.json"
     lines = []
-    status, _ = orchestrate(
-        plan,
-        doc,
-        out,
-        lambda p, j: [sys.executable, str(FAKE), str(p), str(j)],
-        lines.append,
-        work=tmp_path / "work",
-    )
-    return status, doc, out, lines
+    if env:
+        os.environ.update(env)
+    try:
+        orch = Orchestrator(
+            _plan(variants),
+            run,
+            lambda p, j: [sys.executable, str(FAKE), str(p), str(j)],
+            lambda r: results.write(r, out),
+            tmp_path / "work",
+            lines.append,
+        )
+        status = orch.execute()
+    finally:
+        for k in env or {}:
+            os.environ.pop(k)
+    return status, run, out, lines
 
 
 def test_all_items_run(tmp_path):
-    status, doc, out, lines = _run(tmp_path, ["a", "b", "c"])
+    status, run, out, lines = _run(tmp_path, ["a", "b", "c"])
     assert status == "complete"
-    assert [r["variant"] for r in doc["records"]] == ["a", "b", "c"]
-    assert doc["device"]["name"] == "Fake GPU"
-    assert len(results.read(out)["records"]) == 3  # real writer, real reader
-    assert lines[0].startswith("[1/3] w/a")
+    assert [r.variant for r in run.records] == ["a", "b", "c"]
+    assert run.device.name == "Fake GPU" and run.software.torch == "fake"
+    assert len(results.read(out).records) == 3  # real writer, real reader
+    assert lines[0].startswith("[1/3] w/a") and "GB/s" in lines[0]
 
 
 def test_aborting_worker_loses_only_its_item(tmp_path):
-    status, doc, out, lines = _run(tmp_path, ["a", "abort", "b", "abort", "c"])
+    status, run, out, _ = _run(tmp_path, ["a", "abort", "b", "abort", "c"])
     assert status == "complete"
-    by_variant = [(r["variant"], r["status"]) for r in doc["records"]]
-    assert by_variant == [("a", "ok"), ("abort", "failed"), ("b", "ok"), ("abort", "failed"), ("c", "ok")]
-    failed = [r for r in doc["records"] if r["status"] == "failed"]
-    assert all("worker process died" in r["reason"] for r in failed)
-    assert len(results.read(out)["records"]) == 5
+    got = [(r.variant, r.status) for r in run.records]
+    assert got == [("a", "ok"), ("abort", "failed"), ("b", "ok"), ("abort", "failed"), ("c", "ok")]
+    assert all("worker process died" in r.reason for r in run.records if r.status == "failed")
+    assert len(results.read(out).records) == 5
 
 
 def test_poisoned_context_restarts_worker(tmp_path):
-    status, doc, out, lines = _run(tmp_path, ["poison", "a", "poison", "b"])
-    assert [(r["variant"], r["status"]) for r in doc["records"]] == [
-        ("poison", "failed"),
-        ("a", "ok"),
-        ("poison", "failed"),
-        ("b", "ok"),
-    ]
-    assert "illegal memory access" in doc["records"][0]["reason"]
+    status, run, _, lines = _run(tmp_path, ["poison", "a", "poison", "b"])
+    assert [(r.variant, r.status) for r in run.records] == [
+        ("poison", "failed"), ("a", "ok"), ("poison", "failed"), ("b", "ok"),
+    ]  # fmt: skip
+    assert "illegal memory access" in run.records[0].reason
     assert any("restarting the worker" in line for line in lines)
 
 
-def test_duplicate_ids_refused(tmp_path):
-    import pytest
+def test_a_worker_that_dies_before_its_first_item(tmp_path):
+    status, run, _, _ = _run(tmp_path, ["a", "b"], {"FAKE_DIE_ONCE": str(tmp_path / "died")})
+    assert status == "complete"
+    assert [(r.variant, r.status) for r in run.records] == [("a", "failed"), ("b", "ok")]
+    assert "exit 7" in run.records[0].reason
 
-    plan = _plan(["a"]) * 2
+
+def test_a_malformed_record_from_the_worker_fails_its_item(tmp_path):
+    status, run, _, _ = _run(tmp_path, ["garbage", "a"])
+    assert [(r.variant, r.status) for r in run.records] == [("garbage", "failed"), ("a", "ok")]
+    assert "malformed" in run.records[0].reason
+
+
+def test_duplicate_ids_refused(tmp_path):
     with pytest.raises(ValueError, match="duplicate"):
-        orchestrate(plan, {}, tmp_path / "r.json", lambda p, j: [], print)
+        Orchestrator(_plan(["a"]) * 2, None, None, None, tmp_path)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a parent that does not reap it has ended: it is not running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_ends_the_worker_and_keeps_what_finished(tmp_path, sig):
+    out, work, pids = tmp_path / "r.json", tmp_path / "work", tmp_path / "pids"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FAKE_WORKER_PIDS": str(pids)}
+    proc = subprocess.Popen(
+        [sys.executable, str(DRIVER), str(out), str(work), "a", "b", "sleep", "c"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out.exists() and len(results.read(out).records) == 2):
+        time.sleep(0.1)
+    time.sleep(0.5)  # the worker is inside the sleeping item now
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr and "Traceback" not in stdout
+    assert "2 of 4 records kept" in stdout
+    run = results.read(out)
+    assert run.status == "interrupted" and [r.variant for r in run.records] == ["a", "b"]
+    assert run.run.finished is not None
+    worker = int(pids.read_text().split()[0])
+    assert not _alive(worker), "the worker was left running"
+    assert not work.exists(), "the temporary work folder was left behind"
+
+
+def test_a_killed_orchestrators_worker_ends_itself(tmp_path):
+    """SIGKILL leaves no chance to clean up: the worker notices its parent is gone and exits."""
+    from gpubench.bench import pytest_plugin
+
+    code = (
+        "import os, sys, time\n"
+        "from gpubench.bench.pytest_plugin import _exit_when_orphaned\n"
+        "if os.fork() == 0:\n"
+        "    _exit_when_orphaned(os.getppid(), poll_s=0.05)\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    time.sleep(30)\n"
+        "    sys.exit(0)\n"
+        "time.sleep(30)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child) and pytest_plugin.ORPHAN_EXIT == 70

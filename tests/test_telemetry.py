@@ -3,6 +3,8 @@
 import pytest
 
 from gpubench.bench import telemetry
+from gpubench.results import Spread, Telemetry
+from tests import realdata
 
 
 def test_decode_reasons():
@@ -12,20 +14,48 @@ def test_decode_reasons():
 
 
 def test_flags():
-    base = {"available": True, "throttle_mask": 0, "sm_clock_mhz": {"min": 1980, "mean": 1980, "max": 1980}}
-    assert telemetry.flags_from(base) == []
-    assert telemetry.flags_from({**base, "throttle_mask": 0x4}) == ["throttled"]  # clock limit unknown
-    assert telemetry.flags_from({**base, "throttle_mask": 0x40}) == ["throttled"]
-    assert telemetry.flags_from({**base, "throttle_mask": 0x10}) == []  # sync boost is no slowdown
+    def tel(mask=0, lo=1980.0, mean=1980.0, top=None):
+        return Telemetry(
+            True, throttle_mask=mask, sm_clock_mhz=Spread(lo, mean, 1980.0), sm_clock_max_mhz=top
+        )
+
+    assert telemetry.flags_from(tel()) == []
+    assert telemetry.flags_from(tel(0x4)) == ["throttled"]  # clock limit unknown
+    assert telemetry.flags_from(tel(0x40)) == ["throttled"]
+    assert telemetry.flags_from(tel(0x10)) == []  # sync boost is no slowdown
     # Power cap with every reading at the GPU's maximum clock: noted, not a slowdown; below it: throttled.
-    capped = {**base, "throttle_mask": 0x4, "sm_clock_max_mhz": 1980.0}
-    assert telemetry.flags_from(capped) == ["power_capped"]
-    slowed = {**capped, "sm_clock_mhz": {"min": 1890, "mean": 1950, "max": 1980}}
-    assert telemetry.flags_from(slowed) == ["throttled"]
-    assert telemetry.flags_from({**capped, "throttle_mask": 0x4 | 0x20}) == ["throttled"]
-    sag = {**base, "sm_clock_mhz": {"min": 1600, "mean": 1900, "max": 1980}}
-    assert telemetry.flags_from(sag) == ["clock_sagged"]
-    assert telemetry.flags_from({"available": False, "reason": "x"}) == []
+    assert telemetry.flags_from(tel(0x4, top=1980.0)) == ["power_capped"]
+    assert telemetry.flags_from(tel(0x4, lo=1890.0, mean=1950.0, top=1980.0)) == ["throttled"]
+    assert telemetry.flags_from(tel(0x4 | 0x20, top=1980.0)) == ["throttled"]
+    assert telemetry.flags_from(tel(lo=1600.0, mean=1900.0)) == ["clock_sagged"]
+    assert telemetry.flags_from(Telemetry.unavailable("x")) == []
+
+
+def test_flags_of_real_records_are_what_the_run_recorded():
+    """The rule, replayed on the telemetry of every record of the committed H100 and H200 runs."""
+    for run in (realdata.h100(), realdata.h200()):
+        for rec in run.ok_records():
+            measured = {f for f in rec.flags if f not in ("throttled", "power_capped", "clock_sagged")}
+            assert sorted(measured | set(telemetry.flags_from(rec.telemetry))) == sorted(rec.flags), rec.label
+
+
+@pytest.mark.parametrize(
+    "index, uuid, pci, visible, target",
+    [
+        (0, "8ad4f6e1-5cdc", None, None, ("uuid", "GPU-8ad4f6e1-5cdc")),
+        (1, "GPU-abc", "0000:1B:00.0", "3,1", ("uuid", "GPU-abc")),
+        (1, None, "00000000:1B:00.0", "3,1", ("pci", "00000000:1B:00.0")),
+        (1, None, None, "3,1", ("index", 1)),
+        (0, None, None, "3,1", ("index", 3)),  # torch's 0 is the machine's GPU 3
+        (0, None, None, "GPU-f6de95c4,GPU-8ad4", ("uuid", "GPU-f6de95c4")),
+        (2, None, None, "3,1", ("index", 2)),
+        (0, None, None, None, ("index", 0)),
+    ],
+)
+def test_the_nvml_device_is_the_torch_device_whatever_cuda_visible_devices_says(
+    index, uuid, pci, visible, target
+):
+    assert telemetry.nvml_target(index, uuid, pci, visible) == target
 
 
 def test_sampler_without_nvml_says_unavailable():
@@ -35,4 +65,4 @@ def test_sampler_without_nvml_says_unavailable():
     s = telemetry.TelemetrySampler(torch.device("cuda", 0))
     s.start()
     out = s.stop()
-    assert out["available"] is False and out["reason"]
+    assert out.available is False and out.reason

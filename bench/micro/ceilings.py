@@ -1,38 +1,18 @@
-"""The ceilings file: what `gpubench micro` writes and the roofline/report read (pure Python, no torch).
-
-Layout (JSON, schema "gpubench.ceilings", version SCHEMA_VERSION):
-    {
-      "schema": "gpubench.ceilings", "schema_version": 1, "created": ISO-8601 UTC,
-      "status": "complete" | "partial" | "interrupted",
-      "device": bench.device.device_info(...), "software": bench.device.software_versions(),
-      "run": {"quick", "families", "argv", "wall_s", "datasheet"},
-      "ceilings": {
-        "dram_copy_gbs", "dram_read_gbs", "dram_write_gbs", "dram_triad_gbs", "dram_copy_torch_gbs",
-        "dram_gbs", "dram_source",         # the roofline's DRAM roof: the best of the patterns above
-        "copy_gbs", "copy_source",         # the copy yardstick: the better of the two copies
-        "l1_gbs", "l2_gbs", "smem_gbs",
-        "peaks": {"fp32", "fp64", "fp16_simt", "bf16", "fp16", "tf32", "fp8", "int8",
-                  "mma_sync_fp16", "mma_sync_bf16"},   # TFLOP/s (int8: TOP/s), best observed (min time)
-        "peaks_sustained": {...},                  # the same at the median time (power-capped under load)
-        "launch_overhead_s", "launch_overhead_source",             # graph replay per launch, or fallback
-        "launch_host_s", "launch_graph_s", "empty_kernel_device_s",
-        "latency_ns": {"l1", "l2", "dram"}, "latency_cycles": {"l1", "l2", "dram"},
-        "h2d_pinned_gbs", "h2d_pageable_gbs", "d2h_pinned_gbs", "d2h_pageable_gbs"
-      },                                                          # only what was measured
-      "micro": [entry, ...],   # bench.micro.common.make_entry: name, value, unit, datasheet, ...
-      "sweep": [{"dtype", "k", "intensity", "gflops", "gbs", ...}, ...],   # arithmetic-intensity sweep
-      "cache_sweep": [{"ws_bytes", "level", "gbs", ...}, ...],             # working-set sweep
-      "skipped": [{"name", "reason"}], "failures": [{"family", "error"}]
-    }
-"""
+"""The ceilings from the measured entries: which entry becomes which roof (the file's layout is
+gpubench.results.ceilings', which also reads and validates it)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA = "gpubench.ceilings"
-SCHEMA_VERSION = 1
+from gpubench.results import (
+    CEILINGS_SCHEMA,
+    CEILINGS_SCHEMA_VERSION,
+    CeilingsError,
+    CeilingsFile,
+    parse_ceilings,
+    utc_now,
+)
 
 # Entry name -> top-level ceilings key (same unit as the entry).
 SCALAR_KEYS = {
@@ -73,10 +53,6 @@ EXPECTED_UNITS = {
     "cublas_int8": "TOP/s",
     **{name: "ns" for name in LATENCY_LEVELS},
 }
-
-
-class CeilingsError(ValueError):
-    pass
 
 
 def build_ceilings(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -152,38 +128,24 @@ def build_document(
     failures: list[dict[str, str]] | None = None,
     status: str | None = None,
     created: str | None = None,
-) -> dict[str, Any]:
+) -> CeilingsFile:
+    """The ceilings file of a `gpubench micro` run (validated as it is built)."""
     failures = list(failures or [])
-    return {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
-        "status": status or ("partial" if failures else "complete"),
-        "device": dict(device),
-        "software": dict(software),
-        "run": dict(run or {}),
-        "ceilings": build_ceilings(entries),
-        "micro": list(entries),
-        "sweep": list(sweep),
-        "cache_sweep": list(cache_sweep or []),
-        "skipped": list(skipped or []),
-        "failures": failures,
-    }
-
-
-def validate(doc: Any, where: str = "ceilings") -> None:
-    """Raise CeilingsError saying what is wrong with a ceilings document."""
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise CeilingsError(f"{where}: not a gpubench ceilings file (schema {found!r}, expected {SCHEMA!r})")
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        raise CeilingsError(
-            f"{where}: schema version {doc.get('schema_version')!r}, this gpubench reads {SCHEMA_VERSION}"
-        )
-    for key in ("device", "software", "ceilings", "micro", "sweep"):
-        if key not in doc:
-            raise CeilingsError(f"{where}: missing {key!r}")
-    for i, e in enumerate(doc["micro"]):
-        for key in ("name", "value", "unit", "datasheet", "percent_of_datasheet", "method", "params"):
-            if key not in e:
-                raise CeilingsError(f"{where}: micro entry {i} lacks {key!r}")
+    return parse_ceilings(
+        {
+            "schema": CEILINGS_SCHEMA,
+            "schema_version": CEILINGS_SCHEMA_VERSION,
+            "created": created or utc_now(),
+            "status": status or ("partial" if failures else "complete"),
+            "device": dict(device),
+            "software": dict(software),
+            "run": dict(run or {}),
+            "ceilings": build_ceilings(entries),
+            "micro": list(entries),
+            "sweep": list(sweep),
+            "cache_sweep": list(cache_sweep or []),
+            "skipped": list(skipped or []),
+            "failures": failures,
+        },
+        "the ceilings being built",
+    )

@@ -16,7 +16,6 @@ from pathlib import Path
 from gpubench.bench.micro import FAMILIES, cuda_sources
 
 NO_GPU_EXIT = 2
-NVRTC_ARCHS = ("sm_80", "sm_90")
 
 
 def add_parser(subparsers) -> None:
@@ -44,28 +43,11 @@ def default_out(gpu_name: str) -> Path:
 
 
 def nvrtc_check(echo=print) -> int:
-    """Compile every micro-benchmark source for NVRTC_ARCHS; the number of failures (spills count)."""
+    """Compile every micro-benchmark source with NVRTC; the number of problems (spills count)."""
     from gpubench.bench import nvrtc
 
-    try:
-        nvrtc.load_library()
-    except nvrtc.NvrtcUnavailable as exc:
-        echo(f"NVRTC check skipped: {exc}")
-        return 0
-    bad = 0
-    for path in cuda_sources():
-        for arch in NVRTC_ARCHS:
-            try:
-                r = nvrtc.compile_file(path, arch)
-            except nvrtc.CompileError as exc:
-                echo(f"  FAIL {path.name} {arch}: {exc}")
-                bad += 1
-                continue
-            regs = max((k.registers for k in r.kernels), default=0)
-            spills = f", SPILLS in {r.spills}" if r.spills else ""
-            echo(f"  ok   bench/micro/{path.name} {arch}: {len(r.kernels)} kernels, max {regs} regs{spills}")
-            bad += bool(r.spills)
-    return bad
+    sources = cuda_sources()
+    return nvrtc.check_sources(sources, sources[0].parents[2] if sources else Path("."), echo)
 
 
 def _has_gpu() -> tuple[bool, str]:
@@ -79,7 +61,9 @@ def _has_gpu() -> tuple[bool, str]:
 
 
 def run(args) -> int:
-    families = list(args.only or FAMILIES)
+    from gpubench.bench.outpath import unwritable
+
+    families = list(dict.fromkeys(args.only or FAMILIES))
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         print(
@@ -87,12 +71,16 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = unwritable(args.out) if args.out else None
+    if problem:
+        print(f"gpubench micro: --out: {problem}", file=sys.stderr)
+        return 2
     ok, why = _has_gpu()
     if not ok:
         print(
             f"gpubench micro: needs a CUDA GPU ({why}), so nothing is measured and no ceilings file is "
             "written.\nChecking instead that the micro-benchmarks' CUDA sources compile with NVRTC for "
-            f"{' and '.join(NVRTC_ARCHS)}:"
+            "sm_80 and sm_90:"
         )
         bad = nvrtc_check()
         print(f"NVRTC check: {'all sources compile' if not bad else f'{bad} problem(s)'}")
@@ -107,7 +95,7 @@ def run_gpu(families: list[str], quick: bool, out: str | None, echo=print) -> in
     from gpubench.bench.device import device_info, software_versions
     from gpubench.bench.micro.ceilings import build_document
     from gpubench.bench.micro.common import Context
-    from gpubench.bench.results import write
+    from gpubench.results import write
 
     device = torch.device("cuda", torch.cuda.current_device())
     info = device_info(device)

@@ -55,10 +55,10 @@ def make_entry(
     method: str,
     datasheet: float | None = None,
     params: dict[str, Any] | None = None,
-    telemetry: dict[str, Any] | None = None,
+    telemetry=None,
     flags: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One element of the ceilings file's "micro" list."""
+    """One element of the ceilings file's "micro" list (gpubench.results.MicroEntry's fields)."""
     return {
         "name": name,
         "value": value,
@@ -67,7 +67,7 @@ def make_entry(
         "percent_of_datasheet": percent_of(value, datasheet),
         "method": method,
         "params": dict(params or {}),
-        "telemetry": telemetry,
+        "telemetry": telemetry.to_json() if telemetry is not None else None,
         "flags": sorted(set(flags)),
     }
 
@@ -306,8 +306,8 @@ class Context:
     def time(self, fn: Callable[[], object], mode: str = "warm") -> Timed:
         """Adaptive sampling (bench.measure) of `fn` with NVML telemetry around it."""
         from gpubench.bench.measure import measure
-        from gpubench.bench.stats import summarize
         from gpubench.bench.telemetry import flags_from
+        from gpubench.results.stats import summarize
 
         timer = self.timer(mode)
         self.sampler.start()

@@ -121,7 +121,7 @@ def run_latency(ctx) -> None:
         finally:
             telemetry = ctx.sampler.stop()
         cyc, ns = statistics.median(cycles), statistics.median(nanos)
-        sm = (telemetry or {}).get("sm_clock_mhz") or {}
+        sm = telemetry.sm_clock_mhz if telemetry.available else None
         ctx.add(
             f"latency_{level}",
             ns,
@@ -137,7 +137,7 @@ def run_latency(ctx) -> None:
                 "runs_cycles": cycles,
                 "runs_ns": nanos,
                 "implied_sm_clock_mhz": cyc / ns * 1e3 if ns > 0 else None,
-                "ns_from_nvml_clock": cyc / sm["mean"] * 1e3 if sm.get("mean") else None,
+                "ns_from_nvml_clock": cyc / sm.mean * 1e3 if sm and sm.mean else None,
             },
             telemetry=telemetry,
             flags=flags_from(telemetry),

@@ -83,7 +83,6 @@ def test_device_timer_measures_kernel_time():
 
 def test_faulting_kernel_costs_only_its_own_record(tmp_path):
     """A kernel that poisons the CUDA context fails its record; the items after it still run."""
-    import json
     import os
     import subprocess
     import sys
@@ -112,8 +111,10 @@ def test_faulting_kernel_costs_only_its_own_record(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr  # failures present
-    recs = {r["variant"]: r for r in json.loads(out.read_text())["records"]}
-    assert recs["torch"]["status"] == "ok"
-    assert recs["wrong"]["status"] == "failed" and "incorrect" in recs["wrong"]["reason"]
-    assert recs["illegal_address"]["status"] == "failed"
-    assert recs["torch_after"]["status"] == "ok", recs["torch_after"]
+    from gpubench import results
+
+    recs = {r.variant: r for r in results.read(out).records}
+    assert recs["torch"].ok and recs["torch"].gpu_uuid
+    assert recs["wrong"].status == "failed" and "incorrect" in recs["wrong"].reason
+    assert recs["illegal_address"].status == "failed"
+    assert recs["torch_after"].ok, recs["torch_after"]

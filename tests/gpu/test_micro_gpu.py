@@ -3,7 +3,6 @@ plausible figure. Bounds are only those that hold on any NVIDIA GPU: positive, f
 datasheet where one exists (a figure above its datasheet means the accounting is wrong), and orderings
 that physics guarantees (L2 faster than DRAM, L1 latency below L2 below DRAM)."""
 
-import json
 import math
 
 import pytest
@@ -121,12 +120,11 @@ def test_sweep(ctx):
 
 
 def test_cli_writes_a_ceilings_file(tmp_path):
-    from gpubench.bench.micro.ceilings import validate
+    from gpubench import results
     from gpubench.bench.micro.cli import run_gpu
 
     out = tmp_path / "ceilings.json"
     assert run_gpu(["launch"], True, str(out)) == 0
-    doc = json.loads(out.read_text())
-    validate(doc)
-    assert doc["ceilings"]["launch_overhead_s"] > 0
-    assert doc["device"]["name"] == torch.cuda.get_device_name()
+    doc = results.read_ceilings(out)
+    assert doc.ceilings.launch_overhead_s > 0
+    assert doc.device.name == torch.cuda.get_device_name()

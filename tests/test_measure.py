@@ -1,0 +1,189 @@
+"""The measurement loop (bench.measure) and one worker item (bench.worker.run_item) on the CPU, driven by
+a stand-in timer: stop reasons, the retry of batches with launch gaps, the CUDA-graph fallback, and the
+record an item becomes (correct, wrong, skipped, failed). The kernels are real torch code on the CPU."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from gpubench.bench import worker as worker_mod
+from gpubench.bench.measure import measure
+from gpubench.bench.plan import PlanItem
+from gpubench.bench.stats import StoppingRule
+from gpubench.bench.timing import BatchInfo
+from gpubench.kernels import REGISTRY, Variant
+from gpubench.results import Telemetry
+
+RULE = StoppingRule(min_samples=10, max_samples=200, min_time_s=0.0, rel_noise=0.01, timeout_s=5.0)
+
+
+class FakeTimer:
+    """bench.timing.DeviceTimer's interface over scripted samples. `gaps` batches report launch gaps;
+    `graph` is "ok", "fail" or None (never asked)."""
+
+    graph_below_s = 10e-6
+
+    def __init__(self, samples, mode="cold", gaps=0, graph=None, sleep_s=0.0):
+        self.mode, self.gaps, self.graph, self.sleep_s = mode, gaps, graph, sleep_s
+        self._samples = itertools.cycle(samples)
+        self.calls = {"sync": 0, "batches": 0, "captures": 0}
+        self.flush_bytes = 100 << 20
+
+    def synchronize(self):
+        self.calls["sync"] += 1
+
+    def events_batch(self, fn, count):
+        self.calls["batches"] += 1
+        time.sleep(self.sleep_s)
+        gapped = self.calls["batches"] > 1 and self.gaps > 0  # the probe batch is never gapped
+        if gapped:
+            self.gaps -= 1
+        return [next(self._samples) for _ in range(count)], BatchInfo("events+spin", launch_gaps=gapped)
+
+    def capture_graph(self, fn, reps):
+        self.calls["captures"] += 1
+        if self.graph == "fail":
+            raise RuntimeError("operation not permitted when stream is capturing")
+        return SimpleNamespace(replay=lambda: None)
+
+    def graph_batch(self, graph, reps, count):
+        samples, info = self.events_batch(graph.replay, count)
+        info.method = f"cuda-graph({reps})+" + info.method
+        return samples, info
+
+
+STEADY = [1.00e-4, 1.01e-4, 0.99e-4, 1.00e-4]
+NOISY = [1e-4, 3e-4, 0.5e-4, 2e-4, 1.5e-4]
+
+
+def test_converges_on_steady_samples():
+    m = measure(lambda: None, FakeTimer(STEADY), RULE)
+    assert m.stop_reason == "converged" and RULE.min_samples <= len(m.samples) < RULE.max_samples
+    assert m.method == "events+spin" and m.flags == [] and m.warmup_calls >= 2
+
+
+def test_noisy_samples_run_to_max_samples():
+    m = measure(lambda: None, FakeTimer(NOISY), dataclasses.replace(RULE, rel_noise=1e-6))
+    assert m.stop_reason == "max_samples" and len(m.samples) == RULE.max_samples
+
+
+def test_a_slow_timer_stops_at_the_timeout():
+    rule = dataclasses.replace(RULE, rel_noise=1e-6, max_samples=10**6, timeout_s=0.3)
+    m = measure(lambda: None, FakeTimer(NOISY, sleep_s=0.05), rule)
+    assert m.stop_reason == "timeout" and m.wall_s >= 0.3
+
+
+def test_batches_with_launch_gaps_are_retried_then_flagged():
+    few = measure(lambda: None, FakeTimer(STEADY, gaps=2), RULE)
+    assert few.flags == [] and any("2 batch(es) had launch gaps and were discarded" in n for n in few.notes)
+    many = measure(lambda: None, FakeTimer(STEADY, gaps=10), RULE)
+    assert many.flags == ["launch_gaps"] and many.samples  # kept, but flagged
+
+
+def test_short_warm_kernels_are_timed_by_graph_replay():
+    timer = FakeTimer([2e-6, 2.01e-6], mode="warm", graph="ok")
+    m = measure(lambda: None, timer, RULE)
+    assert timer.calls["captures"] == 1 and m.method.startswith("cuda-graph(")
+
+
+def test_a_launcher_that_cannot_be_captured_falls_back_to_events():
+    timer = FakeTimer([2e-6, 2.01e-6], mode="warm", graph="fail")
+    m = measure(lambda: None, timer, RULE)
+    assert m.method == "events+spin" and any("graph capture failed" in n for n in m.notes)
+    assert m.stop_reason == "converged"
+
+
+def test_cold_kernels_are_never_graph_replayed():
+    timer = FakeTimer([2e-6, 2.01e-6], mode="cold", graph="ok")
+    measure(lambda: None, timer, RULE)
+    assert timer.calls["captures"] == 0
+
+
+# ----------------------------------------------------------------------------------------- one item
+
+
+class Journal:
+    def __init__(self):
+        self.events = []
+
+    def write(self, event, **payload):
+        self.events.append({"event": event, **json.loads(json.dumps(payload, default=str))})
+
+
+class FakeTelemetry:
+    def start(self):
+        pass
+
+    def stop(self):
+        return Telemetry.unavailable("no NVML on this machine")
+
+
+def _ctx(samples=STEADY):
+    return worker_mod.WorkerContext(
+        Journal(), RULE, torch.device("cpu"), timer_factory=lambda device, mode: FakeTimer(samples, mode),
+        telemetry=FakeTelemetry(), gpu_uuid="GPU-cpu-test",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def vector_add(monkeypatch):
+    """vector_add with two extra CPU-runnable variants: one wrong, one that raises."""
+    w = REGISTRY["vector_add"]
+    extra = {
+        "wrong": Variant("wrong", "torch", lambda x, y: x - y),
+        "raises": Variant(
+            "raises", "torch", lambda x, y: (_ for _ in ()).throw(RuntimeError("kernel blew up"))
+        ),
+    }
+    w = dataclasses.replace(w, variants={**w.variants, **extra})
+    monkeypatch.setattr(worker_mod, "kernels", SimpleNamespace(get=lambda name: w))
+    return w
+
+
+def _item(variant, n=4099):
+    return PlanItem("vector_add", variant, "torch", {"n": n}, "fp32", "cold")
+
+
+def test_a_correct_item_becomes_an_ok_record(vector_add):
+    ctx = _ctx()
+    rec = worker_mod.run_item(_item("torch"), ctx)
+    assert rec.ok and rec.correctness.passed and rec.correctness.max_abs_err == 0.0
+    assert set(rec.timing.samples) <= set(STEADY) and rec.timing.stop_reason == "converged"
+    assert rec.timing.flush_bytes == 100 << 20 and rec.gpu_uuid == "GPU-cpu-test"
+    assert rec.flops == 4099 and rec.bytes == 3 * 4 * 4099 and not rec.telemetry.available
+    events = [e["event"] for e in ctx.journal.events]
+    assert events == ["start", "record"] and ctx.journal.events[1]["record"]["status"] == "ok"
+
+
+def test_a_wrong_kernel_is_a_failed_record_never_a_fast_one(vector_add):
+    rec = worker_mod.run_item(_item("wrong"), _ctx())
+    assert rec.status == "failed" and rec.reason.startswith("incorrect:") and rec.timing is None
+    assert rec.correctness.checked and rec.correctness.passed is False
+
+
+def test_a_kernel_that_raises_is_a_failed_record_with_its_traceback(vector_add):
+    rec = worker_mod.run_item(_item("raises"), _ctx())
+    assert rec.status == "failed" and "RuntimeError: kernel blew up" in rec.reason
+    assert "kernel blew up" in rec.traceback
+
+
+def test_a_variant_that_cannot_run_here_is_a_skipped_record(vector_add):
+    rec = worker_mod.run_item(_item("cuda_vec"), _ctx())
+    assert rec.status == "skipped" and "CUDA device" in rec.reason
+
+
+def test_correctness_is_checked_once_for_both_modes(vector_add, monkeypatch):
+    calls = []
+    real = worker_mod.check_variant
+    monkeypatch.setattr(worker_mod, "check_variant", lambda *a, **k: calls.append(a) or real(*a, **k))
+    ctx = _ctx()
+    worker_mod.run_item(_item("torch"), ctx)
+    worker_mod.run_item(dataclasses.replace(_item("torch"), mode="warm"), ctx)
+    assert len(calls) == 1
