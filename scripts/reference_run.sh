@@ -3,7 +3,11 @@
 # run (twice, for the run-to-run spread and the gate's A/A check), a run with the deliberately slow
 # vector_add config (the gate's injected regression) and the GPU correctness tests.
 #
-#   scripts/reference_run.sh OUTDIR [STEP...]     steps: device micro bench aa slow tests (default: all)
+#   scripts/reference_run.sh OUTDIR [STEP...]     steps: device micro bench gate aa slow tests (default: all)
+#
+# The gate step gates the quick run against the committed reference of the same GPU model
+# (reports/reference/<gpu>/results-quick.json), when there is one: a change of the harness that leaves
+# the kernels alone must leave every record SAME.
 #
 # Each step has its own time limit (env MICRO_S, BENCH_S, TESTS_S; MICRO_ARGS=--quick for a short micro run) so one slow step cannot starve the
 # rest; every step's output lands in OUTDIR (logs, results, ceilings, junit XML) and a step that fails
@@ -11,7 +15,7 @@
 set -u
 out=${1:?usage: scripts/reference_run.sh OUTDIR [device micro bench aa slow tests]}
 shift
-steps=${*:-device micro bench aa slow tests}
+steps=${*:-device micro bench gate aa slow tests}
 py=${PYTHON:-python3}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -44,6 +48,15 @@ for s in $steps; do
         run=("$py" -m gpubench.cli run)
         "$py" -c "import nox" 2>/dev/null && run=("$py" -m nox -s bench --)
         step bench "${BENCH_S:-300}" "${run[@]}" --profile quick "${ceil[@]}" --out "$out/bench-quick.json"
+        ;;
+    gate)
+        gpu=$("$py" -c "import torch, re; print(re.sub(r'[^A-Za-z0-9]+', '-', torch.cuda.get_device_name(0)).strip('-'))")
+        ref="reports/reference/$gpu/results-quick.json"
+        if [ -f "$ref" ] && [ -f "$out/bench-quick.json" ]; then
+            step gate 120 "$py" -m gpubench.cli gate "$ref" "$out/bench-quick.json" --markdown --output "$out/gate-vs-reference.md"
+        else
+            echo "gate: no reference for $gpu or no quick run: skipped" | tee -a "$out/steps.txt"
+        fi
         ;;
     aa)
         step aa "${BENCH_S:-300}" "$py" -m gpubench.cli run --profile quick --workload vector_add window_sum \

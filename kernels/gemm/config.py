@@ -9,12 +9,16 @@ CUDA C: the tile shapes are structural (the thread-to-data mapping depends on th
 compiled into the .cu files; the constants below mirror them (a CPU test checks they agree) and
 size the launch grids.
 
-This module imports neither torch nor triton.
+This module imports neither torch nor triton at import time (the tables that depend on the assembler
+ask Triton which ptxas it uses, when they are looked up: kernels/_arch.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+
+from gpubench.kernels._arch import for_major
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,14 @@ _HOPPER_TMA = TritonLists(
 )
 
 
+# Where Triton assembles sm_90 with CUDA 13's ptxas (Triton 3.7 on), the IEEE fp32 (FMA) tiles with
+# BLOCK_K 32 spill (255 registers, 296-1680 B of stack in Triton 3.9's own cubins): BLOCK_K 16 tiles
+# use 200 registers and no stack there (106-112 with CUDA 12's ptxas).
+_HOPPER_TMA_CUDA13 = dataclasses.replace(
+    _HOPPER_TMA, fp32=(_t(128, 64, 16, 8, 4), _t(64, 128, 16, 8, 3), _t(64, 64, 16, 4, 3))
+)
+
+
 def _major(device) -> int | None:
     if getattr(device, "type", "cpu") != "cuda":
         return None
@@ -130,7 +142,14 @@ def triton_lists(device) -> TritonLists:
 
 def tma_lists(device) -> TritonLists:
     """Autotune candidates of the persistent TMA variant (one config on CPU)."""
-    return _INTERPRETER if _major(device) is None else _HOPPER_TMA
+    major = _major(device)
+    return _INTERPRETER if major is None else tma_lists_for(major)
+
+
+def tma_lists_for(major: int) -> TritonLists:
+    """The persistent TMA variant's candidates for a GPU of compute capability `major` with this machine's
+    Triton (no GPU needed)."""
+    return for_major(major, {}, _HOPPER_TMA, {9: _HOPPER_TMA_CUDA13})
 
 
 def pick(lists: TritonLists, dtype_class: str) -> tuple[TritonTile, ...]:

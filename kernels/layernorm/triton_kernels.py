@@ -123,14 +123,15 @@ def _bwd_single_kernel(
     db = tl.zeros([BLOCK], dtype=tl.float32)
     for i in range(0, rows_per_program):
         row = pid * rows_per_program + i
-        live = row < n_rows
+        # Whether this row exists, as a block: newer Triton interpreters refuse a block mask combined
+        # with a scalar one ("mask has unsupported dtype"); the compiler folds `cols * 0` away.
+        live = (cols * 0 + row) < n_rows
         mask = cmask & live
         off = row.to(tl.int64) * n_cols + cols
         x = tl.load(x_ptr + off, mask=mask, other=0.0).to(tl.float32)
         dy = tl.load(dy_ptr + off, mask=mask, other=0.0).to(tl.float32)
         # A past-the-end row reads the last row's statistics (never used: every load and store of that row
-        # is masked by `live`); an in-bounds index needs no scalar mask, which newer Triton interpreters
-        # refuse ("mask has unsupported dtype").
+        # is masked by `live`); an in-bounds index needs no scalar mask, which newer interpreters refuse.
         stat = tl.minimum(row, n_rows - 1)
         mean = tl.load(mean_ptr + stat)
         rstd = tl.load(rstd_ptr + stat)
@@ -169,11 +170,10 @@ def _bwd_chunked_kernel(
     prow = pid.to(tl.int64) * n_cols
     for i in range(0, rows_per_program):
         row = pid * rows_per_program + i
-        live = row < n_rows
+        live = (offs * 0 + row) < n_rows  # a block, as in _bwd_single_kernel
         base = row.to(tl.int64) * n_cols
         # A past-the-end row reads the last row's statistics (never used: every load and store of that row
-        # is masked by `live`); an in-bounds index needs no scalar mask, which newer Triton interpreters
-        # refuse ("mask has unsupported dtype").
+        # is masked by `live`); an in-bounds index needs no scalar mask, which newer interpreters refuse.
         stat = tl.minimum(row, n_rows - 1)
         mean = tl.load(mean_ptr + stat)
         rstd = tl.load(rstd_ptr + stat)
