@@ -18,7 +18,8 @@ from gpubench.results.records import Record, RecordKey
 __all__ = ["RUN_STATUSES", "SCHEMA", "SCHEMA_VERSION", "EmbeddedCeilings", "Run", "RunInfo", "utc_now"]
 
 SCHEMA = "gpubench.results"
-# 2: records name their GPU (gpu_uuid); embedded ceilings carry their provenance; derived figures
+# 2: records name their GPU (gpu_uuid; a run measured on several lists them in `gpus`); embedded
+# ceilings carry their provenance; derived figures
 # (a timing's statistics, "achieved") are checked against the samples on reading. Version 1 files are
 # upgraded on reading (gpubench.results.migrate).
 SCHEMA_VERSION = 2
@@ -86,6 +87,9 @@ class Run(Struct):
     synthetic: bool = False  # generated samples, not a measurement (test documents)
     status: str = "partial"
     ceilings: EmbeddedCeilings | None = None
+    # Every GPU that measured records of this run, when there were several (a multi-GPU or merged run);
+    # `device` is then one of them, and each record names its own by `gpu_uuid`.
+    gpus: list[Device] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     path: str | None = field(default=None, metadata={"transient": True}, compare=False)
     problems: list[str] = field(default_factory=list, metadata={"transient": True}, compare=False)
@@ -101,6 +105,13 @@ class Run(Struct):
     @property
     def where(self) -> str:
         return self.path or "results"
+
+    def device_of(self, record: Record) -> Device:
+        """The GPU that measured `record` (the run's device when the record does not say)."""
+        for d in self.gpus:
+            if record.gpu_uuid and d.uuid == record.gpu_uuid:
+                return d
+        return self.device
 
     def ok_records(self) -> list[Record]:
         return [r for r in self.records if r.ok]
