@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "micro": "gpubench.bench.micro.cli",
     "specs": "gpubench.roofline.specs_cli",
     "tiling": "gpubench.roofline.tiling_cli",
+    "predict": "gpubench.roofline.predict_cli",
     "systolic": "gpubench.roofline.systolic.cli",
     "dse": "gpubench.roofline.systolic.dse_cli",
     "report": "gpubench.reports.report_cli",

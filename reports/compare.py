@@ -21,9 +21,15 @@ import numpy as np
 
 from gpubench.fmt import fmt_err, fmt_ratio, fmt_time, md_cell
 from gpubench.results import RecordKey, finite_or_none
+from gpubench.roofline.crossgen import carried_time
 from gpubench.roofline.placement import PlacedRun
 
+SIDES = ("datasheet", "measured")
+
 TOLERANCE = 0.10  # the +-band drawn around y = x, and the "within" count of the summary
+# The predictions of the other GPU's time, each row carries: first principles on the datasheet figures and
+# on the measured ceilings of both GPUs, and the reference's measurement carried over by its limiting term.
+PREDICTIONS = ("datasheet", "measured", "carried")
 
 __all__ = ["TOLERANCE", "CompareError", "CompareReport", "CompareRow", "CompareRun", "compare"]
 
@@ -56,12 +62,14 @@ class CompareRow:
     reference_median: float
     other_median: float
     measured_ratio: float  # reference median / other median: > 1 means the other GPU is faster
-    bound: str | None  # datasheet bound on the reference GPU
-    other_bound: str | None  # datasheet bound on the other GPU
-    predicted_datasheet: float | None = None
+    limit: str | None  # the term that limits the record on the reference GPU (roofline.perfmodel)
+    other_limit: str | None  # the same on the other GPU
+    predicted_datasheet: float | None = None  # from first principles, datasheet figures of both GPUs
     error_datasheet: float | None = None  # predicted / measured - 1
-    predicted_measured: float | None = None
+    predicted_measured: float | None = None  # from first principles, the ceilings measured on both
     error_measured: float | None = None
+    predicted_carried: float | None = None  # the reference's measurement carried to the other GPU
+    error_carried: float | None = None
     flags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,7 +104,7 @@ class CompareReport:
                 "records": len(rows),
                 "median_measured_ratio": float(np.median([r.measured_ratio for r in rows])),
             }
-            for side in ("datasheet", "measured"):
+            for side in PREDICTIONS:
                 errs = [e for r in rows if (e := getattr(r, f"error_{side}")) is not None]
                 entry[side] = {
                     "predicted": len(errs),
@@ -131,18 +139,20 @@ class CompareReport:
             "ref median",
             "other median",
             "measured ratio",
-            "bound",
+            "limit",
             "predicted (datasheet)",
             "error",
             "predicted (measured)",
+            "error",
+            "predicted (carried)",
             "error",
             "flags",
         ]
         body = []
         for r in self.rows:
-            bound = r.bound or "-"
-            if r.other_bound and r.other_bound != r.bound:
-                bound = f"{bound} -> {r.other_bound}"
+            bound = r.limit or "-"
+            if r.other_limit and r.other_limit != r.limit:
+                bound = f"{bound} -> {r.other_limit}"
             body.append(
                 [
                     r.label,
@@ -155,6 +165,8 @@ class CompareReport:
                     fmt_err(r.error_datasheet),
                     fmt_ratio(r.predicted_measured),
                     fmt_err(r.error_measured),
+                    fmt_ratio(r.predicted_carried),
+                    fmt_err(r.error_carried),
                     ", ".join(r.flags),
                 ]
             )
@@ -201,7 +213,7 @@ class CompareReport:
         lines.append("| " + " | ".join(header) + " |")
         lines.append(
             "|"
-            + "|".join(["---", "---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---"])
+            + "|".join(["---", "---", "---:", "---:", "---:", "---"] + ["---:"] * 6 + ["---"])
             + "|"
         )
         for row in body:
@@ -222,7 +234,7 @@ class CompareReport:
 def summary_line(s: dict, tolerance: float) -> str:
     parts = [f"{s['reference']} -> {s['other']}: {s['records']} records, median measured ratio "]
     parts[0] += f"{s['median_measured_ratio']:.3f}"
-    for side in ("datasheet", "measured"):
+    for side in PREDICTIONS:
         d = s[side]
         if d["predicted"]:
             parts.append(
@@ -247,25 +259,30 @@ def _run_info(i: int, placed: PlacedRun) -> CompareRun:
     )
 
 
-def _predicted(placed: PlacedRun, rec, side: str) -> tuple[float, str] | None:
+def _predicted(placed: PlacedRun, rec, side: str) -> float | None:
     p = placed.of(rec)
     s = p.side(side) if p is not None else None
-    return (s.time_s, s.bound) if s is not None and s.time_s and s.time_s > 0 else None
+    return s.time_s if s is not None and s.time_s and s.time_s > 0 else None
 
 
-def _ratio(a: tuple | None, b: tuple | None) -> float | None:
-    return a[0] / b[0] if a and b else None
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def _err(predicted: float | None, measured: float) -> float | None:
+    return predicted / measured - 1 if predicted else None
+
+
+def _limit(placed: PlacedRun, rec) -> str | None:
+    p = placed.of(rec)
+    return p.limit[0] if p is not None else None
 
 
 def _row(key: RecordKey, ref: int, other: int, runs: list[PlacedRun]) -> CompareRow:
     rrec, orec = runs[ref].run.index()[key], runs[other].run.index()[key]
     measured = rrec.median / orec.median
-    pred = {
-        side: (_predicted(runs[ref], rrec, side), _predicted(runs[other], orec, side))
-        for side in ("datasheet", "measured")
-    }
-    pds, pms = _ratio(*pred["datasheet"]), _ratio(*pred["measured"])
-    first = lambda i: (pred["datasheet"][i] or pred["measured"][i] or (None, None))[1]  # noqa: E731
+    pds, pms = (_ratio(_predicted(runs[ref], rrec, s), _predicted(runs[other], orec, s)) for s in SIDES)
+    pcs = _ratio(rrec.median, carried_time(rrec, runs[ref].ceilings, orec, runs[other].ceilings))
     return CompareRow(
         key=key,
         label=key.label,
@@ -276,12 +293,14 @@ def _row(key: RecordKey, ref: int, other: int, runs: list[PlacedRun]) -> Compare
         reference_median=rrec.median,
         other_median=orec.median,
         measured_ratio=measured,
-        bound=first(0),
-        other_bound=first(1),
+        limit=_limit(runs[ref], rrec),
+        other_limit=_limit(runs[other], orec),
         predicted_datasheet=pds,
-        error_datasheet=pds / measured - 1 if pds else None,
+        error_datasheet=_err(pds, measured),
         predicted_measured=pms,
-        error_measured=pms / measured - 1 if pms else None,
+        error_measured=_err(pms, measured),
+        predicted_carried=pcs,
+        error_carried=_err(pcs, measured),
         flags=sorted({f for rec in (rrec, orec) for f in rec.flags if f != "synthetic"}),
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gpubench.reports.compare import CompareReport, summary_line
+from gpubench.reports.compare import PREDICTIONS, CompareReport, summary_line
 
 __all__ = ["plot_name", "render_plots", "to_html_section"]
 
@@ -25,100 +25,75 @@ def plot_name(report: CompareReport, reference: int, other: int) -> str:
     return f"compare-{reference + 1}-{_slug(a.gpu)}-vs-{other + 1}-{_slug(b.gpu)}.png"
 
 
-def render_plots(report: CompareReport, out_dir: str | Path) -> list[Path]:
-    """One scatter per (reference, other) pair with predictions: measured ratio (x) vs predicted (y).
+_TITLES = {
+    "datasheet": "first principles, datasheets",
+    "measured": "first principles, measured ceilings",
+    "carried": "reference measurement carried over",
+}
+_MAX_LABELS = 8  # per panel: the worst misses are named, the rest are dots
 
-    The y = x line and the ±tolerance band are drawn; one point per record and prediction kind, labelled
-    workload/variant. Pairs with no prediction at all get no plot (the report's notes say why).
-    """
+
+def _panel(ax, rows, kind: str, colours: dict, lo: float, hi: float, tol: float) -> None:
+    line = np.linspace(lo, hi, 50)
+    ax.fill_between(line, line * (1 - tol), line * (1 + tol), color="0.9", label=f"±{tol:.0%}")
+    ax.plot(line, line, color="0.35", lw=1, ls="--")
+    pts = [(r, getattr(r, f"predicted_{kind}"), getattr(r, f"error_{kind}")) for r in rows]
+    pts = [(r, y, e) for r, y, e in pts if y is not None]
+    for r, y, _ in pts:
+        ax.scatter(r.measured_ratio, y, color=colours[r.workload], s=18, zorder=3,
+                   edgecolors="black" if r.flags else "none", linewidths=0.6)  # fmt: skip
+    worst = sorted((p for p in pts if abs(p[2]) > tol), key=lambda p: -abs(p[2]))[:_MAX_LABELS]
+    for r, y, _ in worst:
+        ax.annotate(f"{r.workload}/{r.variant}", (r.measured_ratio, y), textcoords="offset points",
+                    xytext=(4, 3), fontsize=6, color="0.3")  # fmt: skip
+    within = sum(abs(e) <= tol for _, _, e in pts)
+    ax.set_title(f"{_TITLES[kind]}: {within}/{len(pts)} within ±{tol:.0%}", fontsize=9)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.grid(True, alpha=0.3)
+
+
+def render_plots(report: CompareReport, out_dir: str | Path) -> list[Path]:
+    """One figure per (reference, other) pair: a panel per prediction (datasheet, measured, carried),
+    measured ratio (x) against predicted (y), the y = x line and the ±tolerance band, one colour per
+    workload; the worst misses of each panel are named. Pairs with no prediction get no plot."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for ref, other in report.pairs():
         rows = report.rows_for(ref, other)
-        points = [
-            (r, kind, getattr(r, f"predicted_{kind}"))
-            for r in rows
-            for kind in ("datasheet", "measured")
-            if getattr(r, f"predicted_{kind}") is not None
-        ]
-        if not points:
+        kinds = [k for k in PREDICTIONS if any(getattr(r, f"predicted_{k}") is not None for r in rows)]
+        if not kinds:
             continue
-        fig = Figure(figsize=(7.5, 6.5), layout="constrained")
+        values = [v for r in rows for v in [r.measured_ratio, *(getattr(r, f"predicted_{k}") for k in kinds)]]
+        values = [v for v in values if v is not None]
+        lo, hi = min(values) * 0.9, max(values) * 1.1
+        fig = Figure(figsize=(4.6 * len(kinds) + 1.6, 5.0), layout="constrained")
         FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        xs = [r.measured_ratio for r, _, _ in points]
-        ys = [y for _, _, y in points]
-        lo = min(min(xs), min(ys)) * 0.85
-        hi = max(max(xs), max(ys)) * 1.15
-        line = np.linspace(lo, hi, 50)
-        tol = report.tolerance
-        ax.fill_between(line, line * (1 - tol), line * (1 + tol), color="0.88", label=f"±{tol:.0%}")
-        ax.plot(line, line, color="0.3", lw=1, ls="--", label="predicted = measured")
-        workloads = sorted({r.workload for r, _, _ in points})
+        workloads = sorted({r.workload for r in rows})
         colours = {w: f"C{i % 10}" for i, w in enumerate(workloads)}
-        markers = {"datasheet": "o", "measured": "^"}
-        seen = set()
-        for r, kind, y in points:
-            legend = f"{r.workload} ({kind} ceilings)"
-            ax.scatter(
-                r.measured_ratio,
-                y,
-                marker=markers[kind],
-                color=colours[r.workload],
-                s=36,
-                zorder=3,
-                label=legend if legend not in seen else None,
-                edgecolors="black" if r.flags else "none",
-            )
-            seen.add(legend)
-        span = hi - lo
-        for (x, y), names in _label_clusters(points, span * 0.02).items():
-            ax.annotate(
-                "\n".join(names),
-                (x, y),
-                textcoords="offset points",
-                xytext=(6, 0),
-                va="center",
-                fontsize=6.5,
-                color="0.25",
-            )
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        ax.set_aspect("equal")
+        axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+        for ax, kind in zip(axes, kinds):
+            _panel(ax, rows, kind, colours, lo, hi, report.tolerance)
         a, b = report.runs[ref], report.runs[other]
-        ax.set_xlabel(f"measured ratio  t({a.gpu}) / t({b.gpu})")
-        ax.set_ylabel("predicted ratio (roofline)")
-        title = f"{b.gpu} vs {a.gpu}"
-        if a.synthetic or b.synthetic:
-            title += "  [SYNTHETIC DATA]"
-        ax.set_title(title, fontsize=10)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+        axes[0].set_ylabel("predicted ratio")
+        for ax in axes:
+            ax.set_xlabel(
+                f"measured  t({a.gpu.removeprefix('NVIDIA ')}) / t({b.gpu.removeprefix('NVIDIA ')})"
+            )
+        handles = [Line2D([], [], ls="", marker="o", color=colours[w], label=w) for w in workloads]
+        fig.legend(handles=handles, loc="outside right upper", fontsize=7, frameon=False)
+        title = f"{b.gpu} vs {a.gpu}: speed ratios, measured against predicted"
+        fig.suptitle(title + ("  [SYNTHETIC DATA]" if a.synthetic or b.synthetic else ""), fontsize=10)
         path = out / plot_name(report, ref, other)
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=110)
         written.append(path)
     return written
-
-
-def _label_clusters(points: list, radius: float) -> dict[tuple[float, float], list[str]]:
-    """Points closer than `radius` share one label: their distinct workload/variant names, one a line."""
-    clusters: list[tuple[float, float, dict[str, int]]] = []
-    for r, _, y in points:
-        name = f"{r.workload}/{r.variant}"
-        for cx, cy, names in clusters:
-            if abs(cx - r.measured_ratio) <= radius and abs(cy - y) <= radius:
-                names[name] = names.get(name, 0) + 1
-                break
-        else:
-            clusters.append((r.measured_ratio, y, {name: 1}))
-    return {
-        (cx, cy): [f"{n} (x{k})" if k > 1 else n for n, k in sorted(names.items())]
-        for cx, cy, names in clusters
-    }
 
 
 def to_html_section(report: CompareReport, out_dir: str | Path) -> str:
@@ -136,14 +111,15 @@ def to_html_section(report: CompareReport, out_dir: str | Path) -> str:
         parts.append(f"<li>run {e(r.label)}: commit <code>{e(r.commit)}</code>, {e(r.created)}</li>")
     parts.append("</ul>")
     header, body = report._table()
-    numeric = {2, 3, 4, 6, 7, 8, 9}
+    numeric = {2, 3, 4, 6, 7, 8, 9, 10, 11}
+    errors = {7: "error_datasheet", 9: "error_measured", 11: "error_carried"}
     parts.append('<table class="compare">')
     parts.append("<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>")
     for row, rec in zip(body, report.rows):
         cells = []
         for i, text in enumerate(row):
             cls = ["num"] if i in numeric else []
-            err = rec.error_datasheet if i == 7 else rec.error_measured if i == 9 else None
+            err = getattr(rec, errors[i]) if i in errors else None
             if err is not None and abs(err) > report.tolerance:
                 cls.append("warn")
             attr = f' class="{" ".join(cls)}"' if cls else ""

@@ -26,6 +26,7 @@ def _placement_columns(placed: PlacedRun, rec: Record) -> dict:
         row[f"lower_bound_{side}_s"] = s.lower_bound_s if s else None
     either = (p.datasheet or p.measured) if p is not None else None
     row["l2_resident"] = bool(either and either.l2_resident)
+    row["limit"] = p.limit[0] if p is not None else None  # measured ceilings first (roofline.perfmodel)
     return row
 
 

@@ -131,7 +131,7 @@ RESULT_COLUMNS = [
     Column("n", num=True, title="samples"),
     Column("TFLOP/s", num=True),
     Column("GB/s", num=True, title="compulsory DRAM bytes / median time"),
-    Column("bound", title="what limits this (flops, bytes) on the datasheet roofline"),
+    Column("limit", title="the term of the performance model that limits this record (hover: every term)"),
     Column("% of bound", "datasheet", num=True, title="roofline lower-bound time / measured time"),
     Column("% of bound", "measured", num=True, title="same, on the ceilings measured on this GPU"),
     Column("predicted", "datasheet", num=True, title="predicted time (predicted / measured)"),
@@ -195,11 +195,19 @@ def _flag_cell(row: pd.Series, placed: PlacedRun, rec: Record) -> Cell:
     return Cell("", "flags", _telemetry_title(rec), badges=badges)
 
 
+def _limit_cell(placed: PlacedRun, rec: Record) -> Cell:
+    p = placed.of(rec)
+    limit, side = p.limit if p is not None else (None, None)
+    if limit is None:
+        return Cell(DASH, "muted")
+    terms = ", ".join(f"{k} {fmt_time(v)}" for k, v in sorted(side.terms.items(), key=lambda kv: -kv[1]))
+    return Cell(limit, "", f"{side.ceilings} ceilings: {terms}")
+
+
 def _ok_cells(row: pd.Series, placed: PlacedRun, rec: Record) -> list[Cell]:
     t = rec.timing
     spread = ", ".join(f"{k} {fmt_time(getattr(t, k))}" for k in ("min", "q1", "q3", "max"))
     med = Cell(fmt_time(t.median), "num best" if row["best"] else "num", f"{spread}; method: {t.method}")
-    bound = row["bound_datasheet"] or row["bound_measured"]
     return [
         med,
         Cell(fmt_pct(t.iqr / t.median), "num", f"IQR {fmt_time(t.iqr)}"),
@@ -207,7 +215,7 @@ def _ok_cells(row: pd.Series, placed: PlacedRun, rec: Record) -> list[Cell]:
         Cell(str(t.n), "num"),
         Cell(fmt_sig(rec.achieved_tflops), "num"),
         Cell(fmt_sig(rec.achieved_gbs, 4), "num"),
-        Cell({"memory": "mem", "compute": "comp"}.get(bound, bound or DASH)),
+        _limit_cell(placed, rec),
         *_bound_cells(row, placed, rec),
         _flag_cell(row, placed, rec),
         Cell(t.stop_reason, "muted"),

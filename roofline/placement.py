@@ -14,6 +14,9 @@ and the ceilings measured on it when known) a `Placement` says:
                        means its FLOP or byte accounting is wrong (shown as the flag "above_ceiling")
     l2_resident        warm mode with a working set that fits in L2: DRAM is then not the limit, so the
                        memory check uses the L2 ceiling where one was measured and is skipped otherwise
+    time_s, limit, terms
+                       the multi-term model's estimate (roofline.perfmodel): each term's time (DRAM,
+                       L2, tensor, SIMT, waves, latency, launch), the largest of them, and its name
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from gpubench.results import MeasuredCeilings, Record, RecordKey, Run
 from gpubench.roofline.model import Ceilings, check_ceiling, predict
+from gpubench.roofline.perfmodel import Estimate, Machine, estimate
 from gpubench.roofline.specs import GPUSpec, resolve_spec
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "RecordPlacement",
     "RunCeilings",
     "memory_levels",
+    "model_estimate",
     "place",
     "place_run",
     "run_ceilings",
@@ -68,6 +73,8 @@ class Placement:
     bandwidth_gbs: float | None
     launch_overhead_s: float | None
     note: str | None
+    limit: str | None = None
+    terms: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "violations": list(self.violations)}
@@ -89,6 +96,15 @@ class RecordPlacement:
             p = self.side(name)
             if p is not None and p.bound in ("compute", "memory"):
                 return p.bound, f"roofline.{name}"
+        return None, None
+
+    @property
+    def limit(self) -> tuple[str | None, Placement | None]:
+        """(limiting term, the placement it comes from): measured ceilings first, the datasheet's else."""
+        for name in SIDES:
+            p = self.side(name)
+            if p is not None and p.limit:
+                return p.limit, p
         return None, None
 
     @property
@@ -116,6 +132,15 @@ class RunCeilings:
     l2_bytes: int | None
     measured_origin: str
     notes: tuple[str, ...] = ()
+    sm_count: int | None = None
+    dram_latency_s: float | None = None  # measured (ceilings file); datasheets give none
+
+    def machine(self, side: str) -> Machine | None:
+        c = self.measured if side == "measured" else self.datasheet
+        if c is None:
+            return None
+        latency = self.dram_latency_s if side == "measured" else None
+        return Machine(c, self.sm_count, self.l2_bytes, latency)
 
 
 def run_ceilings(
@@ -141,19 +166,33 @@ def run_ceilings(
     measured_c = Ceilings.from_measured(measured) if measured is not None else None
     if measured_c is None:
         origin = "none measured for this GPU (run `gpubench micro` on it)"
-    return RunCeilings(datasheet, measured_c, spec, run.device.l2_bytes, origin or "measured", tuple(notes))
+    latency_ns = measured.latency_ns.get("dram") if measured is not None else None
+    sm_count = run.device.sm_count or (spec.sm_count if spec is not None else None)
+    l2_bytes = run.device.l2_bytes or (spec.l2_bytes if spec is not None else None)
+    return RunCeilings(
+        datasheet, measured_c, spec, l2_bytes, origin or "measured", tuple(notes), sm_count,
+        latency_ns * 1e-9 if latency_ns else None,
+    )  # fmt: skip
 
 
-def _place_on(rec: Record, ceilings: Ceilings, median: float, l2_bytes: int | None) -> Placement:
+def model_estimate(rec: Record, machine: Machine) -> Estimate:
+    """The multi-term estimate of a record's counts on a machine (roofline.perfmodel)."""
+    return estimate(
+        int(rec.flops), int(rec.bytes), rec.dtype, rec.mode, rec.uses_tensor_cores, rec.shape, machine
+    )
+
+
+def _place_on(rec: Record, machine: Machine, median: float) -> Placement:
+    ceilings = machine.ceilings
     flops, nbytes = int(rec.flops), int(rec.bytes)
     tc = rec.uses_tensor_cores
     p = predict(flops, nbytes, rec.dtype, ceilings, uses_tensor_cores=tc)
-    resident = bool(rec.mode == "warm" and l2_bytes and nbytes <= l2_bytes)
+    est = model_estimate(rec, machine)
     violations = check_ceiling(
         median, flops, nbytes, ceilings, TOLERANCE, dtype=rec.dtype, uses_tensor_cores=tc,
-        memory_level="l2" if resident else "dram",  # no L2 roof measured: the bandwidth is not checked
+        memory_level="l2" if est.l2_resident else "dram",  # no L2 roof measured: the bandwidth is not checked
     )  # fmt: skip
-    lower, time_s = _finite(p.lower_bound_s), _finite(p.time_s)
+    lower, time_s = _finite(p.lower_bound_s), _finite(est.time_s)
     return Placement(
         ceilings=p.ceilings_label,
         time_s=time_s,
@@ -164,12 +203,14 @@ def _place_on(rec: Record, ceilings: Ceilings, median: float, l2_bytes: int | No
         fraction_of_bound=lower / median if lower is not None else None,
         predicted_over_measured=time_s / median if time_s is not None else None,
         violations=tuple(violations),
-        l2_resident=resident,
+        l2_resident=est.l2_resident,
         peak_key=p.peak_key,
         peak_tflops=_finite(p.peak_tflops),
         bandwidth_gbs=_finite(p.bandwidth_gbs),
         launch_overhead_s=_finite(p.launch_overhead_s),
         note=p.note,
+        limit=est.limit,
+        terms=dict(est.terms),
     )
 
 
@@ -178,8 +219,8 @@ def place(rec: Record, ceilings: RunCeilings) -> RecordPlacement | None:
     median = rec.median
     if not rec.ok or not median or rec.flops is None or not rec.bytes:
         return None
-    on = lambda c: _place_on(rec, c, median, ceilings.l2_bytes) if c is not None else None  # noqa: E731
-    return RecordPlacement(datasheet=on(ceilings.datasheet), measured=on(ceilings.measured))
+    on = lambda side: _place_on(rec, m, median) if (m := ceilings.machine(side)) else None  # noqa: E731
+    return RecordPlacement(datasheet=on("datasheet"), measured=on("measured"))
 
 
 @dataclass
