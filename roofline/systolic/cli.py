@@ -133,11 +133,12 @@ def _run(args) -> int:
     return 0
 
 
-def run(args) -> int:
+def guarded(impl, args, prog: str) -> int:
+    """Run a command's body: bad input is one line and exit 2; a closed pipe (| head) ends quietly."""
     try:
-        return _run(args)
+        return impl(args)
     except SystolicInputError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head`: stop quietly
         with contextlib.suppress(OSError, ValueError):
@@ -145,16 +146,25 @@ def run(args) -> int:
         return 0
 
 
-def main(argv=None) -> int:
+def standalone(add_arguments, run_fn, prog: str, doc: str, argv=None) -> int:
+    """`python -m` entry point of a command: its own parser, the same one-line errors."""
     p = argparse.ArgumentParser(
-        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    _add_arguments(p)
-    _one_line_errors(p, PROG)
+    add_arguments(p)
+    _one_line_errors(p, prog)
     try:
-        return run(p.parse_args(argv))
+        return run_fn(p.parse_args(argv))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already reported)
         return int(exc.code or 0)
+
+
+def run(args) -> int:
+    return guarded(_run, args, PROG)
+
+
+def main(argv=None) -> int:
+    return standalone(_add_arguments, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,11 @@ success, 2 bad input (one line on stderr). Also runs as `python -m gpubench.roof
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 
 from . import dse
-from .cli import _one_line_errors, add_array_arguments, build_config
+from .cli import _one_line_errors, add_array_arguments, build_config, guarded, standalone
 from .errors import SystolicInputError
 from .expr import FUNCTIONS, VARIABLES, Objective
 from .model import check_cycle_model
@@ -196,27 +194,11 @@ def _run(args) -> int:
 
 
 def run(args) -> int:
-    try:
-        return _run(args)
-    except SystolicInputError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # output piped into `head`: stop quietly
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return guarded(_run, args, PROG)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    _add_arguments(p)
-    _one_line_errors(p, PROG)
-    try:
-        return run(p.parse_args(argv))
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    return standalone(_add_arguments, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":
