@@ -1,8 +1,10 @@
 """The no-GPU pass: the Triton variants in the Triton interpreter against their reference, on CPU tensors.
 
-Run as a module (`python -m gpubench.bench.interp [--workload ...] [--variant ...] [--dtype ...]`) so
-TRITON_INTERPRET=1 is set before triton is imported. It checks correctness only: it measures nothing and
-writes no timings. Exit 1 when a variant is wrong (each named), 130 when interrupted, else 0.
+Run as a module (`python -m gpubench.bench.interp [--workload ...] [--variant ...] [--dtype ...]
+[--workload-module PATH ...]`) so TRITON_INTERPRET=1 is set before triton is imported. Plug-in workloads
+join as they do everywhere (installed entry points, GPUBENCH_WORKLOAD_MODULES, --workload-module).
+It checks correctness only: it measures nothing and writes no timings. Exit 1 when a variant is wrong
+(each named), 130 when interrupted, else 0.
 """
 
 from __future__ import annotations
@@ -77,7 +79,14 @@ def main(argv=None) -> int:
     p.add_argument("--workload", nargs="*")
     p.add_argument("--variant", nargs="*")
     p.add_argument("--dtype", nargs="*")
+    p.add_argument("--workload-module", nargs="*", default=[], metavar="PATH")
     args = p.parse_args(argv)
+    # `gpubench run` passes its plug-ins through the environment and reports their problems itself.
+    if args.workload_module:
+        from gpubench.bench.list_cli import load_plugins
+
+        if problem := load_plugins(args, p.prog):
+            p.error(problem)
     try:
         return run(args.workload, args.variant, args.dtype)
     except KeyboardInterrupt:

@@ -4,13 +4,14 @@ The suite's parts live under this one namespace: `gpubench.kernels` (workloads),
 harness), `gpubench.roofline` (spec database and performance model), `gpubench.reports` (reading results
 files: tables, plots, HTML, comparison, gate) and `gpubench.results` (the results and ceilings formats).
 Importing `gpubench` itself is cheap: it imports neither torch nor any of those parts.
+`gpubench.benchmark(fn, *args, ...)` times a function of your own (gpubench.api), imported on first use.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "benchmark", "check"]
 
 
 def _version() -> str:
@@ -32,3 +33,12 @@ if (_ROOT / "pyproject.toml").is_file() and all(
     (_ROOT / part / "__init__.py").is_file() for part in ("kernels", "bench", "roofline", "reports")
 ):
     __path__.append(str(_ROOT))  # noqa: F821 (a package's __path__)
+
+
+def __getattr__(name: str):
+    # gpubench.benchmark / gpubench.check load the harness (and, when called, torch) only when used.
+    if name in ("benchmark", "check"):
+        from gpubench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'gpubench' has no attribute {name!r}")

@@ -1,0 +1,451 @@
+"""Time your own function with the suite's device timer: `gpubench.benchmark(fn, *args, ...)`.
+
+The same machinery as `gpubench run`: the reference check first (when a reference is given), then CUDA
+events queued behind a spin kernel (CUDA-graph replay for short warm kernels), an L2 flush sized from the
+device before every cold sample, the adaptive stopping rule, NVML telemetry and its flags, and the
+record placed on the GPU's roofline when FLOP/byte counts are given. The result holds a
+`gpubench.results.Record` inside a one-record `Run`, so `result.save(path)` writes a results file that
+`gpubench report` and `gpubench gate` read.
+
+From `triton.testing.do_bench(fn, quantiles=..., return_mode=...)` the switch is one line:
+`gpubench.benchmark(fn).ms(quantiles=..., return_mode=...)` returns the same kind of value (milliseconds;
+the quantiles interpolated the same way). docs/custom-kernels.md says what differs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import statistics
+import sys
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from gpubench import results
+from gpubench.bench.correctness import CorrectnessError
+from gpubench.bench.worker import WorkerContext
+from gpubench.fmt import fmt_pct, fmt_sig, fmt_time
+from gpubench.results import Correctness, Record, Run, RunInfo
+from gpubench.results.stats import quantile
+
+__all__ = ["BenchResult", "IncorrectOutput", "NoGPUError", "benchmark", "check"]
+
+RETURN_MODES = ("min", "max", "mean", "median", "all")
+# A reference check without atol/rtol uses torch.testing.assert_close's defaults for the dtype.
+DEFAULT_TOLERANCES = {"fp64": (1e-7, 1e-7), "fp32": (1e-5, 1.3e-6), "fp16": (1e-5, 1e-3),
+                      "bf16": (1e-5, 1.6e-2)}  # fmt: skip
+NO_GPU = (
+    "gpubench.benchmark needs a CUDA GPU: it times on the device, and torch sees none "
+    "(torch.cuda.is_available() is False). Without one, gpubench.check(fn, *args, reference=...) checks "
+    "correctness (Triton kernels: TRITON_INTERPRET=1 with CPU tensors)"
+)
+
+
+class NoGPUError(RuntimeError):
+    """Timing was asked for where torch sees no CUDA device."""
+
+
+class IncorrectOutput(CorrectnessError):
+    """fn's output differs from the reference: it was not timed. `record` is the failed record, `run` the
+    one-record run that holds it (None from `check`)."""
+
+    def __init__(self, message: str, record: Record, run: Run | None = None):
+        super().__init__(message)
+        self.record, self.run = record, run
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One measurement: the record, the one-record run that holds it, its roofline placement (None
+    without FLOP/byte counts or a known GPU) and the FLOP cross-check (None without reference and flops)."""
+
+    record: Record
+    run: Run
+    placement: Any = None  # gpubench.roofline.placement.RecordPlacement
+    flop_check: Any = None  # gpubench.bench.flopcheck.FlopCheck
+
+    timing = property(lambda self: self.record.timing)
+    samples = property(lambda self: self.record.timing.samples)  # seconds, in the order measured
+    median = property(lambda self: self.record.median)  # seconds
+    telemetry = property(lambda self: self.record.telemetry)
+    achieved_tflops = property(lambda self: self.record.achieved_tflops)
+    achieved_gbs = property(lambda self: self.record.achieved_gbs)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The median's approximate 95 % interval (seconds), as the stopping rule judges it."""
+        half = self.timing.rel_ci * self.median
+        return self.median - half, self.median + half
+
+    @property
+    def flags(self) -> list[str]:
+        """How it was measured ("throttled", "launch_gaps", ...), plus "above_ceiling" where the counts put
+        it above a roof (then they are wrong) and "flops_mismatch" where FlopCounterMode disagrees."""
+        extra = ["above_ceiling"] if self.placement is not None and self.placement.above_ceiling else []
+        if self.flop_check is not None and not self.flop_check.agrees:
+            extra.append("flops_mismatch")
+        return list(self.record.flags) + extra
+
+    def ms(self, quantiles=None, return_mode: str = "mean"):
+        """The samples in milliseconds, summarised as triton.testing.do_bench returns them: the given
+        quantiles (a list, or one number for one quantile), else per `return_mode` ("min", "max", "mean",
+        "median", or "all": every sample)."""
+        times = [s * 1e3 for s in self.samples]
+        if quantiles is not None:
+            qs = list(quantiles)
+            if not qs or any(not isinstance(q, numbers.Real) or not 0 <= q <= 1 for q in qs):
+                raise ValueError(f"quantiles must be numbers in [0, 1], got {quantiles!r}")
+            xs = sorted(times)
+            got = [quantile(xs, float(q)) for q in qs]
+            return got[0] if len(got) == 1 else got
+        if return_mode not in RETURN_MODES:
+            raise ValueError(f"return_mode must be one of {', '.join(RETURN_MODES)}, got {return_mode!r}")
+        pick = {"min": min, "max": max, "mean": statistics.mean, "median": statistics.median}
+        return times if return_mode == "all" else pick[return_mode](times)
+
+    def save(self, path) -> Path:
+        """Write the run as a results file (atomically); `gpubench report`, `gate` and `export` read it."""
+        results.write(self.run, path)
+        return Path(path)
+
+    def __str__(self) -> str:
+        t, rec = self.timing, self.record
+        parts = [
+            f"{rec.label}: {fmt_time(t.median)} ± {fmt_pct(t.rel_ci)} (n={t.n}, {t.stop_reason}, {t.method})"
+        ]
+        if rec.achieved_gbs is not None:
+            parts.append(f"{fmt_sig(rec.achieved_gbs)} GB/s")
+        if rec.achieved_tflops is not None:
+            parts.append(f"{fmt_sig(rec.achieved_tflops)} TFLOP/s")
+        side = self.placement and (self.placement.measured or self.placement.datasheet)
+        if side is not None and side.fraction_of_bound is not None:
+            parts.append(f"{fmt_pct(side.fraction_of_bound)} of the {side.ceilings} {side.bound} roof")
+        flags = f" [{', '.join(self.flags)}]" if self.flags else ""
+        return ", ".join(parts) + flags
+
+
+def _number(name: str, value) -> float | None:
+    """None, or a finite real number >= 0; TypeError / ValueError naming `name` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number >= 0, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _count(name: str, value) -> int | None:
+    x = _number(name, value)
+    return None if x is None else int(round(x))
+
+
+def _label(name: str, value, default: str) -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _shape(shape) -> dict[str, int]:
+    if shape is None:
+        return {}
+    if not isinstance(shape, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in shape.items()
+    ):
+        raise TypeError(f"shape must map axis names to whole numbers, e.g. {{'n': 4096}}; got {shape!r}")
+    return dict(shape)
+
+
+def _rule(rule):
+    from gpubench.bench.plan import PROFILES
+    from gpubench.bench.stats import StoppingRule
+
+    if isinstance(rule, StoppingRule):
+        return "custom", rule
+    if isinstance(rule, str) and rule in PROFILES:
+        return rule, PROFILES[rule].rule
+    raise ValueError(f"rule must be a StoppingRule or a profile name ({', '.join(PROFILES)}), got {rule!r}")
+
+
+def _tensors(args):
+    """(label, tensor) for every tensor argument, one level into lists and tuples."""
+    import torch
+
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            yield f"args[{i}]", a
+        elif isinstance(a, (list, tuple)):
+            yield from ((f"args[{i}][{j}]", b) for j, b in enumerate(a) if isinstance(b, torch.Tensor))
+
+
+def _device(device, args, stand_in: bool):
+    """The device the timing runs on; ValueError naming an argument that is elsewhere."""
+    import torch
+
+    if not stand_in and not torch.cuda.is_available():
+        raise NoGPUError(NO_GPU)
+    tensors = list(_tensors(args))
+    if device is None:
+        on_gpu = [t.device for _, t in tensors if t.device.type == "cuda"]
+        if on_gpu:
+            device = on_gpu[0]
+        elif stand_in:
+            device = tensors[0][1].device if tensors else torch.device("cpu")
+        else:
+            device = torch.device("cuda", torch.cuda.current_device())
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device: {device!r} is not a torch device ({exc})") from None
+    if not stand_in and device.type != "cuda":
+        raise ValueError(f"device: timing needs a CUDA device, got {device}")
+    for label, t in tensors:
+        same_index = None in (t.device.index, device.index) or t.device.index == device.index
+        if t.device.type != device.type or not same_index:
+            raise ValueError(
+                f"{label} is a tensor on {t.device}, but the timing runs on {device}: move it there "
+                f"(e.g. .to('{device}')) so the kernel does not time a copy, or fail"
+            )
+    return device
+
+
+def _dtype(dtype, args) -> str:
+    from gpubench.roofline.model import normalise_dtype
+
+    if dtype is not None:
+        return _label("dtype", dtype, "")
+    tensors = [t for _, t in _tensors(args)]
+    first = next((t for t in tensors if t.is_floating_point()), tensors[0] if tensors else None)
+    return normalise_dtype(first.dtype) if first is not None else "unknown"
+
+
+def _compare(atol: float, rtol: float):
+    def compare(out, expected, dtype):
+        import torch
+
+        if out is None:
+            raise AssertionError("fn returned None: the reference check compares what fn returns")
+        torch.testing.assert_close(
+            out, expected, atol=atol, rtol=rtol, equal_nan=True, check_dtype=False, check_device=False
+        )
+
+    return compare
+
+
+def _tolerance(dtype: str, atol, rtol) -> tuple[float, float]:
+    base_atol, base_rtol = DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
+    atol, rtol = _number("atol", atol), _number("rtol", rtol)
+    return (base_atol if atol is None else atol), (base_rtol if rtol is None else rtol)
+
+
+@dataclass
+class _Call:
+    """fn and its arguments as a one-variant workload, so that the suite's correctness check and
+    measurement run it unchanged. `counted` receives FlopCounterMode's count of the reference."""
+
+    workload: Any
+    variant: Any
+    flops: int | None
+    nbytes: int | None
+    counted: dict
+
+    def record_fields(self, mode: str, gpu_uuid: str | None) -> dict:
+        w, v = self.workload, self.variant
+        return dict(
+            workload=w.name, variant=v.name, backend="custom", shape=dict(w.shapes["test"][0]),
+            dtype=w.dtypes[0], mode=mode, flops=self.flops, bytes=self.nbytes,
+            uses_tensor_cores=w.uses_tensor_cores, description=v.description, gpu_uuid=gpu_uuid,
+        )  # fmt: skip
+
+    def failed(self, mode: str, gpu_uuid: str | None, exc: Exception) -> IncorrectOutput:
+        rec = Record(**self.record_fields(mode, gpu_uuid), status="failed", reason=f"incorrect: {exc}",
+                     correctness=Correctness(checked=True, passed=False))  # fmt: skip
+        return IncorrectOutput(str(exc), rec)
+
+
+def _call(fn, args, reference, *, name, variant, shape, dtype, atol, rtol, flops, nbytes, tc) -> _Call:
+    from gpubench.bench.flopcheck import counted_call
+    from gpubench.kernels import Tolerance, Variant, Workload
+
+    fn_name = getattr(fn, "__name__", "fn").strip("<>")
+    name, variant = _label("name", name, fn_name), _label("variant", variant, fn_name)
+    shape, dtype = _shape(shape), _dtype(dtype, args)
+    tol = _tolerance(dtype, atol, rtol)
+    counted: dict[str, int | None] = {}
+
+    def counting_reference(*a):
+        out, counted["flops"] = counted_call(reference, *a)
+        return out
+
+    ref = reference if reference is None or flops is None else counting_reference
+    doc = (getattr(fn, "__doc__", None) or "").strip().split("\n")[0]
+    w = Workload(
+        name=name, axes=tuple(shape), shapes={"test": [shape], "bench": [shape]}, dtypes=(dtype,),
+        tolerances={dtype: Tolerance(*tol)}, make_inputs=lambda *_: args, reference=ref,
+        flops=lambda s: flops, bytes=lambda s, d: nbytes, uses_tensor_cores=bool(tc), compare=_compare(*tol),
+        variants={variant: Variant(variant, "torch", fn, description=doc)},
+    )  # fmt: skip
+    return _Call(w, w.variants[variant], flops, nbytes, counted)
+
+
+def _flop_check(flops: int | None, counted: dict):
+    from gpubench.bench.flopcheck import compare
+
+    if flops is None or "flops" not in counted:
+        return None
+    check = compare(flops, counted["flops"])
+    if not check.agrees:
+        warnings.warn(check.message("gpubench.benchmark"), stacklevel=3)
+    return check
+
+
+class _Context(WorkerContext):
+    """The worker's context for one call: without a reference there is nothing to check."""
+
+    def correctness(self, w, v, shape, dtype) -> Correctness:
+        if w.reference is None:
+            return Correctness(checked=False)
+        return replace(super().correctness(w, v, shape, dtype), seed=None)  # the caller's inputs, not seeded
+
+
+# Timers (the cold one holds a flush buffer of twice the L2), NVML samplers and device sections are
+# made once per device and process, not once per call.
+_MADE: dict = {}
+
+
+def _once(key, make):
+    if key not in _MADE:
+        _MADE[key] = make()
+    return _MADE[key]
+
+
+def _shared_timer(device, mode):
+    from gpubench.bench.timing import DeviceTimer
+
+    return _once(("timer", str(device), mode), lambda: DeviceTimer(device, mode))
+
+
+def _sections(device) -> tuple[results.Device, results.Software]:
+    from gpubench.bench.device import device_info, software_versions
+
+    def make():
+        info = device_info(device) if device.type == "cuda" else {"name": f"{device} (stand-in timer)"}
+        return results.Device.from_json(info), results.Software.from_json(software_versions())
+
+    return _once(("sections", str(device)), make)
+
+
+def _telemetry(device, given):
+    from gpubench.bench.telemetry import TelemetrySampler
+
+    return given if given is not None else _once(("nvml", str(device)), lambda: TelemetrySampler(device))
+
+
+def _embedded(ceilings):
+    from gpubench.bench.runner import _measured_ceilings
+
+    if ceilings is None or isinstance(ceilings, results.EmbeddedCeilings):
+        return ceilings
+    if isinstance(ceilings, (str, Path)):
+        return _measured_ceilings(str(ceilings))
+    raise TypeError(f"ceilings must be the path of a ceilings file (gpubench micro), got {ceilings!r}")
+
+
+def _run_of(rec: Record, device, rule_name: str, rule, started: str, ceilings) -> Run:
+    from gpubench.bench.runner import store_placement
+
+    dev, software = _sections(device)
+    info = RunInfo(
+        profile=rule_name, modes=[rec.mode], argv=list(sys.argv), workloads=[rec.workload], items=1,
+        started=started, finished=results.utc_now(), rule=vars(rule), notes=["gpubench.benchmark"],
+    )  # fmt: skip
+    run = Run(dev, software, info, status="complete", ceilings=ceilings)
+    run.add(rec)
+    store_placement(run)
+    return run
+
+
+def benchmark(
+    fn: Callable, *args, flops=None, bytes=None, reference: Callable | None = None, mode: str = "cold",
+    rule="quick", name: str | None = None, variant: str | None = None, shape: Mapping[str, int] | None = None,
+    dtype: str | None = None, atol=None, rtol=None, uses_tensor_cores: bool = False, device=None,
+    ceilings=None, timer_factory: Callable | None = None, telemetry=None,
+) -> BenchResult:  # fmt: skip
+    """Time `fn(*args)` on the GPU, with the suite's timer, stopping rule and telemetry.
+
+    flops, bytes   what one call computes and moves (compulsory DRAM traffic): TFLOP/s, GB/s, roofline
+    reference      a function of the same arguments whose output fn's must match (torch.testing's
+                   tolerance for the dtype, or atol/rtol); a mismatch raises IncorrectOutput, untimed
+    mode           "cold" (L2 flushed before every sample) or "warm"
+    rule           a profile name ("quick", "full") or a gpubench.bench.stats.StoppingRule
+    name, variant, shape, dtype   the record's identity (defaults: fn's name twice, no axes, the first
+                   floating-point argument's dtype); the gate matches records across runs by it
+    ceilings       a ceilings file measured by `gpubench micro`, for the measured roofline
+    timer_factory, telemetry   stand-ins for bench.timing.DeviceTimer(device, mode) and the NVML sampler
+                   (tests on machines without a GPU)
+    Raises NoGPUError without a CUDA GPU, TypeError / ValueError naming a bad argument.
+    """
+    from gpubench.bench.plan import PlanItem
+    from gpubench.bench.worker import _measured
+    from gpubench.roofline.placement import place_run
+
+    _check_callables(fn=fn, reference=reference, timer_factory=timer_factory)
+    if mode not in results.MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, results.MODES))}, got {mode!r}")
+    flops, nbytes = _count("flops", flops), _count("bytes", bytes)
+    rule_name, rule = _rule(rule)
+    embedded = _embedded(ceilings)
+    dev = _device(device, args, stand_in=timer_factory is not None)
+    call = _call(fn, args, reference, name=name, variant=variant, shape=shape, dtype=dtype, atol=atol,
+                 rtol=rtol, flops=flops, nbytes=nbytes, tc=uses_tensor_cores)  # fmt: skip
+    uuid = _sections(dev)[0].uuid
+    ctx = _Context(None, rule, dev, timer_factory=timer_factory or _shared_timer,
+                   telemetry=_telemetry(dev, telemetry), gpu_uuid=uuid)  # fmt: skip
+    fields = call.record_fields(mode, uuid)
+    item = PlanItem(fields["workload"], fields["variant"], "custom", fields["shape"], fields["dtype"], mode)
+    started = results.utc_now()
+    try:
+        rec = _measured(item, call.workload, call.variant, ctx, fields)
+    except CorrectnessError as exc:
+        failed = call.failed(mode, uuid, exc)
+        failed.run = _run_of(failed.record, dev, rule_name, rule, started, embedded)
+        raise failed from None
+    check = _flop_check(flops, call.counted)
+    if check is not None:
+        rec.details["flop_check"] = check.to_json()
+    run = _run_of(rec, dev, rule_name, rule, started, embedded)
+    placement = place_run(run).of(rec)
+    if placement is not None and placement.datasheet is None and placement.measured is None:
+        placement = None  # a GPU without a datasheet entry, and no ceilings measured on it
+    return BenchResult(rec, run, placement, check)
+
+
+def _check_callables(**named) -> None:
+    for arg, value in named.items():
+        if value is None and arg != "fn":
+            continue
+        if not callable(value):
+            what = {"fn": "the function to time", "reference": "or None", "timer_factory": "(device, mode)"}
+            raise TypeError(f"{arg} must be callable ({what[arg]}), got {type(value).__name__} {value!r:.60}")
+
+
+def check(fn: Callable, *args, reference: Callable, atol=None, rtol=None, dtype: str | None = None):
+    """fn(*args) against reference(*args), timing nothing: runs anywhere (Triton kernels on a machine
+    without a GPU: TRITON_INTERPRET=1 and CPU tensors). Returns the Correctness; raises IncorrectOutput."""
+    from gpubench.bench.correctness import check_variant
+
+    _check_callables(fn=fn, reference=reference)
+    if reference is None:
+        raise TypeError("reference must be callable: check compares fn's output with it")
+    call = _call(fn, args, reference, name=None, variant=None, shape=None, dtype=dtype, atol=atol, rtol=rtol,
+                 flops=None, nbytes=None, tc=False)  # fmt: skip
+    w = call.workload
+    try:
+        return replace(check_variant(w, call.variant, {}, w.dtypes[0], device=None), seed=None)
+    except CorrectnessError as exc:
+        raise call.failed("cold", None, exc) from None
