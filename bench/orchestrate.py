@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,12 +64,14 @@ class Orchestrator:
     """Runs `plan` until every item has a record in `run`, writing `out` after each record.
 
     `worker_cmd(plan_file, journal)` gives one worker's command; `save(run)` writes the results file;
-    `echo` shows progress.
+    `echo` shows progress; `env` is added to each worker's environment (the GPU it is pinned to).
+    `stop()` may come from another thread than `execute()` (bench.multigpu runs one per GPU).
     """
 
     def __init__(
-        self, plan: list[PlanItem], run: Run, worker_cmd: Callable, save: Callable, work: Path, echo=print
-    ):
+        self, plan: list[PlanItem], run: Run, worker_cmd: Callable, save: Callable, work: Path, echo=print,
+        env: dict[str, str] | None = None,
+    ):  # fmt: skip
         ids = [i.id for i in plan]
         if len(set(ids)) != len(ids):
             raise ValueError("the plan has duplicate item ids")
@@ -80,8 +83,15 @@ class Orchestrator:
         self.journal: Path | None = None
         self.seen = 0
         self.deaths = 0
+        self.env = dict(env or {})
+        self.stopped = False
+        self._lock = threading.Lock()  # stop() and execute() may be on different threads
 
     def _take(self, events: list[dict]) -> None:
+        with self._lock:
+            self._take_locked(events)
+
+    def _take_locked(self, events: list[dict]) -> None:
         for ev in events[self.seen :]:
             if ev.get("event") == "device":
                 self.run.device = Device.from_json(ev["device"])
@@ -114,20 +124,24 @@ class Orchestrator:
         log = self.work / f"worker-{attempt}.log"
         self.seen = 0
         env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-        with open(log, "w") as logf:
+        with open(log, "w") as logf, self._lock:
+            if self.stopped:  # stop() came between two workers: start no other
+                return
             self.proc = subprocess.Popen(
                 self.worker_cmd(plan_file, self.journal), stdout=logf, stderr=subprocess.STDOUT,
-                env={**env, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+                env={**env, **self.env, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
             )  # fmt: skip
-            while True:
-                code = self.proc.poll()
-                self._take(read_journal(self.journal))
-                if code is not None:
-                    break
-                time.sleep(POLL_S)
+        while True:
+            code = self.proc.poll()
+            self._take(read_journal(self.journal))
+            if code is not None:
+                break
+            time.sleep(POLL_S)
         self._after_worker(remaining, code, log)
 
     def _after_worker(self, remaining: list[PlanItem], code: int, log: Path) -> None:
+        if self.stopped:  # ended by stop(): its unfinished item is interrupted, not failed
+            return
         events = read_journal(self.journal)
         poisoned = {e["id"]: e.get("error") for e in events if e.get("event") == "poisoned"}
         lost = [e["id"] for e in events if e.get("event") == "start" and e["id"] not in self.recorded]
@@ -146,14 +160,17 @@ class Orchestrator:
         """ "complete" once every item has a record (a KeyboardInterrupt or stop signal propagates)."""
         self.work.mkdir(parents=True, exist_ok=True)
         attempt = 0
-        while len(self.recorded) < len(self.plan):
+        while not self.stopped and len(self.recorded) < len(self.plan):
             attempt += 1
             self._attempt(attempt)
-        return "complete"
+        return "interrupted" if self.stopped else "complete"
 
     def stop(self) -> None:
         """Stop the worker, keeping every record it journalled before it went."""
-        stop_process(self.proc)
+        with self._lock:
+            self.stopped = True
+            proc = self.proc
+        stop_process(proc)
         if self.journal is not None:
             self._take(read_journal(self.journal))
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gpubench.bench.list_cli import add_workload_module_option, load_plugins
 from gpubench.bench.plan import PROFILES, PlanError, build_plan
 from gpubench.results import MODES
 
@@ -55,6 +56,7 @@ def add_parser(subparsers):
     for what in ("workload", "variant", "dtype"):
         a = p.add_argument(f"--{what}", nargs="+", metavar=what.upper(), help=f"only these {what}s")
         a.known = _known(what)
+    add_workload_module_option(p)
     p.add_argument("--mode", nargs="+", choices=MODES, help="L2 modes (default: the profile's)")
     p.add_argument("--out", metavar="PATH", help="results file (default results/<gpu>-<time>.json)")
     p.add_argument(
@@ -64,6 +66,21 @@ def add_parser(subparsers):
         "--ceilings", metavar="PATH", help="measured ceilings file (gpubench micro) to predict against"
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan (one line per item) and exit")
+    p.add_argument(
+        "--gpus", metavar="all|0,2,...",
+        help="one worker process per GPU (every visible GPU, or these indices or UUIDs), the plan split "
+        "across them by expected time, longest first; one results file whose records name their GPU",
+    )  # fmt: skip
+    p.add_argument(
+        "--balance-from", metavar="RESULTS",
+        help="with --gpus: split by the times measured in this earlier results file (default: the "
+        "datasheet roofline's estimate)",
+    )  # fmt: skip
+    p.add_argument(
+        "--items", metavar="FILE",
+        help="run exactly the plan items in FILE (a JSON list, as `gpubench submit` writes for each job) "
+        "instead of a --workload/--variant/--dtype/--mode selection",
+    )  # fmt: skip
     p.set_defaults(func=run)
     return p
 
@@ -93,12 +110,39 @@ def _check_files(args) -> str | None:
     return None
 
 
+def _multi_gpu_problem(args) -> str | None:
+    """What is wrong with --gpus, --balance-from or --items, before anything is loaded."""
+    from gpubench.bench.gpus import GpuSelectionError, parse_spec
+
+    if args.gpus is not None:
+        try:
+            parse_spec(args.gpus)
+        except GpuSelectionError as exc:
+            return str(exc)
+    elif args.balance_from:
+        return "--balance-from only applies with --gpus (it balances the split across GPUs)"
+    chosen = [f"--{k}" for k in ("workload", "variant", "dtype", "mode") if getattr(args, k)]
+    if args.items and chosen:
+        return f"--items fixes the plan: drop {', '.join(chosen)}"
+    return None
+
+
 def run(args) -> int:
     profile = PROFILES[args.profile]
+    if problem := _multi_gpu_problem(args):
+        return _error(problem)
+    if problem := load_plugins(args, PROG):
+        return _error(problem)
     try:
-        plan = build_plan(profile, args.workload, args.variant, args.dtype, args.mode)
+        if args.items:
+            from gpubench.bench.items import read_items
+
+            plan = read_items(args.items)
+        else:
+            plan = build_plan(profile, args.workload, args.variant, args.dtype, args.mode)
     except PlanError as exc:
         return _error(str(exc))
+    _warn_flop_counts(plan)
     if args.dry_run:
         for item in plan:
             print(item.id)
@@ -109,6 +153,12 @@ def run(args) -> int:
     problem = _check_files(args)
     if problem:
         return _error(problem)
+    if args.gpus is not None:  # never initialises CUDA here: the GPUs are found through NVML
+        from gpubench.bench.multigpu import run_selected
+
+        return run_selected(
+            profile, plan, args.gpus, args.out, args.storage, args.ceilings, args.balance_from
+        )
     if not _has_gpu():
         return cpu_pass(args, plan)
     from gpubench.bench.outpath import unwritable
@@ -119,12 +169,23 @@ def run(args) -> int:
     return run_gpu(profile, plan, args.out, args.storage, args.ceilings)
 
 
+def _warn_flop_counts(plan) -> None:
+    """Declared FLOP counts that torch's FlopCounterMode contradicts (bench.flopcheck), one line each."""
+    from gpubench import kernels
+    from gpubench.bench import flopcheck
+
+    names = [name for name in dict.fromkeys(i.workload for i in plan) if name in kernels.REGISTRY]
+    for line in flopcheck.problems(kernels.REGISTRY[name] for name in names):
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
+
+
 def _sources(workloads: list[str]) -> list[Path]:
     """The CUDA sources of these workloads (each lives beside its workload's module)."""
     from gpubench import kernels
     from gpubench.bench import nvrtc
 
-    dirs = {Path(sys.modules[kernels.REGISTRY[w].make_inputs.__module__].__file__).parent for w in workloads}
+    mods = [sys.modules.get(getattr(kernels.REGISTRY[w].make_inputs, "__module__", "")) for w in workloads]
+    dirs = {Path(m.__file__).parent for m in mods if getattr(m, "__file__", None)}
     return [p for p in nvrtc.cuda_sources() if any(p.is_relative_to(d) for d in dirs)]
 
 

@@ -91,6 +91,12 @@ def execute(plan: Plan, run: Run, out: Path, worker_cmd, echo=print, work: Path 
     """Run the plan into `out`; 0 when every item ran (skips included), 1 if any failed, 130 if stopped."""
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="gpubench-"))
     orch = Orchestrator(plan.items, run, worker_cmd, lambda r: results.write(r, out), work, echo)
+    return drive(orch, plan, run, out, echo, work)
+
+
+def drive(orch, plan: Plan, run: Run, out: Path, echo, work: Path) -> int:
+    """execute()'s signal handling and final write around `orch`: an Orchestrator, or anything with its
+    execute() -> status, stop() and deaths (bench.multigpu's one per GPU)."""
     try:
         with stop_on_sigterm():
             status = orch.execute()
@@ -122,47 +128,62 @@ def _measured_ceilings(path: str | None) -> EmbeddedCeilings | None:
     return EmbeddedCeilings(cf.ceilings, cf.device.name, cf.device.uuid, cf.created, str(path))
 
 
-def worker_command(profile: Profile, storage_dir: Path):
+def worker_command(profile: Profile, storage_dir: Path, save_name: str | None = None):
+    """The worker's pytest command; `save_name` names its pytest-benchmark files (workers of several
+    GPUs save into one storage folder at once, and autosave names could collide)."""
+    save = f"--benchmark-save={save_name}" if save_name else "--benchmark-autosave"
+
     def cmd(plan_file: Path, journal: Path) -> list[str]:
         return [
             sys.executable, "-m", "pytest", str(SUITE), "-p", "gpubench.bench.pytest_plugin",
             f"--gpubench-plan={plan_file}", f"--gpubench-journal={journal}",
             f"--gpubench-profile={profile.name}",
             "-o", "addopts=", "-p", "no:cacheprovider", "--benchmark-enable",
-            f"--benchmark-storage=file://{storage_dir.resolve()}", "--benchmark-autosave",
+            f"--benchmark-storage=file://{storage_dir.resolve()}", save,
             "--benchmark-columns=min,median,iqr,max,rounds", f"--rootdir={SUITE.parent}", "-q",
         ]  # fmt: skip
 
     return cmd
 
 
-def run_gpu(
-    profile: Profile, plan: Plan, out: str | None, storage: str, ceilings: str | None, echo=print
-) -> int:
-    """Measure `plan` on this machine's GPU (the arguments were checked by the CLI)."""
-    import os
-
-    import torch
-
+def new_run(profile: Profile, plan: Plan, device: results.Device, ceilings: str | None) -> Run:
+    """The results file's header before the first record (the worker reports the rest of the device)."""
     from gpubench.bench.device import software_versions
 
-    gpu = torch.cuda.get_device_name(0)
-    out_path = Path(out) if out else default_out(gpu)
     info = RunInfo(
         profile=profile.name, modes=sorted({i.mode for i in plan}), argv=list(sys.argv),
         workloads=sorted({i.workload for i in plan}), items=len(plan), started=results.utc_now(),
         rule=vars(profile.rule), notes=list(plan.notes),
     )  # fmt: skip
-    run = Run(results.Device(name=gpu), results.Software.from_json(software_versions()), info)
+    run = Run(device, results.Software.from_json(software_versions()), info)
     run.ceilings = _measured_ceilings(ceilings)
+    return run
+
+
+def export_import_root() -> None:
+    """Let the workers' interpreter import the suite from where this process did."""
+    import os
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IMPORT_ROOT), os.environ.get("PYTHONPATH")]))
+
+
+def run_gpu(
+    profile: Profile, plan: Plan, out: str | None, storage: str, ceilings: str | None, echo=print
+) -> int:
+    """Measure `plan` on this machine's GPU (the arguments were checked by the CLI)."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0)
+    out_path = Path(out) if out else default_out(gpu)
+    run = new_run(profile, plan, results.Device(name=gpu), ceilings)
     echo(f"gpubench: {len(plan)} items, profile {profile.name} on {gpu}; results -> {out_path}")
     for note in plan.notes:
         echo(f"  left out: {note}")
     storage_dir = Path(storage) / slug(gpu)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IMPORT_ROOT), os.environ.get("PYTHONPATH")]))
+    export_import_root()
     code = execute(plan, run, out_path, worker_command(profile, storage_dir), echo)
     echo(
         f"pytest-benchmark storage (device time, per GPU model): {storage_dir}; compare saved runs with "
-        f"`pytest-benchmark compare --storage file://{storage_dir.resolve()}`"
+        f"`pytest-benchmark --storage file://{storage_dir.resolve()} compare`"
     )
     return code

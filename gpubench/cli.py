@@ -34,6 +34,9 @@ SUBCOMMANDS = {
     "gate": "gpubench.reports.gate_cli",
     "compare": "gpubench.reports.compare_cli",
     "export": "gpubench.reports.export_cli",
+    "submit": "gpubench.bench.submit_cli",
+    "merge": "gpubench.reports.merge_cli",
+    "history": "gpubench.reports.history_cli",
 }
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -43,6 +46,7 @@ INSTALL_HINTS = {
     "triton": "triton: pip install 'gpubench[cpu]', or the Triton that came with your CUDA build of torch",
     "cupy": "CuPy: pip install 'gpubench[cuda12]' or 'gpubench[cuda13]' (matching your CUDA major version)",
     "pyarrow": "pyarrow: pip install pyarrow",
+    "submitit": "submitit: pip install 'gpubench[cluster]'",
     "pandas": "pandas: pip install gpubench (it is a dependency; the install is incomplete)",
     "matplotlib": "matplotlib: pip install gpubench (it is a dependency; the install is incomplete)",
     "jinja2": "jinja2: pip install gpubench (it is a dependency; the install is incomplete)",

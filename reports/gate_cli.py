@@ -29,12 +29,23 @@ DESCRIPTION = (
     "Compare a candidate results file against a baseline from the same GPU model: one verdict per "
     "record (SAME, FASTER, SLOWER, UNCERTAIN; throttled records excluded). Exit 0: no confirmed "
     "regression; 1: at least one record SLOWER (or FAILED where the baseline was ok); 2: usage or file error."
+    " With --baseline-history N, give the CANDIDATE alone: it is gated against the last N runs of its GPU "
+    "model in the history, each record's verdict by majority (docs/gating.md)."
 )
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("baseline", metavar="BASELINE", help="results file of the baseline run")
-    p.add_argument("candidate", metavar="CANDIDATE", help="results file of the candidate run")
+    p.add_argument(
+        "baseline", metavar="BASELINE",
+        help="results file of the baseline run (with --baseline-history: the candidate, given alone)",
+    )  # fmt: skip
+    p.add_argument("candidate", metavar="CANDIDATE", nargs="?", help="results file of the candidate run")
+    p.add_argument(
+        "--baseline-history", type=int, metavar="N",
+        help="gate the candidate against the last N runs of its GPU model in the history (--history): "
+        "each record's verdict is the majority of its verdicts against each run",
+    )  # fmt: skip
+    p.add_argument("--history", metavar="DB", help="the history file (default results/history.sqlite)")
     p.add_argument(
         "--threshold",
         type=float,
@@ -101,23 +112,45 @@ def _error(message: str) -> int:
     return EXIT_ERROR
 
 
+def _history_problem(args: argparse.Namespace) -> str | None:
+    if args.baseline_history is None:
+        if args.candidate is None:
+            return "give BASELINE and CANDIDATE (or --baseline-history N with the CANDIDATE alone)"
+        return "--history only applies with --baseline-history N" if args.history else None
+    if args.candidate is not None:
+        return "with --baseline-history the baselines come from the history: give the CANDIDATE alone"
+    if args.cross_hardware:
+        return "--cross-hardware does not apply to --baseline-history (a history is per GPU model)"
+    return None
+
+
+def _gate_history(args: argparse.Namespace, settings: dict):
+    from gpubench.reports.gate_history import gate_history
+    from gpubench.reports.history import DEFAULT_DB, History
+
+    candidate = place_run(results.read(args.baseline))
+    with History(args.history or DEFAULT_DB, create=False) as history:
+        return gate_history(history, candidate, args.baseline_history, **settings)
+
+
 def run(args: argparse.Namespace) -> int:
+    from gpubench.reports.history import HistoryError
+
+    if problem := _history_problem(args):
+        return _error(problem)
+    settings = dict(
+        threshold_pct=args.threshold, confidence=args.confidence, seed=args.seed,
+        noise_floor_pct=args.noise_floor, resamples=args.resamples, normalize_clocks=args.normalize_clocks,
+        allow_partial=args.allow_partial,
+    )  # fmt: skip
     try:
-        baseline = place_run(results.read(args.baseline))
-        candidate = place_run(results.read(args.candidate))
-        report = gate(
-            baseline,
-            candidate,
-            threshold_pct=args.threshold,
-            cross_hardware=args.cross_hardware,
-            confidence=args.confidence,
-            seed=args.seed,
-            noise_floor_pct=args.noise_floor,
-            resamples=args.resamples,
-            normalize_clocks=args.normalize_clocks,
-            allow_partial=args.allow_partial,
-        )
-    except (results.ResultsError, GateError) as exc:
+        if args.baseline_history is not None:
+            report = _gate_history(args, settings)
+        else:
+            baseline = place_run(results.read(args.baseline))
+            candidate = place_run(results.read(args.candidate))
+            report = gate(baseline, candidate, cross_hardware=args.cross_hardware, **settings)
+    except (results.ResultsError, GateError, HistoryError) as exc:
         return _error(str(exc))
 
     if args.json:

@@ -126,10 +126,21 @@ def _markdown(prepared: list[dict], micro: list[dict], notes: list[str], cross_n
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _history(history, out_dir: Path, img_dir: Path, embed: bool) -> list[dict]:
+    """The history section's GPU models (reports.history_view), or none without a history."""
+    if history is None:
+        return []
+    from gpubench.reports.history_view import html_section
+
+    return html_section(history, img_dir, out_dir, embed)
+
+
 def render(
-    inputs: Inputs, out_dir: str | Path, *, embed_images: bool = False, title: str = "gpubench report"
+    inputs: Inputs, out_dir: str | Path, *, embed_images: bool = False, title: str = "gpubench report",
+    history=None,
 ) -> Path:
-    """Write out_dir/index.html, out_dir/summary.md and out_dir/img/; returns the index.html path."""
+    """Write out_dir/index.html, out_dir/summary.md and out_dir/img/; returns the index.html path.
+    `history`: a reports.history.History whose trends get a section of their own."""
     out_dir = Path(out_dir)
     img_dir = out_dir / "img"
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -155,6 +166,7 @@ def render(
         micro=micro,
         cross_gpu_html=cross_html,
         cross_gpu_note=cross_note,
+        history=_history(history, out_dir, img_dir, embed_images),
     )
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")

@@ -43,6 +43,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="measured ceilings files; they override the ceilings embedded in results of the same GPU model",
     )
     p.add_argument("--embed-images", action="store_true", help="embed the plots in index.html as base64 PNG")
+    p.add_argument("--history", metavar="DB", help="add a section with the trends of this results history")
     return p
 
 
@@ -73,11 +74,21 @@ def run(args) -> int:
             return 2
         print(f"{PROG}: {NO_REFERENCE}", file=sys.stderr)
         return 1
+    from gpubench.reports.history import History, HistoryError
+
     try:
-        index = render(inputs, Path(args.out), embed_images=args.embed_images)
+        history = History(args.history, create=False) if args.history else None
+    except HistoryError as exc:
+        print(f"{PROG}: error: --history: {exc}", file=sys.stderr)
+        return 2
+    try:
+        index = render(inputs, Path(args.out), embed_images=args.embed_images, history=history)
     except OSError as exc:
         print(f"{PROG}: error: cannot write the report into {args.out}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if history is not None:
+            history.close()
     n_records = sum(len(p.run.records) for p in inputs.placed)
     for n in inputs.notes:
         print(f"note: {n}")
