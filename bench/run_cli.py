@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gpubench.bench.list_cli import add_workload_module_option, load_plugins
 from gpubench.bench.plan import PROFILES, PlanError, build_plan
+from gpubench.exits import usage_error
 from gpubench.results import MODES
 
 PROG = "gpubench run"
@@ -85,10 +86,6 @@ def add_parser(subparsers):
     return p
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
-
 
 def _has_gpu() -> bool:
     import torch
@@ -130,9 +127,9 @@ def _multi_gpu_problem(args) -> str | None:
 def run(args) -> int:
     profile = PROFILES[args.profile]
     if problem := _multi_gpu_problem(args):
-        return _error(problem)
+        return usage_error(PROG, problem)
     if problem := load_plugins(args, PROG):
-        return _error(problem)
+        return usage_error(PROG, problem)
     try:
         if args.items:
             from gpubench.bench.items import read_items
@@ -141,7 +138,7 @@ def run(args) -> int:
         else:
             plan = build_plan(profile, args.workload, args.variant, args.dtype, args.mode)
     except PlanError as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
     _warn_flop_counts(plan)
     if args.dry_run:
         for item in plan:
@@ -152,7 +149,7 @@ def run(args) -> int:
         return 0
     problem = _check_files(args)
     if problem:
-        return _error(problem)
+        return usage_error(PROG, problem)
     if args.gpus is not None:  # never initialises CUDA here: the GPUs are found through NVML
         from gpubench.bench.multigpu import run_selected
 
@@ -165,7 +162,7 @@ def run(args) -> int:
     from gpubench.bench.runner import run_gpu
 
     if problem := unwritable(Path(args.storage) / "probe.json"):
-        return _error(f"--storage: {problem}")
+        return usage_error(PROG, f"--storage: {problem}")
     return run_gpu(profile, plan, args.out, args.storage, args.ceilings)
 
 

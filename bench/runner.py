@@ -18,13 +18,13 @@ import gpubench
 from gpubench import results
 from gpubench.bench.orchestrate import Orchestrator
 from gpubench.bench.plan import Plan, Profile
+from gpubench.exits import EXIT_INTERRUPTED
 from gpubench.results import CeilingsFile, EmbeddedCeilings, Run, RunInfo
 
 # The folder that holds the `gpubench` package (the checkout's root, or site-packages when installed):
 # the worker's interpreter imports the suite from there.
 IMPORT_ROOT = Path(gpubench.__file__).resolve().parent.parent
 SUITE = Path(__file__).with_name("test_suite.py")
-EXIT_INTERRUPTED = 130
 
 
 class Stopped(BaseException):

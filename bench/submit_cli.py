@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gpubench.bench.plan import PROFILES, PlanError
+from gpubench.exits import usage_error
 from gpubench.results import MODES
 
 PROG = "gpubench submit"
@@ -68,10 +68,6 @@ def add_parser(subparsers):
     p.set_defaults(func=run)
     return p
 
-
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def _problem(args) -> str | None:
@@ -162,17 +158,17 @@ def submit(args, command=None, echo=print) -> int:
     from gpubench import results
 
     if problem := _problem(args):
-        return _error(problem)
+        return usage_error(PROG, problem)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = Path(args.folder or f"results/submit-{stamp}")
     if problem := _check_files(args, folder):
-        return _error(problem)
+        return usage_error(PROG, problem)
     import submitit  # noqa: F401  (missing: one line naming the extra, before anything is written)
 
     try:
         sub, items, profile = _work(args, folder)
     except (PlanError, results.ResultsError) as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
     opts = _options(args, sub.options if args.resume else None)
     out = Path(args.out) if args.out else folder / "merged.json"
     if not items:

@@ -1,12 +1,6 @@
 """The `gpubench` command: one entry point for every subcommand.
 
-Exit codes, the same for every command (docs/cli.md):
-    0    done: the command did what was asked and found nothing wrong
-    1    the command's "found something" answer: a regression (gate), a failed or wrong kernel (run),
-         nothing to report (report with no reference data)
-    2    usage or input error: a bad argument, a missing or malformed file, a missing dependency;
-         one line on stderr names it, and nothing was measured
-    130  interrupted (Ctrl-C, SIGTERM): what finished is kept
+Exit statuses are the same for every command: gpubench.exits owns them (and docs/cli.md lists them).
 """
 
 from __future__ import annotations
@@ -16,6 +10,7 @@ import importlib
 import sys
 
 from gpubench import __version__
+from gpubench.exits import EXIT_INTERRUPTED, EXIT_USAGE
 
 # Subcommand -> module with add_parser(subparsers) and run(args). Modules import only what they need
 # at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic` and `dse` run
@@ -38,8 +33,6 @@ SUBCOMMANDS = {
     "merge": "gpubench.reports.merge_cli",
     "history": "gpubench.reports.history_cli",
 }
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 # What to install when an optional dependency is missing, by top-level module name.
 INSTALL_HINTS = {
     "torch": "torch: pip install 'gpubench[cpu]' on a machine without a GPU (README), or a CUDA torch",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.exits import usage_error
 from gpubench.reports.compare import CompareError, compare
 from gpubench.reports.compare_render import render_plots
 from gpubench.roofline.placement import place_run
@@ -23,7 +24,6 @@ DESCRIPTION = (
     "ratio (time on the first run's GPU / time on each other) next to the ratio predicted from each "
     "GPU's datasheet (and measured) ceilings."
 )
-EXIT_ERROR = 2
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -46,19 +46,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return EXIT_ERROR
-
 
 def run(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
-        return _error(f"a comparison needs at least two results files, got {len(args.runs)}")
+        return usage_error(PROG, f"a comparison needs at least two results files, got {len(args.runs)}")
     try:
         runs = [results.read(path, strict=False) for path in args.runs]
         report = compare([place_run(r) for r in runs])
     except (results.ResultsError, CompareError) as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
     for run_ in runs:
         for problem in run_.problems:
             print(f"{PROG}: note: {problem}", file=sys.stderr)
@@ -70,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             (out / "compare.md").write_text(report.to_markdown(), encoding="utf-8")
             plots = render_plots(report, out)
         except OSError as exc:
-            return _error(f"cannot write into {out}: {exc}")
+            return usage_error(PROG, f"cannot write into {out}: {exc}")
         for path in [out / "compare.json", out / "compare.md", *plots]:
             print(f"wrote {path}", file=sys.stderr)
     if args.json:

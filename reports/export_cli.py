@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.exits import usage_error
 
 PROG = "gpubench export"
 
@@ -37,10 +38,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
-
 
 def frame(paths: list[str], samples: bool):
     """The stacked frame of the files; ResultsError for a file that cannot be used."""
@@ -63,16 +60,16 @@ def frame(paths: list[str], samples: bool):
 
 def run(args) -> int:
     if args.parquet and not args.out:
-        return _error("--parquet writes a binary file: name it with --out FILE")
+        return usage_error(PROG, "--parquet writes a binary file: name it with --out FILE")
     if args.parquet:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            return _error("--parquet needs pyarrow, which is not installed: pip install pyarrow")
+            return usage_error(PROG, "--parquet needs pyarrow, which is not installed: pip install pyarrow")
     try:
         df = frame(args.results, args.samples)
     except results.ResultsError as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
     try:
         if args.parquet:
             df.to_parquet(args.out, index=False)
@@ -81,7 +78,7 @@ def run(args) -> int:
         else:
             df.to_csv(sys.stdout, index=False)
     except OSError as exc:
-        return _error(f"cannot write {args.out}: {exc}")
+        return usage_error(PROG, f"cannot write {args.out}: {exc}")
     if args.out:
         print(f"{PROG}: wrote {Path(args.out)} ({len(df)} rows, {len(df.columns)} columns)", file=sys.stderr)
     return 0

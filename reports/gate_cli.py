@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from gpubench import results
+from gpubench.exits import usage_error
 from gpubench.reports.gate import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -21,7 +22,6 @@ from gpubench.reports.gate import (
     GateError,
     gate,
 )
-from gpubench.reports.gate_report import EXIT_ERROR
 from gpubench.roofline.placement import place_run
 
 PROG = "gpubench gate"
@@ -107,10 +107,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return EXIT_ERROR
-
 
 def _history_problem(args: argparse.Namespace) -> str | None:
     if args.baseline_history is None:
@@ -137,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from gpubench.reports.history import HistoryError
 
     if problem := _history_problem(args):
-        return _error(problem)
+        return usage_error(PROG, problem)
     settings = dict(
         threshold_pct=args.threshold, confidence=args.confidence, seed=args.seed,
         noise_floor_pct=args.noise_floor, resamples=args.resamples, normalize_clocks=args.normalize_clocks,
@@ -151,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             candidate = place_run(results.read(args.candidate))
             report = gate(baseline, candidate, cross_hardware=args.cross_hardware, **settings)
     except (results.ResultsError, GateError, HistoryError) as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
 
     if args.json:
         text = report.to_json() + "\n"
@@ -164,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             with open(args.output, "w", encoding="utf-8") as f:
                 f.write(text)
         except OSError as exc:
-            return _error(f"cannot write {args.output}: {exc}")
+            return usage_error(PROG, f"cannot write {args.output}: {exc}")
         print(report.headline)
     else:
         sys.stdout.write(text)

@@ -9,6 +9,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gpubench.exits import EXIT_FOUND as EXIT_REGRESSION
+from gpubench.exits import EXIT_OK
+from gpubench.exits import EXIT_USAGE as EXIT_ERROR
 from gpubench.fmt import fmt_ratio, fmt_time, md_cell, oneline
 from gpubench.results import RecordKey, Run, finite_or_none
 
@@ -20,9 +23,6 @@ THROTTLED_EXCLUDED = "THROTTLED-EXCLUDED"
 EXCLUDED = "EXCLUDED"
 VERDICTS = (SLOWER, UNCERTAIN, FASTER, SAME, THROTTLED_EXCLUDED, EXCLUDED)
 
-EXIT_OK = 0
-EXIT_REGRESSION = 1
-EXIT_ERROR = 2
 
 __all__ = [
     "EXCLUDED",

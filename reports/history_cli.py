@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.exits import usage_error
 from gpubench.reports.history import DEFAULT_DB, History, HistoryError
 
 PROG = "gpubench history"
@@ -50,10 +51,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.set_defaults(func=run)
     return p
 
-
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def _readable(paths: list[str], allow_partial: bool) -> list[results.Run]:
@@ -115,9 +112,9 @@ def run(args) -> int:
     try:
         return _add(args) if args.action == "add" else _show(args)
     except (results.ResultsError, HistoryError) as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
     except OSError as exc:
-        return _error(f"{exc.filename or ''}: {exc.strerror or exc}")
+        return usage_error(PROG, f"{exc.filename or ''}: {exc.strerror or exc}")
 
 
 def main(argv=None) -> int:

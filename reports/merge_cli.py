@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.exits import usage_error
 from gpubench.reports.merge import DUPLICATE_RULES, MergeError, merge, merge_submission
 from gpubench.results.submission import is_submission
 
@@ -54,10 +55,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.set_defaults(func=run)
     return p
 
-
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def _out_problem(out: Path) -> str | None:
@@ -109,12 +106,12 @@ def run(args) -> int:
     try:
         files, folder = _inputs(args)
     except ValueError as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
     if args.out is None and folder is None:
-        return _error("--out FILE is required (except for a submit folder: DIR/merged.json)")
+        return usage_error(PROG, "--out FILE is required (except for a submit folder: DIR/merged.json)")
     out = Path(args.out) if args.out else folder / "merged.json"
     if problem := _out_problem(out):
-        return _error(problem)
+        return usage_error(PROG, problem)
     try:
         if folder is not None:
             return _submission(folder, out, args)
@@ -122,9 +119,9 @@ def run(args) -> int:
         merged = merge(runs, args.allow_mixed_gpus, args.duplicates, args.allow_mixed_commits)
         results.write(merged, out)
     except (results.ResultsError, MergeError) as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
     except OSError as exc:
-        return _error(f"cannot write {out}: {exc.strerror or exc}")
+        return usage_error(PROG, f"cannot write {out}: {exc.strerror or exc}")
     gpus = ", ".join(sorted({d.model for d in (merged.gpus or [merged.device])}))
     print(f"{PROG}: {len(merged.records)} records from {len(runs)} file(s) ({gpus}) -> {out}")
     return 0

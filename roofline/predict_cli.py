@@ -15,6 +15,7 @@ import json
 import sys
 
 from gpubench import results
+from gpubench.exits import usage_error
 from gpubench.fmt import fmt_ratio, fmt_time
 from gpubench.results import ResultsError, finite_or_none
 from gpubench.roofline.crossgen import carried_time, ceilings_of_spec
@@ -41,10 +42,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.set_defaults(func=run)
     return p
 
-
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def predictions(run, target, target_name: str) -> list[dict]:
@@ -83,18 +80,18 @@ def run(args) -> int:
     try:
         spec = get_spec(args.gpu)
     except KeyError as exc:
-        return _error(str(exc.args[0]))
+        return usage_error(PROG, str(exc.args[0]))
     try:
         source = results.read(args.results, strict=False)
         measured = results.read_ceilings(args.ceilings) if args.ceilings else None
     except ResultsError as exc:
-        return _error(str(exc))
+        return usage_error(PROG, str(exc))
     target = ceilings_of_spec(spec, measured.ceilings if measured else None)
     for problem in source.problems:
         print(f"{PROG}: note: {problem}", file=sys.stderr)
     rows = predictions(source, target, spec.name)
     if not rows:
-        return _error(f"{args.results} has no ok record with FLOP and byte counts to predict")
+        return usage_error(PROG, f"{args.results} has no ok record with FLOP and byte counts to predict")
     sys.stdout.write(
         json.dumps(finite_or_none(rows), indent=1) + "\n" if args.json else _table(rows, source, spec.name)
     )

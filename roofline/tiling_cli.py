@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from gpubench.exits import usage_error
+
+PROG = "gpubench tiling"
 
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
 
@@ -45,10 +48,6 @@ def add_parser(subparsers):
     p.set_defaults(func=run)
     return p
 
-
-def _error(msg: str) -> int:
-    print(f"gpubench tiling: error: {msg}", file=sys.stderr)
-    return 2
 
 
 def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]:
@@ -83,12 +82,12 @@ def run(args) -> int:
     sizes = {k: getattr(args, k) for k in ("M", "N", "K", "tm", "tn", "tk")}
     bad = [f"{k}={v}" for k, v in sizes.items() if v <= 0]
     if bad:
-        return _error(f"sizes and tiles must be positive integers, got {', '.join(bad)}")
+        return usage_error(PROG, f"sizes and tiles must be positive integers, got {', '.join(bad)}")
     if args.group_m is not None and args.group_m <= 0:
-        return _error(f"--group-m must be positive, got {args.group_m}")
+        return usage_error(PROG, f"--group-m must be positive, got {args.group_m}")
     bw, peak, note, err = _ceilings(args)
     if err:
-        return _error(err)
+        return usage_error(PROG, err)
 
     s = DTYPE_BYTES[args.dtype]
     M, N, K, tm, tn, tk = (sizes[k] for k in ("M", "N", "K", "tm", "tn", "tk"))
