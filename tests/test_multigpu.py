@@ -5,9 +5,7 @@ On the CPU with stand-in GPUs and the stand-in worker (tests/_fake_gpu_worker.py
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from gpubench.bench.items import write_items
 from gpubench.bench.multigpu import available_gpus, run_on_gpus, split_plan
 from gpubench.bench.plan import PROFILES, Plan, PlanItem
 from gpubench.bench.runner import worker_command
+from tests.procs import alive, stop_after
 from tests.test_cli import gpubench, usage_error
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,15 +154,6 @@ def test_one_gpu_gives_the_shape_of_a_plain_run(tmp_path):
     assert run.device.uuid == GPUS[0].uuid and {r.gpu_uuid for r in run.records} == {GPUS[0].uuid}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_ends_every_gpus_worker_and_keeps_what_finished(tmp_path, sig):
     out, pids = tmp_path / "r.json", tmp_path / "pids"
@@ -181,27 +171,14 @@ def test_a_stop_ends_every_gpus_worker_and_keeps_what_finished(tmp_path, sig):
         "--storage",
         str(tmp_path / "st"),
     ]
-    proc = subprocess.Popen(
-        [sys.executable, str(DRIVER), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (out.exists() and len(results.read(out).records) == 2):
-        time.sleep(0.1)
-    time.sleep(0.5)  # both workers are inside their sleeping items now
-    proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stdout + stderr
+    code, stdout, stderr = stop_after([str(DRIVER), *args], out, 2, sig, env)
+    assert code == 130, stdout + stderr
     assert "Traceback" not in stderr + stdout and "2 of 4 records kept" in stdout
     run = results.read(out)
     assert run.status == "interrupted" and sorted(r.variant for r in run.records) == ["a", "b"]
     assert len({r.gpu_uuid for r in run.records}) == 2  # one finished item on each GPU
     workers = [int(p) for p in pids.read_text().split()]
-    assert len(workers) == 2 and not any(_alive(p) for p in workers), "a worker was left running"
+    assert len(workers) == 2 and not any(alive(p) for p in workers), "a worker was left running"
 
 
 # ----------------------------------------------------------------------------------------- the CLI

@@ -15,6 +15,7 @@ from gpubench import results
 from gpubench.bench.orchestrate import Orchestrator
 from gpubench.bench.plan import PlanItem
 from gpubench.results import Device, Run, RunInfo, Software
+from tests.procs import alive, stop_after
 
 FAKE = Path(__file__).with_name("_fake_worker.py")
 DRIVER = Path(__file__).with_name("_fake_run.py")
@@ -92,42 +93,20 @@ def test_duplicate_ids_refused(tmp_path):
         Orchestrator(_plan(["a"]) * 2, None, None, None, tmp_path)
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for a parent that does not reap it has ended: it is not running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_ends_the_worker_and_keeps_what_finished(tmp_path, sig):
     out, work, pids = tmp_path / "r.json", tmp_path / "work", tmp_path / "pids"
     env = {**os.environ, "PYTHONPATH": str(REPO), "FAKE_WORKER_PIDS": str(pids)}
-    proc = subprocess.Popen(
-        [sys.executable, str(DRIVER), str(out), str(work), "a", "b", "sleep", "c"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (out.exists() and len(results.read(out).records) == 2):
-        time.sleep(0.1)
-    time.sleep(0.5)  # the worker is inside the sleeping item now
-    proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stdout + stderr
+    argv = [str(DRIVER), str(out), str(work), "a", "b", "sleep", "c"]
+    code, stdout, stderr = stop_after(argv, out, 2, sig, env)
+    assert code == 130, stdout + stderr
     assert "Traceback" not in stderr and "Traceback" not in stdout
     assert "2 of 4 records kept" in stdout
     run = results.read(out)
     assert run.status == "interrupted" and [r.variant for r in run.records] == ["a", "b"]
     assert run.run.finished is not None
     worker = int(pids.read_text().split()[0])
-    assert not _alive(worker), "the worker was left running"
+    assert not alive(worker), "the worker was left running"
     assert not work.exists(), "the temporary work folder was left behind"
 
 
@@ -155,6 +134,6 @@ def test_a_killed_orchestrators_worker_ends_itself(tmp_path):
     parent.kill()
     parent.wait()
     deadline = time.time() + 10
-    while time.time() < deadline and _alive(child):
+    while time.time() < deadline and alive(child):
         time.sleep(0.05)
-    assert not _alive(child) and pytest_plugin.ORPHAN_EXIT == 70
+    assert not alive(child) and pytest_plugin.ORPHAN_EXIT == 70
