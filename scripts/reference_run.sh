@@ -3,11 +3,19 @@
 # run (twice, for the run-to-run spread and the gate's A/A check), a run with the deliberately slow
 # vector_add config (the gate's injected regression) and the GPU correctness tests.
 #
-#   scripts/reference_run.sh OUTDIR [STEP...]     steps: device micro bench gate aa slow tests (default: all)
+#   scripts/reference_run.sh OUTDIR [STEP...]     steps: device micro bench gate aa slow tests (the default)
+#                                                  and, asked for by name, multi user
 #
 # The gate step gates the quick run against the committed reference of the same GPU model
 # (reports/reference/<gpu>/results-quick.json), when there is one: a change of the harness that leaves
 # the kernels alone must leave every record SAME.
+#
+# Two steps run only when named (the default set alone fills about eight minutes on an H200):
+#   multi  the aa step's workloads again through `gpubench run --gpus all` (one worker per GPU, pinned by
+#          UUID), gated against the aa run: on one GPU every record must be SAME. Needs the aa step first.
+#   user   users' own kernels on the GPU: gpubench.benchmark() against the runner, the gpu_benchmark
+#          fixture (docs/custom-kernels.md's examples as written, pytest-benchmark storage), plug-ins.
+# e.g. scripts/reference_run.sh OUTDIR device aa multi user
 #
 # Each step has its own time limit (env MICRO_S, BENCH_S, TESTS_S; MICRO_ARGS=--quick for a short micro run) so one slow step cannot starve the
 # rest; every step's output lands in OUTDIR (logs, results, ceilings, junit XML) and a step that fails
@@ -76,6 +84,20 @@ for s in $steps; do
             --junitxml="$out/gpu-tests.xml"
         step tests_micro "${TESTS_MICRO_S:-90}" env TRITON_INTERPRET=0 "$py" -m pytest tests/gpu/test_micro_gpu.py \
             -m gpu -o addopts= -q -rfEs -p no:cacheprovider --timeout=60 --junitxml="$out/gpu-tests-micro.xml"
+        ;;
+    multi)
+        step multi "${BENCH_S:-300}" "$py" -m gpubench.cli run --gpus all --profile quick --workload vector_add \
+            window_sum softmax --out "$out/bench-gpus.json"
+        if [ -f "$out/bench-aa.json" ] && [ -f "$out/bench-gpus.json" ]; then
+            step gate_multi 120 "$py" -m gpubench.cli gate "$out/bench-aa.json" "$out/bench-gpus.json" --markdown \
+                --output "$out/gate-multi-vs-aa.md"
+        else
+            echo "gate_multi: needs the aa and multi runs: skipped" | tee -a "$out/steps.txt"
+        fi
+        ;;
+    user)
+        step user "${TESTS_S:-240}" env TRITON_INTERPRET=0 "$py" -m pytest tests/test_api.py tests/test_fixture.py \
+            tests/test_plugins.py -m gpu -o addopts= -q -rfEs -p no:cacheprovider --junitxml="$out/user-tests.xml"
         ;;
     *) echo "unknown step $s" >&2 ;;
     esac
