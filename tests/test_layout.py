@@ -1,6 +1,6 @@
 """The package's layout: everything installs under `gpubench` (no top-level `kernels`, `bench`, `roofline`
 or `reports`), and the parts import in one direction only: `kernels` nothing of the others, `reports`
-neither torch nor `kernels` nor `bench`, `roofline` no torch, the results format only the standard library.
+neither torch nor `kernels` nor `bench`, `roofline` no torch, the results format and the base modules (fmt, exits, opcount) only the standard library.
 """
 
 import ast
@@ -15,7 +15,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PARTS = {"kernels": "kernels", "bench": "bench", "roofline": "roofline", "reports": "reports",
-         "results": "gpubench/results"}  # fmt: skip
+         "results": "gpubench/results", "base": "gpubench"}  # fmt: skip
+# The base modules every part may import: standard library only.
+BASE = ("fmt.py", "exits.py", "opcount.py")
 GPU_LIBS = {"torch", "triton", "cupy"}
 # What each part must not import: other parts of the suite (by their gpubench.* name) and libraries.
 FORBIDDEN = {
@@ -24,6 +26,8 @@ FORBIDDEN = {
     "reports": {"gpubench.kernels", "gpubench.bench", *GPU_LIBS},
     "results": {"gpubench.kernels", "gpubench.bench", "gpubench.roofline", "gpubench.reports", *GPU_LIBS,
                 "numpy", "matplotlib", "jinja2"},
+    "base": {"gpubench.kernels", "gpubench.bench", "gpubench.roofline", "gpubench.reports", *GPU_LIBS,
+             "numpy", "matplotlib", "jinja2", "pandas"},
 }  # fmt: skip
 
 
@@ -40,6 +44,8 @@ def _imports(path: Path) -> set[str]:
 
 
 def _modules(part: str) -> list[Path]:
+    if part == "base":
+        return [REPO / PARTS[part] / name for name in BASE]
     return sorted(p for p in (REPO / PARTS[part]).rglob("*.py") if "__pycache__" not in p.parts)
 
 

@@ -1,0 +1,108 @@
+"""Operation and byte counts of the operators that several parts share: attention and quantised weights.
+
+The workloads (gpubench.kernels) account their records with these, and the transformer model
+(gpubench.roofline) assembles layers from the same counts, so a kernel's record and the model's operator
+can never disagree on what was counted. Standard library only.
+
+Conventions: a multiply-add is 2 FLOPs; bytes are compulsory DRAM traffic (each tensor read or written
+once), so caches that hold a re-read are not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "WEIGHT_FORMATS",
+    "WeightFormat",
+    "attention_bytes",
+    "attention_flops",
+    "attention_pairs",
+    "weight_bytes",
+]
+
+
+def _clamped_sum(count: int, start: int, hi: int) -> int:
+    """sum over i in [0, count) of min(max(start + i, 0), hi), in closed form."""
+    if count <= 0 or hi <= 0:
+        return 0
+    first = max(0, -start)  # first i with start + i >= 0
+    full = max(first, min(count, hi - start))  # first i with start + i >= hi
+    ramp = 0
+    if full > first:  # terms start + i for i in [first, full): an arithmetic series
+        ramp = (full - first) * (2 * start + first + full - 1) // 2
+    return ramp + (count - full) * hi
+
+
+def attention_pairs(seq_q: int, seq_k: int, causal: bool) -> int:
+    """(query, key) pairs a query sees. Causal is bottom-right aligned: query i sees keys
+    j <= i + seq_k - seq_q (FlashAttention 2's convention and KV-cache decoding's); a query that sees
+    no key (seq_q > seq_k) counts none."""
+    if seq_q < 0 or seq_k < 0:
+        raise ValueError(f"sequence lengths must be >= 0, got seq_q={seq_q}, seq_k={seq_k}")
+    if not causal:
+        return seq_q * seq_k
+    return _clamped_sum(seq_q, seq_k - seq_q + 1, seq_k)
+
+
+def attention_flops(batch: int, heads: int, head_dim: int, seq_q: int, seq_k: int, causal: bool,
+                    backward: bool = False) -> int:  # fmt: skip
+    """4 * batch * heads * head_dim per unmasked pair (Q K^T and P V, 2 FLOPs a multiply-add each);
+    the softmax's exponentials are not counted. The backward is 2.5 x the forward (five GEMM-shaped
+    products: recomputed S, dV, dP, dQ, dK), the convention FlashAttention's papers report against."""
+    fwd = 4 * batch * heads * head_dim * attention_pairs(seq_q, seq_k, causal)
+    return fwd * 5 // 2 if backward else fwd
+
+
+def attention_bytes(batch: int, heads: int, kv_heads: int, head_dim: int, seq_q: int, seq_k: int,
+                    itemsize: int, *, materialised: bool = False, backward: bool = False) -> int:  # fmt: skip
+    """Compulsory traffic: Q and O per query head, K and V once per kv head (grouped-query attention
+    reads a kv head once for all the query heads that share it). `materialised` (the naive form) adds
+    the score matrix written and read back once per head. The backward reads Q, K, V, O, dO and the
+    row log-sum-exps (fp32) and writes dQ, dK, dV."""
+    q_side = batch * heads * seq_q * head_dim * itemsize
+    kv_side = batch * kv_heads * seq_k * head_dim * itemsize
+    if backward:
+        lse = batch * heads * seq_q * 4
+        return 4 * q_side + 4 * kv_side + lse  # Q, O, dO, dQ; K, V, dK, dV
+    total = 2 * q_side + 2 * kv_side
+    if materialised:
+        total += 2 * batch * heads * seq_q * seq_k * itemsize
+    return total
+
+
+@dataclass(frozen=True)
+class WeightFormat:
+    """How a weight matrix is stored: bits per value and the scales that come with it."""
+
+    name: str
+    bits: int
+    scale_bytes: int = 0  # bytes per scale value
+    grouped: bool = False  # one scale per `group` values along K and per column
+
+
+# fp16/bf16 store the weights as they are; fp8 and int8 carry one fp32 scale per output column
+# (a per-tensor scale is a single value, negligible); int4 packs two values a byte with one fp16 scale
+# per group of K values per column.
+WEIGHT_FORMATS = {
+    "fp16": WeightFormat("fp16", 16),
+    "bf16": WeightFormat("bf16", 16),
+    "fp8": WeightFormat("fp8", 8, scale_bytes=4),
+    "int8": WeightFormat("int8", 8, scale_bytes=4),
+    "int4": WeightFormat("int4", 4, scale_bytes=2, grouped=True),
+}
+
+
+def weight_bytes(k: int, n: int, fmt: str, group: int = 128) -> int:
+    """Bytes of a K x N weight matrix stored in format `fmt` (scales included)."""
+    if fmt not in WEIGHT_FORMATS:
+        raise ValueError(f"unknown weight format {fmt!r}; expected one of {sorted(WEIGHT_FORMATS)}")
+    f = WEIGHT_FORMATS[fmt]
+    values = (k * n * f.bits + 7) // 8
+    if not f.scale_bytes:
+        return values
+    if f.grouped:
+        if group <= 0 or k % group:
+            raise ValueError(f"K={k} is not a multiple of the group size {group}")
+        return values + (k // group) * n * f.scale_bytes
+    return values + n * f.scale_bytes
