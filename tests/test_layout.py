@@ -1,6 +1,7 @@
 """The package's layout: everything installs under `gpubench` (no top-level `kernels`, `bench`, `roofline`
 or `reports`), and the parts import in one direction only: `kernels` nothing of the others, `reports`
-neither torch nor `kernels` nor `bench`, `roofline` no torch, the results format and the base modules (fmt, exits, opcount) only the standard library.
+neither torch nor `kernels` nor `bench`, `roofline` no torch, the results format and the base modules
+(fmt, exits, opcount) only the standard library.
 """
 
 import ast
