@@ -12,6 +12,8 @@ from gpubench.results.stats import quantile
 # A batch is sized to take at most this much device time, so a slow kernel still gets several batches.
 _BATCH_BUDGET_S = 0.5
 _GAPPED_RETRIES = 3
+# bench.measure.load queues calls in chunks of about this much device time between synchronizations.
+LOAD_CHUNK_S = 0.02
 
 
 @dataclass
@@ -38,8 +40,11 @@ def _warm_up(fn: Callable[[], object], timer, min_calls: int = 2, min_s: float =
     return calls
 
 
-def measure(fn: Callable[[], object], timer, rule: StoppingRule, on_batch=None) -> Measurement:
-    """Sample `fn` until `rule` says stop; `on_batch(n_samples)` reports progress.
+def measure(
+    fn: Callable[[], object], timer, rule: StoppingRule, on_batch=None, allow_graph: bool = True
+) -> Measurement:
+    """Sample `fn` until `rule` says stop; `on_batch(n_samples)` reports progress after each batch kept.
+    `allow_graph=False` keeps short warm kernels on events (what the empty-kernel figure needs).
 
     `timer` is a bench.timing.DeviceTimer, or anything with its `mode`, `graph_below_s`, `synchronize`,
     `events_batch`, `capture_graph` and `graph_batch` (the CPU tests drive this loop with a fake one)."""
@@ -49,7 +54,7 @@ def measure(fn: Callable[[], object], timer, rule: StoppingRule, on_batch=None) 
     per_sample = quantile(sorted(probe), 0.5)
     batch_fn = timer.events_batch
     method_note = []
-    if timer.mode == "warm" and per_sample < timer.graph_below_s:
+    if allow_graph and timer.mode == "warm" and per_sample < timer.graph_below_s:
         reps = max(2, min(1000, int(100e-6 / max(per_sample, 1e-7))))
         try:
             graph = timer.capture_graph(fn, reps)
@@ -88,3 +93,29 @@ def measure(fn: Callable[[], object], timer, rule: StoppingRule, on_batch=None) 
         flags=flags,
         notes=method_note + ([f"{gapped} batch(es) had launch gaps and were discarded"] if gapped else []),
     )
+
+
+@dataclass
+class Load:
+    calls: int
+    wall_s: float
+
+
+def load(
+    fn: Callable[[], object], synchronize: Callable[[], None], seconds: float, clock=time.perf_counter
+) -> Load:
+    """Run `fn` back to back for `seconds` of wall time before sampling, so that what follows is measured
+    at the clocks and power the GPU settles to under sustained load (a power-capped GPU lowers its clock
+    after some hundreds of milliseconds). Calls are queued in chunks that grow until one takes about
+    LOAD_CHUNK_S, with a synchronize after each, so the host never runs far ahead of the GPU."""
+    t0 = clock()
+    calls, chunk = 0, 1
+    while clock() - t0 < seconds:
+        c0 = clock()
+        for _ in range(chunk):
+            fn()
+        synchronize()
+        calls += chunk
+        if clock() - c0 < LOAD_CHUNK_S:
+            chunk = min(2 * chunk, 1 << 16)
+    return Load(calls, clock() - t0)

@@ -22,6 +22,7 @@ from gpubench.exits import usage_error
 from gpubench.results import MODES
 
 PROG = "gpubench run"
+MAX_SUSTAINED_S = 600.0
 
 
 class KnownChoicesFormatter(argparse.HelpFormatter):
@@ -66,6 +67,11 @@ def add_parser(subparsers):
     p.add_argument(
         "--ceilings", metavar="PATH", help="measured ceilings file (gpubench micro) to predict against"
     )
+    p.add_argument(
+        "--sustained", metavar="SECONDS", type=_seconds,
+        help="measure every record a second time after SECONDS of back-to-back calls (the GPU at the clocks "
+        "and power it settles to under load), stored beside the first, burst measurement (at most 600)",
+    )  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="print the plan (one line per item) and exit")
     p.add_argument(
         "--gpus", metavar="all|0,2,...",
@@ -85,6 +91,16 @@ def add_parser(subparsers):
     p.set_defaults(func=run)
     return p
 
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (0 < value <= MAX_SUSTAINED_S):
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, {MAX_SUSTAINED_S}] seconds")
+    return value
 
 
 def _has_gpu() -> bool:
@@ -150,6 +166,10 @@ def run(args) -> int:
     problem = _check_files(args)
     if problem:
         return usage_error(PROG, problem)
+    if args.sustained:  # the workers read it from their environment (bench.worker)
+        from gpubench.results.provenance import SUSTAINED_ENV
+
+        os.environ[SUSTAINED_ENV] = repr(args.sustained)
     if args.gpus is not None:  # never initialises CUDA here: the GPUs are found through NVML
         from gpubench.bench.multigpu import run_selected
 
@@ -196,7 +216,7 @@ def cpu_pass(args, plan) -> int:
         "Running the CPU checks instead: the Triton variants in the Triton interpreter against their\n"
         "reference (test shapes), and the CUDA C sources through NVRTC for sm_80 and sm_90."
     )
-    unused = [f"--{k}" for k in ("mode", "out", "ceilings") if getattr(args, k)]
+    unused = [f"--{k}" for k in ("mode", "out", "ceilings", "sustained") if getattr(args, k)]
     if unused:
         print(f"Not used without a GPU: {', '.join(unused)} (they concern timing)")
     cmd = [sys.executable, "-m", "gpubench.bench.interp", "--workload", *workloads]

@@ -5,6 +5,7 @@ file "interrupted" with every finished record kept, and leaves no process or tem
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import signal
@@ -20,6 +21,7 @@ from gpubench.bench.orchestrate import Orchestrator
 from gpubench.bench.plan import Plan, Profile
 from gpubench.exits import EXIT_INTERRUPTED
 from gpubench.results import CeilingsFile, EmbeddedCeilings, Run, RunInfo
+from gpubench.results.provenance import SUSTAINED_ENV, Provenance, knobs_in, positive_float, split_commit
 
 # The folder that holds the `gpubench` package (the checkout's root, or site-packages when installed):
 # the worker's interpreter imports the suite from there.
@@ -79,10 +81,49 @@ def store_placement(run: Run) -> None:
         rec.stored_roofline = p.to_json() if p is not None else None
 
 
+def capture_provenance(environ=None) -> Provenance:
+    """The commit, whether the tree was dirty, and the environment knobs of this process (which the
+    workers inherit); spec mismatches and warnings are added once the device is known (annotate)."""
+    import os
+
+    from gpubench.bench.device import suite_commit
+
+    commit, dirty = split_commit(suite_commit())
+    env = knobs_in(os.environ if environ is None else environ)
+    env.pop("TRITON_INTERPRET", None)  # the orchestrator never hands it to the workers
+    return Provenance(commit=commit, dirty=dirty, env=env)
+
+
+def spec_mismatches(devices) -> list:
+    """Where the spec database disagrees with what these devices (results.Device) report."""
+    from gpubench.roofline.specs import device_mismatches, match_gpu
+
+    out = []
+    for d in devices:
+        spec = match_gpu(d.name)
+        found = device_mismatches(spec, d.to_json()) if spec is not None else []
+        out += [m for m in found if m not in out]
+    return out
+
+
+def annotate(run: Run) -> None:
+    """Store in the run what a reader must be told: spec mismatches, ceilings from another GPU."""
+    prov = run.provenance or capture_provenance()
+    try:
+        mismatches = spec_mismatches([run.device, *run.gpus])
+    except Exception as exc:  # the measurements matter more than their annotation
+        mismatches, prov = [], dataclasses.replace(prov, warnings=[*prov.warnings, f"no spec check: {exc}"])
+    run.provenance = dataclasses.replace(prov, spec_mismatches=mismatches)
+    derived = [w for w in run.provenance_warnings() if not w.startswith("spec database ")]
+    stored = list(dict.fromkeys(prov.warnings + derived))
+    run.provenance = dataclasses.replace(run.provenance, warnings=stored)
+
+
 def finish(run: Run, status: str, out: Path) -> None:
-    """The final write: status, end time, and the stored roofline placement."""
+    """The final write: status, end time, provenance, and the stored roofline placement."""
     run.status = status
     run.run.finished = results.utc_now()
+    annotate(run)
     store_placement(run)
     results.write(run, out)
 
@@ -110,6 +151,8 @@ def drive(orch, plan: Plan, run: Run, out: Path, echo, work: Path) -> int:
         shutil.rmtree(work, ignore_errors=True)
         return EXIT_INTERRUPTED
     finish(run, status, out)
+    for line in run.provenance_warnings():
+        echo(f"  provenance: {line}")
     failed = [r for r in run.records if r.status == "failed"]
     ok = sum(r.ok for r in run.records)
     skipped = sum(r.status == "skipped" for r in run.records)
@@ -153,11 +196,19 @@ def new_run(profile: Profile, plan: Plan, device: results.Device, ceilings: str 
     info = RunInfo(
         profile=profile.name, modes=sorted({i.mode for i in plan}), argv=list(sys.argv),
         workloads=sorted({i.workload for i in plan}), items=len(plan), started=results.utc_now(),
-        rule=vars(profile.rule), notes=list(plan.notes),
+        rule=vars(profile.rule), notes=list(plan.notes), sustained_s=sustained_seconds(),
     )  # fmt: skip
     run = Run(device, results.Software.from_json(software_versions()), info)
     run.ceilings = _measured_ceilings(ceilings)
+    run.provenance = capture_provenance()
     return run
+
+
+def sustained_seconds(environ=None) -> float | None:
+    """`--sustained`'s load time, as the workers receive it (SUSTAINED_ENV), or None."""
+    import os
+
+    return positive_float(os.environ if environ is None else environ, SUSTAINED_ENV)
 
 
 def export_import_root() -> None:

@@ -1,7 +1,11 @@
 """NVML telemetry: clocks, power, energy, temperature and throttle reasons while a benchmark runs.
 
-Without NVML (a CPU machine, a container without the library) every reading says "unavailable" with
-the reason, and nothing raises.
+A thread polls every 5 ms; NVML's own sample buffers add the driver's readings of the window. Power is
+NVML's instantaneous field where the driver has it (nvmlDeviceGetPowerUsage is a 1 s average on Ampere
+and newer, which a record of tens of milliseconds does not move), and the mean power of the window comes
+from the energy counter's rise (power_from_energy). The measurement loop marks each sample batch, and
+each batch gets the SM clock of the readings inside it (per_batch). Without NVML (a CPU machine, a
+container without the library) every reading says "unavailable" with the reason, and nothing raises.
 """
 
 from __future__ import annotations
@@ -114,14 +118,70 @@ def _spread(xs: list[float]) -> Spread | None:
     return Spread(min(xs), statistics.fmean(xs), max(xs)) if xs else None
 
 
-class TelemetrySampler:
-    """Polls NVML on a background thread between start() and stop()."""
+# ---- pure logic over timestamped readings (tested on the CPU) -------------------------------------
 
-    def __init__(self, torch_device, interval_s: float = 0.01):
+# The energy counter of NVML moves in steps (tens of ms apart); a window must see it rise twice, this
+# far apart at least, for the rise to time the power.
+MIN_ENERGY_SPAN_S = 0.05
+
+
+def power_from_energy(readings: list[tuple[float, float]]) -> tuple[float | None, str | None]:
+    """(mean watts, None) from (time s, energy J) readings of the cumulative counter: the rise between
+    its first and last change in the window over the time between them; (None, why) when it changed
+    too few times or over too short a span to be timed."""
+    changes = [readings[i] for i in range(1, len(readings)) if readings[i][1] != readings[i - 1][1]]
+    if len(changes) < 2:
+        return None, f"the energy counter changed {len(changes)} time(s) in the window: too few to time it"
+    (t0, e0), (t1, e1) = changes[0], changes[-1]
+    if t1 - t0 < MIN_ENERGY_SPAN_S:
+        return None, f"the energy counter's changes span {1e3 * (t1 - t0):.0f} ms: too short to time it"
+    return (e1 - e0) / (t1 - t0), None
+
+
+def per_batch(clocks: list[tuple[float, float]], marks: list[tuple[float, int]], t0: float) -> list[dict]:
+    """The SM clock of each sample batch: the readings (time, MHz) between one batch mark (time, samples
+    so far) and the next; a batch too short to hold a reading gets the last reading before its end."""
+    out, lo = [], t0
+    for t, n in marks:
+        inside = [mhz for ts, mhz in clocks if lo < ts <= t]
+        before = [mhz for ts, mhz in clocks if ts <= t]
+        mhz = statistics.fmean(inside) if inside else (before[-1] if before else None)
+        out.append({"n": n, "t_s": t - t0, "sm_clock_mhz": mhz, "readings": len(inside)})
+        lo = t
+    return out
+
+
+def driver_samples(samples, t_lo: float, t_hi: float, scale: float = 1.0) -> list[tuple[float, float]]:
+    """(time s, value) of NVML sample-buffer entries (timeStamp in microseconds, sampleValue a union)
+    that fall in [t_lo, t_hi]; `scale` converts the unsigned value (mW -> W: 1e-3)."""
+    out = []
+    for s in samples:
+        t = s.timeStamp * 1e-6
+        if t_lo <= t <= t_hi:
+            out.append((t, float(s.sampleValue.uiVal) * scale))
+    return out
+
+
+def _instant_power(nv, h) -> float | None:
+    """Watts from NVML's instantaneous power field (drivers that have it), else None."""
+    field_id = getattr(nv, "NVML_FI_DEV_POWER_INSTANT", None)
+    if field_id is None:
+        return None
+    v = nv.nvmlDeviceGetFieldValues(h, [field_id])[0]
+    return v.value.uiVal / 1000.0 if v.nvmlReturn == 0 else None
+
+
+class TelemetrySampler:
+    """Polls NVML on a background thread between start() and stop(), every `interval_s`; `mark(n)` (the
+    measurement loop's on_batch) notes where each sample batch ended, for the clock per batch. NVML's own
+    sample buffers add the driver's clock and power readings of the window. `nvml=(module, handle)`
+    stands in for the GPU's (the CPU tests)."""
+
+    def __init__(self, torch_device=None, interval_s: float = 0.005, nvml=None):
         self.interval_s = interval_s
         self.error: str | None = None
         try:
-            self._nv, self._h = handle_for(torch_device)
+            self._nv, self._h = nvml if nvml is not None else handle_for(torch_device)
         except Exception as exc:  # no NVML, no driver, no permission
             self._nv = self._h = None
             self.error = f"NVML unavailable: {exc}"
@@ -132,19 +192,38 @@ class TelemetrySampler:
                 self.max_sm_clock_mhz = float(nv.nvmlDeviceGetMaxClockInfo(self._h, nv.NVML_CLOCK_SM))
             except Exception:
                 pass
+        self._instant = True  # until the field fails once
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reset()
 
     def _reset(self):
         self.sm, self.mem, self.power, self.temp = [], [], [], []
+        self.energy: list[tuple[float, float]] = []
+        self.marks: list[tuple[float, int]] = []
         self.mask = 0
         self.idle_readings = 0
-        self.energy_start = self.energy_end = None
         self.t_start = self.t_end = 0.0
+
+    def _power(self) -> float | None:
+        nv, h = self._nv, self._h
+        if self._instant:
+            try:
+                watts = _instant_power(nv, h)
+                if watts is not None:
+                    return watts
+            except Exception:
+                pass
+            self._instant = False
+        try:
+            return nv.nvmlDeviceGetPowerUsage(h) / 1000.0
+        except Exception:
+            return None
 
     def _read(self):
         nv, h = self._nv, self._h
+        now = time.time()
+        self._energy(now)
         mask = _throttle_mask(nv, h)
         self.temp.append(float(nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU)))
         if mask & 0x1:
@@ -152,18 +231,17 @@ class TelemetrySampler:
             self.idle_readings += 1
             return
         self.mask |= mask
-        self.sm.append(float(nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM)))
+        self.sm.append((now, float(nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM))))
         self.mem.append(float(nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_MEM)))
+        watts = self._power()
+        if watts is not None:
+            self.power.append(watts)
+
+    def _energy(self, now: float) -> None:
         try:
-            self.power.append(nv.nvmlDeviceGetPowerUsage(h) / 1000.0)
+            self.energy.append((now, self._nv.nvmlDeviceGetTotalEnergyConsumption(self._h) / 1000.0))  # mJ
         except Exception:
             pass
-
-    def _energy(self):
-        try:
-            return self._nv.nvmlDeviceGetTotalEnergyConsumption(self._h) / 1000.0  # mJ -> J
-        except Exception:
-            return None
 
     def _loop(self):
         while not self._stop.wait(self.interval_s):
@@ -177,12 +255,34 @@ class TelemetrySampler:
         self._reset()
         if self._nv is None:
             return
-        self.energy_start = self._energy()
-        self.t_start = time.perf_counter()
+        self.t_start = time.time()
         self._read()
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
+
+    def mark(self, n_samples: int) -> None:
+        """A sample batch ended with `n_samples` samples taken so far."""
+        self.marks.append((time.time(), int(n_samples)))
+
+    def _driver(self) -> int:
+        """Merge NVML's sample buffers for the window (SM clock, power): the driver's own readings."""
+        nv, h, added = self._nv, self._h, 0
+        since = int(self.t_start * 1e6)
+        buffers = (("NVML_PROCESSOR_CLK_SAMPLES", 1.0, "sm"), ("NVML_TOTAL_POWER_SAMPLES", 1e-3, "power"))
+        for kind, scale, into in buffers:
+            try:
+                _, raw = nv.nvmlDeviceGetSamples(h, getattr(nv, kind), since)
+            except Exception:
+                continue
+            got = driver_samples(raw, self.t_start, self.t_end, scale)
+            if into == "sm":
+                self.sm.extend(got)
+                self.sm.sort()
+            else:
+                self.power.extend(v for _, v in got)
+            added += len(got)
+        return added
 
     def stop(self) -> Telemetry:
         if self._nv is None:
@@ -194,18 +294,18 @@ class TelemetrySampler:
             self._read()
         except Exception as exc:
             self.error = self.error or f"NVML read failed: {exc}"
-        self.t_end = time.perf_counter()
-        self.energy_end = self._energy()
-        energy = None
-        if self.energy_start is not None and self.energy_end is not None:
-            energy = self.energy_end - self.energy_start
+        self.t_end = time.time()
+        polled = len(self.sm)
+        added = self._driver()
+        watts, note = power_from_energy(self.energy)
+        energy = self.energy[-1][1] - self.energy[0][1] if len(self.energy) >= 2 else None
         return Telemetry(
             available=True,
             reason=self.error,
-            n_readings=len(self.sm),
+            n_readings=polled,
             idle_readings=self.idle_readings,
             interval_s=self.interval_s,
-            sm_clock_mhz=_spread(self.sm),
+            sm_clock_mhz=_spread([mhz for _, mhz in self.sm]),
             sm_clock_max_mhz=self.max_sm_clock_mhz,
             mem_clock_mhz=_spread(self.mem),
             power_w=_spread(self.power),
@@ -214,6 +314,11 @@ class TelemetrySampler:
             window_s=self.t_end - self.t_start,
             throttle_mask=self.mask,
             throttle_reasons=decode_reasons(self.mask),
+            power_source="instant" if self._instant else "average",
+            power_from_energy_w=watts,
+            energy_note=note,
+            batches=per_batch(self.sm, self.marks, self.t_start),
+            driver_samples=added,
         )
 
 

@@ -69,6 +69,11 @@ class DeviceTimer:
                 khz = 2_000_000
         return float(khz) * 1e3
 
+    @property
+    def clock_hz(self) -> float:
+        """The SM clock (Hz) the spin kernels' cycle counts are converted with."""
+        return self._clock_hz
+
     def synchronize(self) -> None:
         torch.cuda.synchronize(self.device)
 

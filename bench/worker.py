@@ -12,10 +12,11 @@ import traceback
 
 from gpubench import kernels
 from gpubench.bench.correctness import CorrectnessError, check_variant
-from gpubench.bench.measure import Measurement, measure
+from gpubench.bench.measure import Measurement, load, measure
 from gpubench.bench.plan import PlanItem
 from gpubench.bench.telemetry import flags_from
-from gpubench.results import Correctness, Record, Telemetry, Timing
+from gpubench.results import Correctness, Record, Sustained, Telemetry, Timing
+from gpubench.results.provenance import SLOWDOWN_ENV, SUSTAINED_ENV, positive_float
 
 BENCH_SEED = 2024  # the timed inputs; correctness uses another seed so it sees fresh data
 
@@ -53,12 +54,17 @@ class WorkerContext:
     bench.timing.DeviceTimer and bench.telemetry.TelemetrySampler where no GPU is (the CPU tests)."""
 
     def __init__(
-        self, journal: Journal, rule, device=None, *, timer_factory=None, telemetry=None, gpu_uuid=None
-    ):
+        self, journal: Journal, rule, device=None, *, timer_factory=None, telemetry=None, gpu_uuid=None,
+        sustained_s=None, slowdown=None,
+    ):  # fmt: skip
         import torch
 
         self.journal = journal
         self.rule = rule
+        # `gpubench run --sustained S` and the gate's injected slowdown reach a worker by its environment.
+        env = os.environ
+        self.sustained_s = sustained_s if sustained_s is not None else positive_float(env, SUSTAINED_ENV)
+        self.slowdown = slowdown if slowdown is not None else positive_float(env, SLOWDOWN_ENV)
         self.device = device or torch.device("cuda", torch.cuda.current_device())
         self.gpu_uuid = gpu_uuid
         if timer_factory is None:
@@ -94,10 +100,18 @@ class WorkerContext:
         timer = self.timer(mode)
         self.telemetry.start()
         try:
-            m = measure(fn, timer, self.rule)
+            m = measure(fn, timer, self.rule, on_batch=getattr(self.telemetry, "mark", None))
         finally:
             telemetry = self.telemetry.stop()
         return m, telemetry
+
+    def measure_sustained(self, fn, mode: str) -> Sustained:
+        """The same measurement after `sustained_s` of back-to-back calls (bench.measure.load)."""
+        loaded = load(fn, self.timer(mode).synchronize, self.sustained_s)
+        m, telemetry = self.measure(fn, mode)
+        timing = _timing(m, getattr(self.timer(mode), "flush_bytes", 0) if mode == "cold" else 0)
+        flags = sorted(set(m.flags) | set(flags_from(telemetry)))
+        return Sustained(loaded.wall_s, timing, loaded.calls, telemetry, flags)
 
 
 def context_is_healthy(device) -> str | None:
@@ -121,22 +135,50 @@ def _base(item: PlanItem, w, v, ctx: WorkerContext) -> dict:
     )  # fmt: skip
 
 
+def _timing(m: Measurement, flush: int, notes=()) -> Timing:
+    if not m.samples:
+        raise RuntimeError(f"no samples were taken before the stop rule fired ({m.stop_reason})")
+    return Timing(
+        samples=tuple(m.samples), method=m.method, stop_reason=m.stop_reason, wall_s=m.wall_s,
+        warmup_calls=m.warmup_calls, flush_bytes=flush, notes=[*notes, *m.notes],
+    )  # fmt: skip
+
+
+def spin_cycles(fraction: float, median_s: float, clock_hz: float) -> int:
+    """SM cycles of a spin that adds `fraction` of a kernel's median time, at the timer's SM clock."""
+    return max(1, int(fraction * median_s * clock_hz))
+
+
+def slowed(fn, fraction: float, timer):
+    """(fn followed by a spin kernel of `fraction` of its time, a note): the gate's calibration injects a
+    real slowdown on the GPU inside every timed sample, the kernel untouched (GPUBENCH_TEST_SLOWDOWN)."""
+    import torch
+
+    from gpubench.results.stats import quantile
+
+    probe, _ = timer.events_batch(fn, 5)
+    clock = getattr(timer, "clock_hz", 2e9)
+    cycles = spin_cycles(fraction, quantile(sorted(probe), 0.5), clock)
+    note = f"injected slowdown: a {cycles}-cycle spin after every call ({fraction:.1%} of the probed time)"
+    return (lambda: (fn(), torch.cuda._sleep(cycles))), note
+
+
 def _measured(item: PlanItem, w, v, ctx: WorkerContext, base: dict) -> Record:
     correctness = ctx.correctness(w, v, item.shape, item.dtype)
     inputs = w.make_inputs(item.shape, item.dtype, ctx.device, BENCH_SEED)
-    m, telemetry = ctx.measure(lambda: v.fn(*inputs), item.mode)
-    if not m.samples:
-        raise RuntimeError(f"no samples were taken before the stop rule fired ({m.stop_reason})")
+    fn, notes = (lambda: v.fn(*inputs)), []
+    if ctx.slowdown:
+        fn, note = slowed(fn, ctx.slowdown, ctx.timer(item.mode))
+        notes.append(note)
+    m, telemetry = ctx.measure(fn, item.mode)
     flush = getattr(ctx.timer(item.mode), "flush_bytes", 0) if item.mode == "cold" else 0
-    timing = Timing(
-        samples=tuple(m.samples), method=m.method, stop_reason=m.stop_reason, wall_s=m.wall_s,
-        warmup_calls=m.warmup_calls, flush_bytes=flush, notes=list(m.notes),
-    )  # fmt: skip
+    timing = _timing(m, flush, notes)
+    sustained = ctx.measure_sustained(fn, item.mode) if ctx.sustained_s else None
     extra = w.extra.get("record_extra")
     return Record(
         **base, correctness=correctness, timing=timing, telemetry=telemetry,
         flags=sorted(set(m.flags) | set(flags_from(telemetry))),
-        details=extra(item.shape, item.dtype) if callable(extra) else {},
+        details=extra(item.shape, item.dtype) if callable(extra) else {}, sustained=sustained,
     )  # fmt: skip
 
 

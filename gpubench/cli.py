@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "device": "gpubench.bench.device_cli",
     "run": "gpubench.bench.run_cli",
     "micro": "gpubench.bench.micro.cli",
+    "ncu": "gpubench.bench.ncu_cli",
     "specs": "gpubench.roofline.specs_cli",
     "tiling": "gpubench.roofline.tiling_cli",
     "predict": "gpubench.roofline.predict_cli",

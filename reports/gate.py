@@ -48,7 +48,8 @@ from gpubench.reports.gate_report import (
     RecordVerdict,
     RunInfo,
 )
-from gpubench.results import Record, RecordKey
+from gpubench.results import Record, RecordKey, Run
+from gpubench.results.provenance import KNOBS, TEST_ONLY_KNOBS
 from gpubench.roofline.placement import PlacedRun
 
 # Flags that take a record out of the verdict: the GPU slowed itself down, or host time leaked in.
@@ -223,6 +224,28 @@ def _compare_record(
 # ----------------------------------------------------------------------------------------- the gate
 
 
+def provenance_notes(baseline: Run, candidate: Run) -> list[str]:
+    """What the runs' provenance says against this comparison: a test-only knob or a dirty tree on
+    either side, and environment knobs that differ between them (files without provenance: nothing)."""
+    out = []
+    for side, run in (("baseline", baseline), ("candidate", candidate)):
+        prov = run.provenance
+        if prov is None:
+            continue
+        set_knobs = [k for k in TEST_ONLY_KNOBS if k in prov.env]
+        out += [f"The {side}: {k}={prov.env[k]} was set ({KNOBS[k]})." for k in set_knobs]
+        if prov.dirty:
+            out.append(f"The {side} ran from a tree with uncommitted changes.")
+    if baseline.provenance is not None and candidate.provenance is not None:
+        a, b = baseline.provenance.env, candidate.provenance.env
+        differ = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in TEST_ONLY_KNOBS)
+        if differ:
+            changes = "; ".join(f"{k} {a.get(k, 'unset')} -> {b.get(k, 'unset')}" for k in differ)
+            out.append(f"Environment knobs differ: {changes}")
+    return out
+
+
+
 def _check_settings(threshold_pct: float, floor_pct: float, confidence: float, resamples: int) -> None:
     if not (0 < threshold_pct < 100):
         raise GateError(f"threshold must be a percentage in (0, 100), got {threshold_pct!r}")
@@ -294,6 +317,7 @@ def gate(
         return sorted(k.label for k in a.keys() - b.keys() if a[k].ok)
 
     return GateReport(
+        notes=provenance_notes(baseline.run, candidate.run),
         baseline=RunInfo.of(baseline.run),
         candidate=RunInfo.of(candidate.run),
         threshold_pct=float(threshold_pct),

@@ -15,7 +15,11 @@ from jinja2 import Environment, FileSystemLoader
 
 from gpubench.fmt import fmt_sig, slug
 from gpubench.reports import plots as plotmod
+from gpubench.reports import provenance as prov
+from gpubench.reports import roofs
+from gpubench.reports import suspects as sus
 from gpubench.reports import tables as tab
+from gpubench.reports import truth_tables as truth
 from gpubench.reports.load import Inputs
 from gpubench.roofline.placement import PlacedRun
 
@@ -68,13 +72,16 @@ def _prepare(placed: PlacedRun, idx: int, out_dir: Path, img_dir: Path, embed: b
         "gpu": run.gpu,
         "synthetic": run.synthetic,
         "status": run.status,
-        "facts": tab.header_facts(run),
+        "facts": tab.header_facts(run) + prov.facts(run),
+        "provenance": prov.run_lines(run),
         "datasheet_label": _datasheet_label(placed),
         "measured_label": _measured_label(placed),
         "violations": placed.violations(),
+        "suspects": sus.suspects(placed),
         "plots": plots,
         "tables": tab.workload_tables(placed, anchor),
         "fusion": tab.fusion_tables(placed, anchor),
+        "truth": [t for t in (truth.ncu_table(placed, anchor), truth.sustained_table(placed, anchor)) if t],
         "notes": list(placed.ceilings.notes),
     }
 
@@ -106,6 +113,9 @@ def _markdown(prepared: list[dict], micro: list[dict], notes: list[str], cross_n
             "",
         ]
         lines += [f"> {n}" for n in s["notes"]]
+        if s["provenance"]:
+            lines += ["", f"**Provenance ({len(s['provenance'])}):**", ""]
+            lines += [f"- {w}" for w in s["provenance"]]
         if s["violations"]:
             lines += [
                 "",
@@ -113,14 +123,16 @@ def _markdown(prepared: list[dict], micro: list[dict], notes: list[str], cross_n
                 "",
             ]
             lines += [f"- `{v}`" for v in s["violations"]]
+            lines += ["", "Which is suspect:", ""] + [f"- {v}" for v in s["suspects"]]
         lines.append("")
         if s["plots"]:
             lines += [f"Roofline plots: {', '.join('img/' + p['file'] for p in s['plots'])}", ""]
-        lines += [tab.to_markdown(t) for t in s["tables"] + s["fusion"]]
+        lines += [tab.to_markdown(t) for t in s["tables"] + s["fusion"] + s["truth"]]
     if micro:
         lines += ["## Micro-benchmarks vs datasheet", ""]
         for m in micro:
-            lines += [f"_{m['source']}_", "", tab.to_markdown(m["table"])]
+            lines += [f"_{m['source']}_", ""] + [f"> provenance: {w}" for w in m["provenance"]]
+            lines += [tab.to_markdown(m["table"])] + ([tab.to_markdown(m["roofs"])] if m["roofs"] else [])
     if cross_note:
         lines += ["## Cross-GPU comparison", "", cross_note, ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -151,6 +163,8 @@ def render(
             {
                 "source": f"{c.file.path}; {c.use()}",
                 "table": tab.micro_table(c.file, slug(Path(c.file.path or "c").stem)),
+                "provenance": prov.ceilings_lines(c.file),
+                "roofs": roofs.roofs_table(c.file, slug(Path(c.file.path or "c").stem)),
             }
         )
     cross_html, cross_note = cross_gpu(inputs, out_dir)

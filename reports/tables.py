@@ -180,7 +180,10 @@ def _telemetry_title(rec: Record) -> str:
         c = tel.sm_clock_mhz
         bits.append(f"SM clock {c.min:g}/{fmt_sig(c.mean, 4)}/{c.max:g} MHz (min/mean/max)")
     if tel.power_w:
-        bits.append(f"power {fmt_sig(tel.power_w.mean)} W")
+        source = f" ({tel.power_source})" if tel.power_source else ""
+        bits.append(f"power {fmt_sig(tel.power_w.mean)} W{source}")
+    if tel.power_from_energy_w:
+        bits.append(f"power from energy {fmt_sig(tel.power_from_energy_w)} W")
     if tel.temperature_c:
         bits.append(f"temperature {fmt_sig(tel.temperature_c.max)} °C")
     if tel.throttle_reasons:

@@ -10,6 +10,18 @@
 # (reports/reference/<gpu>/results-quick.json), when there is one: a change of the harness that leaves
 # the kernels alone must leave every record SAME.
 #
+# The measurement-truth steps, run when named or all at once as `truth` (planned to fit ten minutes on an
+# H200: micro ~2, fourteen runs of the 31-record plan ~4, sustained and ncu ~1 each; not yet timed):
+#   sustained  the bf16 GEMMs burst and again after a load (gpubench run --sustained), side by side
+#   aa10       AA_RUNS (default 11) runs of one fixed 31-record plan (reports/calibration/plan-aa.json,
+#              every record >= 100 us): the gate's A/A series, 10 consecutive pairs, 310 comparisons
+#   inject     the same plan with GPUBENCH_TEST_SLOWDOWN=0.05 and 0.10 (a real spin of that fraction of
+#              each kernel's time inside every sample): the gate's detection rate, measured
+#   slowcfg    the same plan with GPUBENCH_TEST_SLOW_CONFIG=1 (vector_add's deliberately slow config)
+#   calib      the calibration figures from those runs (python -m gpubench.reports.gate_calibration)
+#   ncu        every record of the first A/A run under Nsight Compute (gpubench ncu), ncu's CSV kept
+# e.g. GPUBENCH_COMMIT=$(git rev-parse HEAD) scripts/reference_run.sh OUTDIR truth
+#
 # Two steps run only when named (the default set alone fills about eight minutes on an H200):
 #   multi  the aa step's workloads again through `gpubench run --gpus all` (one worker per GPU, pinned by
 #          UUID), gated against the aa run: on one GPU every record must be SAME. Needs the aa step first.
@@ -24,11 +36,16 @@ set -u
 out=${1:?usage: scripts/reference_run.sh OUTDIR [device micro bench aa slow tests]}
 shift
 steps=${*:-device micro bench gate aa slow tests}
+steps=${steps/truth/device micro sustained aa10 inject slowcfg calib ncu}
 py=${PYTHON:-python3}
+plan=reports/calibration/plan-aa.json
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
+if [ -z "${GPUBENCH_COMMIT:-}" ] && ! git rev-parse HEAD >/dev/null 2>&1; then
+    echo "warning: no git checkout and no GPUBENCH_COMMIT: the runs cannot record their commit" | tee -a "$out/steps.txt"
+fi
 
 step() {  # step NAME LIMIT_S CMD...: run CMD under a limit, log it, note its exit status
     local name=$1 limit=$2
@@ -82,8 +99,48 @@ for s in $steps; do
         step tests "${TESTS_S:-240}" env TRITON_INTERPRET=0 "$py" -m pytest tests/gpu -m gpu -o addopts= -q -rfEs \
             -p no:cacheprovider --timeout=120 "${par[@]}" --deselect tests/gpu/test_micro_gpu.py \
             --junitxml="$out/gpu-tests.xml"
-        step tests_micro "${TESTS_MICRO_S:-90}" env TRITON_INTERPRET=0 "$py" -m pytest tests/gpu/test_micro_gpu.py \
+        step tests_micro "${TESTS_MICRO_S:-150}" env TRITON_INTERPRET=0 "$py" -m pytest tests/gpu/test_micro_gpu.py \
             -m gpu -o addopts= -q -rfEs -p no:cacheprovider --timeout=60 --junitxml="$out/gpu-tests-micro.xml"
+        ;;
+    sustained)
+        step sustained "${SUSTAINED_STEP_S:-150}" "$py" -m gpubench.cli run --profile quick --workload gemm --dtype bf16 \
+            --variant torch triton_persistent_tma --sustained "${SUSTAINED_S:-2}" --out "$out/bench-sustained.json"
+        ;;
+    aa10)
+        for i in $(seq -w 1 "${AA_RUNS:-11}"); do
+            step "aa-$i" "${AA_RUN_S:-60}" "$py" -m gpubench.cli run --items "$plan" --out "$out/aa-$i.json"
+        done
+        ;;
+    inject)
+        for f in 0.05 0.10; do
+            step "inject-$f" "${AA_RUN_S:-60}" env GPUBENCH_TEST_SLOWDOWN=$f "$py" -m gpubench.cli run --items "$plan" \
+                --out "$out/inject-$f.json"
+        done
+        ;;
+    slowcfg)
+        step slowcfg "${AA_RUN_S:-60}" env GPUBENCH_TEST_SLOW_CONFIG=1 "$py" -m gpubench.cli run --items "$plan" \
+            --out "$out/slowcfg.json"
+        ;;
+    calib)
+        aa=$(ls "$out"/aa-*.json 2>/dev/null | sort)
+        if [ -n "$aa" ]; then
+            step calib 120 "$py" -m gpubench.reports.gate_calibration --aa $aa --slowed $(ls "$out"/inject-*.json 2>/dev/null) \
+                --json "$out/calibration.json" --markdown "$out/calibration.md"
+            first=$(echo "$aa" | head -n 1)
+            [ -f "$out/slowcfg.json" ] && step gate_slowcfg 60 "$py" -m gpubench.cli gate "$first" "$out/slowcfg.json" \
+                --markdown --output "$out/gate-slowcfg.md"
+        else
+            echo "calib: no A/A runs (step aa10): skipped" | tee -a "$out/steps.txt"
+        fi
+        ;;
+    ncu)
+        first=$(ls "$out"/aa-*.json 2>/dev/null | sort | head -n 1)
+        if [ -n "$first" ]; then
+            { command -v ncu || echo "ncu not on PATH"; ncu --version; } >"$out/ncu-version.txt" 2>&1
+            step ncu "${NCU_S:-240}" "$py" -m gpubench.cli ncu "$first" --calls 3 --out "$out/ncu.json"
+        else
+            echo "ncu: no A/A run to profile (step aa10): skipped" | tee -a "$out/steps.txt"
+        fi
         ;;
     multi)
         step multi "${BENCH_S:-300}" "$py" -m gpubench.cli run --gpus all --profile quick --workload vector_add \

@@ -439,3 +439,18 @@ def test_the_calibration_runs_are_real_measurements():
         run = realdata.calibration(name)
         assert run.synthetic is False and run.gpu == realdata.H100 and run.status == "complete"
         assert all(r.timing.n >= 10 and r.telemetry.available for r in run.ok_records())
+
+
+def test_provenance_knobs_are_named_and_old_files_add_nothing():
+    from gpubench.results import Provenance
+
+    base, cand = aa()
+    assert run_gate(base, cand).notes == []  # the committed runs hold no provenance section
+    base.provenance = Provenance(commit="a", dirty=False, env={"TRITON_F32_DEFAULT": "ieee"})
+    slow = realdata.calibration("run3-slow-config")
+    slow.provenance = Provenance(commit="a", dirty=True, env={"GPUBENCH_TEST_SLOW_CONFIG": "1"})
+    report = run_gate(base, slow)
+    assert any("candidate: GPUBENCH_TEST_SLOW_CONFIG=1 was set" in n for n in report.notes)
+    assert any("uncommitted changes" in n for n in report.notes)
+    assert "Environment knobs differ: TRITON_F32_DEFAULT ieee -> unset" in report.notes
+    assert "GPUBENCH_TEST_SLOW_CONFIG=1" in report.to_markdown()

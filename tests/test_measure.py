@@ -187,3 +187,43 @@ def test_correctness_is_checked_once_for_both_modes(vector_add, monkeypatch):
     worker_mod.run_item(_item("torch"), ctx)
     worker_mod.run_item(dataclasses.replace(_item("torch"), mode="warm"), ctx)
     assert len(calls) == 1
+
+
+# ----------------------------------------------------------------------------------------- sustained
+
+
+def test_load_runs_back_to_back_for_the_time_asked():
+    from gpubench.bench.measure import load
+
+    now = [0.0]
+    calls, syncs = [], []
+
+    def fn():  # each call takes 1 ms of (fake) time
+        calls.append(1)
+        now[0] += 1e-3
+
+    got = load(fn, lambda: syncs.append(len(calls)), 0.5, clock=lambda: now[0])
+    assert got.calls == len(calls) and 0.5 <= got.wall_s < 0.6 and got.calls >= 500
+    assert syncs[0] == 1 and all(b > a for a, b in zip(syncs, syncs[1:]))  # chunks grow to ~20 ms
+    assert max(b - a for a, b in zip(syncs, syncs[1:])) <= 2 * 20 + 1
+    assert load(fn, lambda: None, 0.0, clock=lambda: now[0]).calls == 0
+
+
+def test_sustained_records_carry_a_second_measurement(vector_add):
+    ctx = worker_mod.WorkerContext(
+        Journal(), RULE, torch.device("cpu"), timer_factory=lambda device, mode: FakeTimer(STEADY, mode),
+        telemetry=FakeTelemetry(), sustained_s=0.01, slowdown=None,
+    )  # fmt: skip
+    rec = worker_mod.run_item(_item("torch"), ctx)
+    assert rec.ok and rec.sustained is not None
+    assert rec.sustained.load_s >= 0.01 and rec.sustained.load_calls > 0
+    assert rec.sustained.timing.samples and rec.sustained.timing.stop_reason == "converged"
+    back = type(rec).from_json(json.loads(json.dumps(rec.to_json())))
+    assert back.sustained == rec.sustained
+    plain = worker_mod.run_item(_item("torch", n=4101), _ctx())
+    assert plain.sustained is None
+
+
+def test_the_injected_slowdown_is_a_spin_of_that_fraction_of_the_kernel():
+    assert worker_mod.spin_cycles(0.05, 200e-6, 1.98e9) == int(0.05 * 200e-6 * 1.98e9)  # 19,800 cycles
+    assert worker_mod.spin_cycles(0.10, 1e-9, 1e9) == 1  # never a zero-length spin

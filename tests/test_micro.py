@@ -3,6 +3,7 @@ permutation, the ceilings file, and `gpubench micro` without a GPU."""
 
 import json
 import re
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -39,8 +40,9 @@ H100_L2 = 50 * MIB  # torch's L2_cache_size on the H100 of this project's device
 
 # Every kernel the Python side launches, per source file.
 EXPECTED_KERNELS = {
-    "memory.cu": {"dram_read", "dram_write", "dram_copy", "dram_triad", "cache_sweep", "smem_read"},
-    "compute.cu": {"fma_fp32", "fma_fp64", "fma_f16x2", "mma_sync_fp16", "mma_sync_bf16"},
+    "memory.cu": {"dram_read", "dram_write", "dram_copy", "dram_triad", "cache_sweep", "cache_sweep_cg",
+                  "smem_read"},  # fmt: skip
+    "compute.cu": {"fma_fp32", "fma_fp64", "fma_f16x2", "mma_sync_fp16", "mma_sync_bf16", "mma_sync_int8"},
     "latency.cu": {"chase_l1", "chase_l2"},
     "launch.cu": {"empty_kernel"},
     "sweep.cu": {f"ai_sweep_{dt}_k{k}" for dt in sweep.ELEMENT_BYTES for k in sweep.SWEEP_K},
@@ -129,16 +131,21 @@ def test_write_pattern():
 
 
 def test_cache_sweep_sizes_and_levels():
-    sizes = memory.cache_sweep_sizes(H100_L2)
-    assert sizes[0] == 32 * KIB
-    assert all(b == 2 * a for a, b in zip(sizes, sizes[1:]))
-    assert sizes[-1] >= 4 * H100_L2 > sizes[-2]
-    assert sizes[-1] == 256 * MIB
-    assert all(s & (s - 1) == 0 for s in sizes)  # the kernel wraps with a mask
-    levels = [memory.cache_level(s, H100_L2) for s in sizes]
-    assert levels[:2] == ["l1", "l1"]
-    assert levels[-1] == "dram" and levels.count("dram") == 2  # 128 MiB and 256 MiB
-    assert [s for s, lv in zip(sizes, levels) if lv == "l2"] == [MIB << i for i in range(5)]  # 1 to 16 MiB
+    sizes = memory.cache_sweep_sizes(H100_L2)  # the plain-load sweep: L1, then the way out of it
+    assert sizes == [KIB << i for i in range(3, 10)]  # 8 KiB to 512 KiB
+    assert all(s & (s - 1) == 0 for s in sizes)  # its kernel wraps with a mask
+    assert [memory.cache_level(s, H100_L2) for s in sizes].count("l1") == 4  # 8 to 64 KiB
+    cg = memory.l2_sweep_sizes(H100_L2)  # the L1-bypassing sweep, two sizes per octave
+    assert cg[:5] == [MIB, 3 * MIB // 2, 2 * MIB, 3 * MIB, 4 * MIB]
+    assert all(s % (32 * memory.PACKET) == 0 for s in cg)  # its kernel needs multiples of 32 packets
+    levels = [memory.cache_level(s, H100_L2) for s in cg]
+    # Several working sets on the L2 plateau (1 MiB to L2/2), and DRAM only at >= 4 x L2 (never 128 MiB).
+    assert [s for s, lv in zip(cg, levels) if lv == "l2"] == [s for s in cg if s <= 25 * MIB]
+    assert levels.count("l2") == 10
+    assert [s for s, lv in zip(cg, levels) if lv == "dram"] == [256 * MIB, 384 * MIB, 512 * MIB]
+    assert memory.cache_level(128 * MIB, H100_L2) == "transition"
+    assert memory.cache_level(240 * MIB, 60 * MIB) == "dram"
+    assert memory.cache_level(200 * MIB, 60 * MIB) == "transition"
     with pytest.raises(ValueError):
         memory.cache_sweep_sizes(H100_L2, start=3000)
 
@@ -152,22 +159,14 @@ def test_cache_iters_and_bytes():
     assert memory.vector_load_bytes(2, 256, 8) == 2 * 256 * 8 * 16
 
 
-def test_plateau_picks_the_best_point_of_a_level():
-    pts = [
-        {"ws_bytes": 1, "level": "l1", "gbs": 10.0},
-        {"ws_bytes": 2, "level": "l2", "gbs": 7.0},
-        {"ws_bytes": 3, "level": "l2", "gbs": 9.0},
-        {"ws_bytes": 4, "level": "dram", "gbs": 3.0},
-    ]
-    assert memory.plateau(pts, "l2")["ws_bytes"] == 3
-    assert memory.plateau(pts, "smem") is None
-
-
 def test_fma_and_mma_accounting():
     assert compute.fma_flops(1000, 16, 2) == 1000 * 16 * 8 * 2
     assert compute.fma_flops(1000, 16, 4) == 2 * compute.fma_flops(1000, 16, 2)  # f16x2: two FMAs per instr
     assert compute.MMA_FLOPS == 4096
     assert compute.mma_flops(8, 8) == 8 * 8 * 4 * 4096
+    assert compute.MMA_OPS_INT8 == 8192 and compute.mma_flops(8, 8, compute.MMA_OPS_INT8) == 8 * 8 * 4 * 8192
+    assert compute.int8_word(1) == 0x01010101 and compute.int8_word(-2) == -0x01010102  # 0xFEFEFEFE
+    assert compute.int8_expected(64).tolist() == [i + 64 * 32 * 3 * -2 for i in range(16)]
     assert {k: v[1] for k, v in compute.FMA_KINDS.items()} == {"fp32": 2, "fp64": 2, "f16x2": 4}
     assert cublas.gemm_flops(8192, 8192, 8192) == 2 * 8192**3
 
@@ -379,13 +378,18 @@ def test_build_ceilings():
     assert c["dram_copy_gbs"] == 3000.0 and c["dram_read_gbs"] == 3100.0
     assert c["dram_copy_torch_gbs"] == 2950.0
     assert c["l2_gbs"] == 9000.0 and c["smem_gbs"] == 30000.0
+    # One roof per hardware rate: fp16 = bf16 (the better of cuBLAS and mma.sync), mma.sync fp16 = bf16.
     assert c["peaks"] == {
         "fp32": 60.0,
         "fp16_simt": 120.0,
+        "fp16": 750.0,
         "bf16": 750.0,
         "int8": 1400.0,
         "mma_sync_fp16": 500.0,
+        "mma_sync_bf16": 500.0,
     }
+    assert c["peak_sources"]["fp16"] == "cublas_bf16"
+    assert c["peak_sources"]["mma_sync_bf16"] == "mma_sync_fp16"
     assert c["launch_overhead_s"] == 2e-6 and c["launch_overhead_source"] == "cuda_graph_replay_per_launch"
     assert c["launch_host_s"] == 4e-6 and c["empty_kernel_device_s"] == 3e-6
     assert c["latency_ns"] == {"l1": 20.0, "dram": 600.0}
@@ -404,12 +408,28 @@ def test_build_ceilings_launch_fallback_and_units():
     assert ceil.build_ceilings([]) == {"peaks": {}, "peaks_sustained": {}}
 
 
-def test_peak_is_the_best_rate_and_the_median_is_kept_as_sustained():
-    timing = {"median_s": 1.5e-3, "min_s": 1.25e-3}
-    e = common.make_entry("cublas_bf16", 700.0, "TFLOP/s", method="m", params={"timing": timing})
-    c = ceil.build_ceilings([e])
-    assert c["peaks"]["bf16"] == pytest.approx(700.0 * 1.5 / 1.25)
-    assert c["peaks_sustained"]["bf16"] == 700.0
+def _rate_entry(name, sustained, burst, unit="TFLOP/s", clocks=(1980.0, 1755.0)):
+    windows = {"burst": {"rate": burst, "sm_clock_mhz": clocks[0]},
+               "sustained": {"rate": sustained, "sm_clock_mhz": clocks[1], "load_s": 3.0}}  # fmt: skip
+    return common.make_entry(name, sustained, unit, method="m", params=windows)
+
+
+def test_a_roof_is_the_best_sustained_rate_of_its_hardware_rate():
+    """Never the best single sample (the old rule), never burst: the sustained rate, fp16 = bf16, and the
+    int8 roof the better of torch._int_mm and the suite's own mma.sync kernel."""
+    entries = [
+        _rate_entry("cublas_bf16", 700.0, 780.0), _rate_entry("cublas_fp16", 690.0, 770.0),
+        _rate_entry("cublas_int8", 930.0, 940.0, "TOP/s"),
+        _rate_entry("mma_sync_int8", 1250.0, 1300.0, "TOP/s"),
+    ]  # fmt: skip
+    c = ceil.build_ceilings(entries)
+    assert c["peaks"]["bf16"] == c["peaks"]["fp16"] == 700.0 and c["peak_sources"]["fp16"] == "cublas_bf16"
+    assert c["peaks"]["int8"] == 1250.0 and c["peak_sources"]["int8"] == "mma_sync_int8"
+    assert c["peaks_sustained"] == {"bf16": 700.0, "fp16": 690.0, "int8": 930.0, "mma_sync_int8": 1250.0}
+    assert c["peaks_burst"]["bf16"] == 780.0
+    assert c["peak_clocks_mhz"]["bf16"] == {"burst": 1980.0, "sustained": 1755.0}
+    m = MeasuredCeilings.from_json(c)
+    assert m.peaks["fp16"] == 700.0 and m.peak_sources["int8"] == "mma_sync_int8"
 
 
 def test_build_document_roundtrip(tmp_path):
@@ -579,10 +599,22 @@ def _emulate(name, args):
         for _ in range(int(warm) + int(steps)):
             p = ctypes.c_int64.from_address(p).value
         out[0], out[1], out[2] = 30 * int(steps), 20 * int(steps), p
+    elif name == "mma_sync_int8":  # the kernel's arithmetic where it does not depend on the layout
+        frag, iters, out = args
+        assert frag.dtype == torch.int32 and frag.numel() == 32 * compute.FRAG_WORDS_PER_LANE
+        words = frag.view(32, 6)
+        a, b = words[:, :4].view(torch.int8), words[:, 4:].view(torch.int8)
+        if bool((a == a.flatten()[0]).all()) and bool((b == b.flatten()[0]).all()):
+            dot = _INT8_K_EMULATED * int(a.flatten()[0]) * int(b.flatten()[0])
+            start = torch.arange(compute.MMA_ACC * 4, dtype=torch.int32)
+            out.view(-1, compute.MMA_ACC * 4).copy_(start + int(iters) * dot)
     elif name.startswith("mma_sync"):
         frag, _, out = args
         assert frag.dtype == torch.int32 and frag.numel() == 32 * compute.FRAG_WORDS_PER_LANE
         out.fill_(1.0)
+
+
+_INT8_K_EMULATED = 32  # the k depth of m16n8k32; a kernel doing k = 16 must fail the host's check
 
 
 def _fake_launch(kernel, grid, block, args, shared_mem=0):
@@ -594,6 +626,8 @@ def _fake_launch(kernel, grid, block, args, shared_mem=0):
 
 class _FakeCtx(common.Context):
     """A Context on the CPU: kernels emulated, one fixed 'median' per measurement, no NVML."""
+
+    idle_s = load_s = 0.0  # no rest before a burst, no load before a sustained measurement
 
     def __init__(self):
         from gpubench.bench.timing import BatchInfo
@@ -622,7 +656,7 @@ class _FakeCtx(common.Context):
     def timer(self, mode):
         return self._timer
 
-    def time(self, fn, mode="warm"):
+    def time(self, fn, mode="warm", rule=None, graph=True):
         fn()
         stats = {"median": 1e-3, "q1": 1e-3, "q3": 1e-3, "min": 1e-3, "cv": 0.0, "n": 10}
         return common.Timed(1e-3, stats, "fake", "converged", mode, Telemetry.unavailable("cpu"), [])
@@ -656,7 +690,7 @@ FAMILY_ENTRIES = {
     "cache": {"l1_bandwidth", "l2_bandwidth"},
     "smem": {"smem_bandwidth"},
     "fma": {"fma_fp32", "fma_fp64", "fma_f16x2"},
-    "mma": {"mma_sync_fp16", "mma_sync_bf16"},
+    "mma": {"mma_sync_fp16", "mma_sync_bf16", "mma_sync_int8"},
     "cublas": {f"cublas_{c}" for c in cublas.CASES},
     "launch": {"launch_host", "launch_graph", "empty_kernel_device"},
     "latency": {"latency_l1", "latency_l2", "latency_dram"},
@@ -689,7 +723,14 @@ def test_family_host_code_with_emulated_kernels(family, fake_ctx, monkeypatch):
         cycles = {e["name"]: e["params"]["cycles"] for e in fake_ctx.entries}
         assert cycles == {"latency_l1": 30.0, "latency_l2": 30.0, "latency_dram": 30.0}
     if family == "cache":
-        assert [p["ws_bytes"] for p in fake_ctx.cache_sweep] == memory.cache_sweep_sizes(4 * MIB)
+        sizes = memory.cache_sweep_sizes(4 * MIB) + memory.l2_sweep_sizes(4 * MIB)
+        assert [p["ws_bytes"] for p in fake_ctx.cache_sweep] == sizes
+        plateaus = {e["name"]: e["params"]["plateau"] for e in fake_ctx.entries}
+        assert plateaus["l2_bandwidth"]["ws_bytes"] == [MIB, 3 * MIB // 2, 2 * MIB]  # 1 MiB to L2/2
+        assert all(p["flat"] for p in plateaus.values()) and not any(e["flags"] for e in fake_ctx.entries)
+    if family in ("mma", "cublas"):  # burst and sustained, the same way for every dtype
+        for e in fake_ctx.entries:
+            assert {"burst", "sustained"} <= set(e["params"]) and e["params"]["sustained"]["load_s"] >= 0
 
 
 def test_calibrate_reaches_the_target_duration(monkeypatch):
@@ -717,3 +758,56 @@ def test_occupancy_estimate():
     assert common.occupancy_estimate(256, 40, 0, 2048, 65536, 228 * KIB) == 6
     assert common.occupancy_estimate(256, 32, 32 * KIB, 2048, 65536, 228 * KIB) == 6  # 33 KiB per block
     assert common.occupancy_estimate(1024, 255, 0, 2048, 65536, 0) == 1
+
+
+def test_the_int8_check_catches_a_kernel_that_does_the_wrong_work(fake_ctx, monkeypatch):
+    """A kernel doing m16n8k16 (half the k depth) instead of m16n8k32 is refused before it is timed."""
+    monkeypatch.setattr(sys.modules[__name__], "_INT8_K_EMULATED", 16)
+    with pytest.raises(RuntimeError, match="mma_sync_int8 check failed"):
+        compute.run_mma(fake_ctx)
+    assert "mma_sync_int8" not in {e["name"] for e in fake_ctx.entries}
+
+
+def _sass(path, arch: str) -> str:
+    """cuobjdump -sass of the cubin NVRTC builds from `path` (the binary the GPU would run)."""
+    import ctypes
+    import subprocess
+    import tempfile
+
+    from tests import aot
+
+    lib = nvrtc.load_library()
+    prog = ctypes.c_void_p()
+    src, name = path.read_bytes(), path.name.encode()
+    assert lib.nvrtcCreateProgram(ctypes.byref(prog), src, name, 0, None, None) == 0
+    opts = [o.encode() for o in (*nvrtc.NVRTC_OPTIONS, f"--gpu-architecture={arch}")]
+    assert lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts)) == 0
+    size = ctypes.c_size_t()
+    lib.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+    cubin = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetCUBIN(prog, cubin)
+    lib.nvrtcDestroyProgram(ctypes.byref(prog))
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin.raw)
+        f.flush()
+        out = subprocess.run([aot.cuobjdump(), "-sass", f.name], capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def _functions(sass: str) -> dict[str, str]:
+    return dict(re.findall(r"Function : (\w+)\n(.*?)(?=\n\s*Function : |\Z)", sass, re.S))
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_the_mma_kernels_run_on_the_tensor_cores(arch):
+    """The suite's own int8 roof is the hardware's: its kernel's SASS issues integer MMAs (IMMA), the
+    fp16/bf16 ones HMMA, and the L2 sweep's loads bypass L1 (LDG...STRONG.GPU is ld.global.cg)."""
+    funcs = _functions(_sass(HERE / "compute.cu", arch))
+    assert re.search(r"\bIMMA\.16832\.S8\.S8", funcs["mma_sync_int8"]), funcs["mma_sync_int8"][:2000]
+    for dt in ("fp16", "bf16"):
+        assert re.search(r"\bHMMA\.16816\.F32", funcs[f"mma_sync_{dt}"])
+        assert "IMMA" not in funcs[f"mma_sync_{dt}"]
+    mem = _functions(_sass(HERE / "memory.cu", arch))
+    assert re.search(r"LDG\.E\.128\.STRONG\.GPU", mem["cache_sweep_cg"])
+    assert "STRONG.GPU" not in mem["cache_sweep"]

@@ -218,3 +218,80 @@ def test_gpubench_report_subcommand_and_module_entry_point(small, tmp_path):
         )
         assert p.returncode == 0, p.stdout + p.stderr
         assert len(rows((out / "index.html").read_text(encoding="utf-8"))) == len(run.records)
+
+
+def _rebuilt(run, ceilings_path):
+    """`run` under the ceilings its GPU's committed micro entries give by today's rule: each roof the best
+    sustained rate of its hardware rate (fp16 = bf16), not the best single sample the file stored."""
+    import dataclasses
+
+    from gpubench.bench.micro.ceilings import build_ceilings
+
+    cf = results.read_ceilings(ceilings_path)
+    measured = results.MeasuredCeilings.from_json(build_ceilings([m.to_json() for m in cf.micro]))
+    run.ceilings = dataclasses.replace(run.ceilings, ceilings=measured)
+    return run
+
+
+def test_records_above_a_sustained_roof_name_the_ceiling_as_suspect(tmp_path):
+    from gpubench.reports.suspects import suspects
+
+    run = _rebuilt(realdata.h200(), realdata.H200_CEILINGS)
+    roofs = run.ceilings.ceilings
+    assert roofs.peaks["bf16"] == roofs.peaks["fp16"] == roofs.peaks_sustained["bf16"]  # 678, cublas_bf16
+    assert roofs.roof_clock_mhz["bf16"] == pytest.approx(1552.3, abs=0.1)  # what the GPU held under load
+    lines = suspects(place_run(run))
+    # The bf16 GEMMs of the quick run see tens of ms of load at up to 1980 MHz: burst figures.
+    assert len(lines) == 9 and all(line.startswith("gemm/") and "|bf16|" in line for line in lines)
+    for line in lines:
+        assert "suspect the measured ceiling" in line and "a burst against a sustained roof" in line
+    run.records = [r for r in run.records if r.workload == "gemm"]
+    path = results.write(run, tmp_path / "h200-gemm.json")
+    assert report(path, "--out", tmp_path / "out") == 0
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "Which is suspect" in page and "a burst against a sustained roof" in page
+    h100 = suspects(place_run(_rebuilt(realdata.h100(), realdata.H100_CEILINGS)))
+    assert h100 == []  # its fp16 cuBLAS held 748 TFLOP/s: the bf16 GEMMs' 776-780 are within 5 %
+
+
+def test_a_record_above_the_datasheet_names_its_accounting(small):
+    from gpubench.reports.suspects import suspect
+
+    _, run = small
+    rec = realdata.record(run, "vector_add", "triton", "fp32", n=1 << 26)
+    rec.bytes *= 10
+    assert suspect(rec, place_run(run)).startswith("suspect the accounting")
+    assert suspect(realdata.record(run, "vector_add", "torch", "fp32", n=1 << 26), place_run(run)) is None
+
+
+def test_the_micro_section_names_the_code_behind_each_roof(small, tmp_path):
+    import dataclasses
+
+    from gpubench.bench.micro.ceilings import build_ceilings
+
+    path, _ = small
+    cf = results.read_ceilings(realdata.H100_CEILINGS)
+    rebuilt = results.MeasuredCeilings.from_json(build_ceilings([m.to_json() for m in cf.micro]))
+    ceilings = results.write(dataclasses.replace(cf, ceilings=rebuilt), tmp_path / "ceilings.json")
+    assert report(path, "--ceilings", ceilings, "--out", tmp_path / "out") == 0
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    keys = rows(page, "roof")
+    assert "bf16" in keys and "int8" in keys and len(keys) == len(rebuilt.peak_sources)
+    assert "roofs of NVIDIA H100 80GB HBM3" in page and "cublas_fp16" in page  # the bf16 roof's source
+    assert "no provenance section" in page  # the ceilings file's own provenance is shown
+
+
+def test_burst_and_sustained_are_shown_side_by_side(tmp_path):
+    import dataclasses
+
+    from gpubench.results import Sustained
+
+    run = cut(realdata.h100(), "gemm")
+    rec = realdata.record(run, "gemm", "torch", "bf16", M=8192, N=8192, K=8192)
+    slower = tuple(x / 0.906 for x in rec.timing.samples)  # a stand-in for the second measurement
+    rec.sustained = Sustained(2.0, dataclasses.replace(rec.timing, samples=slower), load_calls=1400)
+    path = results.write(run, tmp_path / "gemm.json")
+    assert report(path, "--out", tmp_path / "out") == 0
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert rows(page, "sustained") == [rec.label] and "burst and sustained" in page
+    assert "1.104" in page  # sustained / burst time

@@ -260,3 +260,19 @@ def test_read_any_tells_results_from_ceilings(tmp_path):
     (tmp_path / "x.json").write_text('{"benchmarks": []}')
     with pytest.raises(results.ResultsError, match="not a gpubench results or ceilings file"):
         results.read_any(tmp_path / "x.json")
+
+
+def test_the_frame_carries_sustained_and_ncu_figures():
+    from gpubench.results import NcuProfile, Sustained
+
+    run = realdata.h100()
+    rec = realdata.record(run, "vector_add", "torch", "fp32", n=1 << 26)
+    slower = tuple(1.1 * x for x in rec.timing.samples)  # stand-ins for the arithmetic, not measurements
+    rec.sustained = Sustained(2.0, dataclasses.replace(rec.timing, samples=slower))
+    third = rec.bytes / 3
+    rec.ncu = NcuProfile(True, time_s=rec.median / 1.01, dram_read_bytes=2 * third, dram_write_bytes=third)
+    df = run.to_frame()
+    row = df[(df.variant == "torch") & (df.n == 1 << 26) & (df.dtype == "fp32")].iloc[0]
+    assert row.sustained_median_s == pytest.approx(1.1 * rec.median)
+    assert row.event_over_ncu == pytest.approx(1.01) and row.accounted_over_dram == pytest.approx(1.0)
+    assert df.ncu_time_s.notna().sum() == 1

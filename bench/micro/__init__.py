@@ -2,10 +2,10 @@
 
 Families (each a module here, CUDA C sources next to them, launched through CuPy on torch's stream):
     dram      read (reduction), write (fill), copy (y = x) and triad (a = b + s*c), plus torch's copy_
-    cache     working-set sweep from 32 KiB to beyond 4x L2 (L1, L2 and DRAM plateaus)   [memory.py]
+    cache     working-set sweep, 8 KiB to beyond 4x L2 (L1, L2 and DRAM plateaus)      [memory.py]
     smem      shared-memory bandwidth, conflict-free 16-byte reads                      [memory.py]
     fma       FP32, FP64 and packed FP16x2 FMA rates                                    [compute.py]
-    mma       tensor cores through mma.sync m16n8k16 (fp16, bf16), registers only        [compute.py]
+    mma       tensor cores through the suite's own mma.sync (fp16, bf16, int8)          [compute.py]
     cublas    tensor-core rates through cuBLAS (torch.matmul, _scaled_mm, _int_mm)       [cublas.py]
     launch    launch overhead: stream launches, CUDA-graph replay, empty-kernel duration [launch.py]
     latency   pointer-chase latency of L1, L2 and DRAM in cycles and ns                 [latency.py]
@@ -13,7 +13,9 @@ Families (each a module here, CUDA C sources next to them, launched through CuPy
     sweep     mixbench-style arithmetic-intensity sweep (the empirical roofline curve)   [sweep.py]
 
 Each reports entries {name, value, unit, datasheet, percent_of_datasheet, method, params, telemetry,
-flags} (see bench.micro.common.make_entry); bench.micro.ceilings assembles the ceilings file and
+flags} (see bench.micro.common.make_entry); tensor rates are measured burst and sustained
+(bench.micro.rates), cache roofs are read off plateaus (bench.micro.plateau); bench.micro.ceilings
+assembles the ceilings file (each roof the best sustained figure of its hardware rate) and
 bench.micro.cli is `gpubench micro`. The pure parts (FLOP/byte accounting, the pointer-chase
 permutation, the ceilings assembly) need neither torch's CUDA nor a GPU and are tested on the CPU.
 """

@@ -143,6 +143,7 @@ def run_gpu(families: list[str], quick: bool, out: str | None, echo=print) -> in
         skipped=ctx.skipped,
         failures=failures,
         status=status,
+        provenance=_provenance(info).to_json(),
     )
     write(doc, out_path)
     echo(
@@ -152,6 +153,20 @@ def run_gpu(families: list[str], quick: bool, out: str | None, echo=print) -> in
     if status == "interrupted":
         return 130
     return 1 if failures else 0
+
+
+def _provenance(info: dict):
+    """The commit, tree state and knobs of this run, and where the spec database disagrees with the GPU."""
+    import dataclasses
+
+    from gpubench.bench.runner import capture_provenance, spec_mismatches
+    from gpubench.results import Device
+
+    prov = capture_provenance()
+    try:
+        return dataclasses.replace(prov, spec_mismatches=spec_mismatches([Device.from_json(info)]))
+    except Exception as exc:  # the measurements matter more than their annotation
+        return dataclasses.replace(prov, warnings=[f"no spec check: {type(exc).__name__}: {exc}"])
 
 
 def _cuda_usable(device) -> bool:

@@ -85,6 +85,7 @@ PEAK_KEY = {
     "cublas_int8": "int8",
     "mma_sync_fp16": "fp16",
     "mma_sync_bf16": "bf16",
+    "mma_sync_int8": "int8",
 }
 DRAM_ENTRIES = ("dram_read", "dram_write", "dram_copy", "dram_triad", "dram_copy_torch")
 
@@ -303,8 +304,9 @@ class Context:
             self._timers[mode] = DeviceTimer(self.device, mode)
         return self._timers[mode]
 
-    def time(self, fn: Callable[[], object], mode: str = "warm") -> Timed:
-        """Adaptive sampling (bench.measure) of `fn` with NVML telemetry around it."""
+    def time(self, fn: Callable[[], object], mode: str = "warm", rule=None, graph: bool = True) -> Timed:
+        """Adaptive sampling (bench.measure) of `fn` with NVML telemetry around it; batches with launch
+        gaps are dropped as everywhere. `graph=False` keeps short warm kernels on events."""
         from gpubench.bench.measure import measure
         from gpubench.bench.telemetry import flags_from
         from gpubench.results.stats import summarize
@@ -312,12 +314,23 @@ class Context:
         timer = self.timer(mode)
         self.sampler.start()
         try:
-            m = measure(fn, timer, self.rule)
+            m = measure(fn, timer, rule or self.rule, on_batch=getattr(self.sampler, "mark", None),
+                        allow_graph=graph)  # fmt: skip
         finally:
             telemetry = self.sampler.stop()
         stats = summarize(m.samples)
         flags = sorted(set(m.flags) | set(flags_from(telemetry)))
         return Timed(stats["median"], stats, m.method, m.stop_reason, mode, telemetry, flags, m.notes)
+
+    @property
+    def idle_s(self) -> float:
+        """Rest before a burst measurement (bench.micro.rates)."""
+        return 0.5 if self.quick else 1.0
+
+    @property
+    def load_s(self) -> float:
+        """Back-to-back calls before a sustained measurement (bench.micro.rates)."""
+        return 1.5 if self.quick else 3.0
 
     def event_time(self, fn: Callable[[], object]) -> float:
         """Seconds of one call of `fn` between two CUDA events (for calibration, not for reporting)."""

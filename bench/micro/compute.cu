@@ -92,49 +92,73 @@ extern "C" __global__ void __launch_bounds__(256) fma_f16x2(long long iters, uns
   if (x == sentinel) sink[tid] = x;
 }
 
-// ---- mma.sync m16n8k16, fp32 accumulators ----------------------------------------------------------
-// Each warp loads its A fragment (4 x b32 = 8 halves per lane) and B fragment (2 x b32) once from
-// `frag` (random fp16/bf16 data, 6 words per lane, shared by all warps), then issues kMmaAcc
-// independent mma chains `iters` times (unrolled kMmaUnroll times) with no memory traffic at all, and
-// writes its kMmaAcc x 4 accumulators once. One mma.sync m16n8k16 is 2 * 16 * 8 * 16 = 4096 FLOPs.
+// ---- mma.sync: fp16/bf16 m16n8k16 with fp32 accumulators, int8 m16n8k32 with int32 accumulators ----
+// Each warp loads its A fragment (4 x b32 per lane: 8 halves, or 16 int8) and B fragment (2 x b32) once
+// from `frag` (6 words per lane, shared by all warps), then issues kMmaAcc independent mma chains
+// `iters` times (unrolled kMmaUnroll times) with no memory traffic at all, and writes its kMmaAcc x 4
+// accumulators once. One m16n8k16 is 2 * 16 * 8 * 16 = 4096 FLOPs; one m16n8k32 is 2 * 16 * 8 * 32 =
+// 8192 integer operations. Integer accumulators wrap modulo 2^32 on overflow (no .satfinite): that does
+// not change the rate, and the host's check of the int8 kernel uses data that cannot overflow.
 constexpr int kMmaAcc = 4;
 constexpr int kMmaUnroll = 8;  // iters must be a multiple of this
 
-template <bool kBf16>
-__device__ __forceinline__ void mma_step(float (&d)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
-                                         unsigned b0, unsigned b1) {
-  if (kBf16) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-  } else {
+struct MmaF16 {
+  using Acc = float;
+  static __device__ __forceinline__ void step(float (&d)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                              unsigned b0, unsigned b1) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
         "{%0,%1,%2,%3};"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
   }
-}
+  static __device__ __forceinline__ float init(int k, int r) { return 0.5f * (float)k + 0.25f * (float)r; }
+};
 
-template <bool kBf16>
+struct MmaBf16 {
+  using Acc = float;
+  static __device__ __forceinline__ void step(float (&d)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                              unsigned b0, unsigned b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+  static __device__ __forceinline__ float init(int k, int r) { return 0.5f * (float)k + 0.25f * (float)r; }
+};
+
+// The accumulators start at k * 4 + r, so the host can check every one after a run on known data.
+struct MmaS8 {
+  using Acc = int;
+  static __device__ __forceinline__ void step(int (&d)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                              unsigned b0, unsigned b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+  static __device__ __forceinline__ int init(int k, int r) { return k * 4 + r; }
+};
+
+template <class M>
 __device__ __forceinline__ void mma_loop(const unsigned* __restrict__ frag, long long iters,
-                                         float* __restrict__ out) {
+                                         typename M::Acc* __restrict__ out) {
   const unsigned lane = threadIdx.x & 31u;
   const unsigned a0 = frag[lane * 6 + 0], a1 = frag[lane * 6 + 1], a2 = frag[lane * 6 + 2];
   const unsigned a3 = frag[lane * 6 + 3], b0 = frag[lane * 6 + 4], b1 = frag[lane * 6 + 5];
-  float d[kMmaAcc][4];
+  typename M::Acc d[kMmaAcc][4];
 #pragma unroll
   for (int k = 0; k < kMmaAcc; ++k) {
 #pragma unroll
-    for (int r = 0; r < 4; ++r) d[k][r] = 0.5f * (float)k + 0.25f * (float)r;
+    for (int r = 0; r < 4; ++r) d[k][r] = M::init(k, r);
   }
   for (long long i = 0; i < iters; i += kMmaUnroll) {
 #pragma unroll
     for (int u = 0; u < kMmaUnroll; ++u) {
 #pragma unroll
-      for (int k = 0; k < kMmaAcc; ++k) mma_step<kBf16>(d[k], a0, a1, a2, a3, b0, b1);
+      for (int k = 0; k < kMmaAcc; ++k) M::step(d[k], a0, a1, a2, a3, b0, b1);
     }
   }
   const long long gtid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -147,10 +171,15 @@ __device__ __forceinline__ void mma_loop(const unsigned* __restrict__ frag, long
 
 extern "C" __global__ void __launch_bounds__(256) mma_sync_fp16(const unsigned* __restrict__ frag, long long iters,
                                                                float* __restrict__ out) {
-  mma_loop<false>(frag, iters, out);
+  mma_loop<MmaF16>(frag, iters, out);
 }
 
 extern "C" __global__ void __launch_bounds__(256) mma_sync_bf16(const unsigned* __restrict__ frag, long long iters,
                                                                float* __restrict__ out) {
-  mma_loop<true>(frag, iters, out);
+  mma_loop<MmaBf16>(frag, iters, out);
+}
+
+extern "C" __global__ void __launch_bounds__(256) mma_sync_int8(const unsigned* __restrict__ frag, long long iters,
+                                                               int* __restrict__ out) {
+  mma_loop<MmaS8>(frag, iters, out);
 }

@@ -3,7 +3,9 @@
 FLOP accounting (what each figure divides by the median device time):
     fma_fp32, fma_fp64  threads x iters x 8 chains x 2 FLOPs (one FMA = a multiply and an add)
     fma_f16x2           threads x iters x 8 chains x 4 FLOPs (one fma.rn.f16x2 = two FMAs)
-    mma_sync_*          warps x iters x 4 chains x 4096 FLOPs (one m16n8k16 = 2 x 16 x 8 x 16)
+    mma_sync_fp16/bf16  warps x iters x 4 chains x 4096 FLOPs (one m16n8k16 = 2 x 16 x 8 x 16)
+    mma_sync_int8       warps x iters x 4 chains x 8192 integer ops (one m16n8k32 = 2 x 16 x 8 x 32)
+The mma.sync rates are measured burst and sustained (bench.micro.rates), the same way as cuBLAS's.
 The iteration counts are calibrated so one launch takes 1 ms (quick) or 2 ms, and the grid is the
 kernel's resident capacity (occupancy API) x SMs: one full wave, no tail.
 """
@@ -20,7 +22,13 @@ MMA_ACC = 4  # compute.cu kMmaAcc
 MMA_UNROLL = 8  # compute.cu kMmaUnroll
 MMA_M, MMA_N, MMA_K = 16, 8, 16
 MMA_FLOPS = 2 * MMA_M * MMA_N * MMA_K  # 4096
+MMA_K_INT8 = 32  # m16n8k32 for int8: the same 6 fragment words per lane hold twice the k depth
+MMA_OPS_INT8 = 2 * MMA_M * MMA_N * MMA_K_INT8  # 8192
 FRAG_WORDS_PER_LANE = 6  # A: 4 x b32, B: 2 x b32
+# The int8 kernel's check: every byte of A is CHECK_A and of B CHECK_B, so after `iters` iterations each
+# accumulator [k][r] (starting at k * 4 + r) holds k * 4 + r + iters * 32 * CHECK_A * CHECK_B, whatever
+# the fragment layout; CHECK_ITERS keeps that far below 2^31.
+CHECK_A, CHECK_B, CHECK_ITERS = 3, -2, 64
 
 # name -> (kernel, FLOPs per FMA instruction, the run-time b and c of a = a * b + c)
 # b just below 1 and c small keep every chain bounded and normal: a converges to c / (1 - b) = 0.5.
@@ -43,9 +51,20 @@ def fma_flops(threads: int, iters: int, flops_per_instr: int) -> int:
     return threads * iters * FMA_CHAINS * flops_per_instr
 
 
-def mma_flops(warps: int, iters: int) -> int:
-    """FLOPs of one launch of an mma.sync kernel with `warps` warps in all."""
-    return warps * iters * MMA_ACC * MMA_FLOPS
+def mma_flops(warps: int, iters: int, ops_per_mma: int = MMA_FLOPS) -> int:
+    """FLOPs (or integer operations) of one launch of an mma.sync kernel with `warps` warps in all."""
+    return warps * iters * MMA_ACC * ops_per_mma
+
+
+def int8_word(value: int) -> int:
+    """A 32-bit word (as a signed int32) holding four int8 copies of `value`."""
+    return int(np.array([value] * 4, dtype=np.int8).view(np.int32)[0])
+
+
+def int8_expected(iters: int) -> np.ndarray:
+    """The kMmaAcc x 4 accumulators of every thread after the check run (see CHECK_A)."""
+    start = np.arange(MMA_ACC * 4, dtype=np.int64)  # k * 4 + r
+    return start + iters * MMA_K_INT8 * CHECK_A * CHECK_B
 
 
 def run_fma(ctx) -> None:
@@ -79,44 +98,74 @@ def run_fma(ctx) -> None:
         )
 
 
+def _check_int8(ctx, kernel, g: int, launch) -> None:
+    """Run the int8 kernel on constant fragments and check every accumulator: the mma ran, and with k 32."""
+    import torch
+
+    words = torch.tensor([int8_word(CHECK_A)] * 4 + [int8_word(CHECK_B)] * 2, dtype=torch.int32)
+    frag = words.repeat(32).to(ctx.device)
+    out = torch.empty(g * THREADS * MMA_ACC * 4, device=ctx.device, dtype=torch.int32)
+    launch(kernel, (g,), (THREADS,), (frag, np.int64(CHECK_ITERS), out))
+    got = out.view(-1, MMA_ACC * 4).cpu().numpy()
+    want = int8_expected(CHECK_ITERS)
+    bad = np.flatnonzero((got != want).any(axis=1))
+    if bad.size:
+        raise RuntimeError(f"mma_sync_int8 check failed: thread {bad[0]} holds {got[bad[0]].tolist()}, "
+                           f"expected {want.tolist()}")  # fmt: skip
+
+
+def _fragments(ctx, dt: str, gen):
+    """6 random words per lane (A, then B): fp16/bf16 values, or int8 values over the whole range."""
+    import torch
+
+    if dt == "int8":
+        n = 32 * FRAG_WORDS_PER_LANE * 4
+        values = torch.randint(-128, 128, (n,), device=ctx.device, dtype=torch.int8, generator=gen)
+        return values.view(torch.int32)
+    tdtype = torch.float16 if dt == "fp16" else torch.bfloat16
+    values = torch.randn(32 * FRAG_WORDS_PER_LANE * 2, device=ctx.device, generator=gen).to(tdtype)
+    return values.view(torch.int32)
+
+
 def run_mma(ctx) -> None:
     import torch
 
+    from gpubench.bench.micro.rates import measure_rates
     from gpubench.kernels._cuda import launch
 
     if ctx.cc < (8, 0):
-        for dt in ("fp16", "bf16"):
-            ctx.skip(
-                f"mma_sync_{dt}", f"mma.sync m16n8k16 with fp32 accumulators needs sm_80+, this is {ctx.cc}"
-            )
+        for dt in ("fp16", "bf16", "int8"):
+            ctx.skip(f"mma_sync_{dt}", f"mma.sync with these shapes needs sm_80+, this is {ctx.cc}")
         return
     gen = torch.Generator(device=ctx.device).manual_seed(7)
-    for dt, tdtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
+    for dt in ("fp16", "bf16", "int8"):
         kernel = ctx.kernel("compute.cu", f"mma_sync_{dt}")
         g = ctx.grid(kernel)
-        values = torch.randn(32 * FRAG_WORDS_PER_LANE * 2, device=ctx.device, generator=gen).to(tdtype)
-        frag = values.view(torch.int32)  # 6 packed pairs per lane: A fragment, then B fragment
-        out = torch.empty(g * THREADS * MMA_ACC * 4, device=ctx.device, dtype=torch.float32)
+        acc = torch.int32 if dt == "int8" else torch.float32
+        if dt == "int8":
+            _check_int8(ctx, kernel, g, launch)
+        frag = _fragments(ctx, dt, gen)
+        out = torch.empty(g * THREADS * MMA_ACC * 4, device=ctx.device, dtype=acc)
 
         def run(iters, kernel=kernel, g=g, frag=frag, out=out):
             launch(kernel, (g,), (THREADS,), (frag, np.int64(iters), out))
 
         iters = ctx.calibrate(run, 1024, MMA_UNROLL, ctx.target_s)
-        timed = ctx.time(lambda run=run, iters=iters: run(iters), "warm")
-        if not bool(torch.isfinite(out).all()):
-            raise RuntimeError(f"mma_sync_{dt}: non-finite accumulators")
         warps = g * THREADS // 32
-        flops = mma_flops(warps, iters)
-        ctx.add_timed(
-            f"mma_sync_{dt}",
-            flops / timed.median_s / TERA,
-            "TFLOP/s",
-            timed,
-            method=(
-                f"mma.sync.aligned.m16n8k16 {dt} x {dt} -> fp32, {MMA_ACC} independent accumulators "
-                "per warp, fragments loaded once (random data), registers only, one full wave; 4096 FLOPs "
-                "per mma / median device time. This is the raw mma.sync issue rate: Hopper reaches its "
-                "tensor-core peak only through wgmma, so on sm_90 this measures a fraction of that peak"
-            ),
-            params={"grid": g, "threads": THREADS, "warps": warps, "iters": iters, "flops": flops},
+        ops = mma_flops(warps, iters, MMA_OPS_INT8 if dt == "int8" else MMA_FLOPS)
+        shape, accum = ("m16n8k32", "s32") if dt == "int8" else ("m16n8k16", "fp32")
+        method = (
+            f"the suite's own mma.sync.aligned.{shape} {dt} x {dt} -> {accum} kernel (compute.cu), {MMA_ACC} "
+            "independent accumulators per warp, fragments loaded once (random data), registers only, one "
+            f"full wave; {ops // (warps * iters * MMA_ACC)} operations per mma / median device time. This "
+            "is the raw mma.sync issue rate: Hopper reaches its tensor-core peak only through wgmma, so on "
+            "sm_90 it is a fraction of that peak"
         )
+        unit = "TOP/s" if dt == "int8" else "TFLOP/s"
+        measure_rates(
+            ctx, f"mma_sync_{dt}", ops, unit, lambda run=run, n=iters: run(n), method=method,
+            params={"grid": g, "threads": THREADS, "warps": warps, "iters": iters, "flops": ops,
+                    "code": f"bench/micro/compute.cu:mma_sync_{dt}"},
+        )  # fmt: skip
+        if dt != "int8" and not bool(torch.isfinite(out).all()):
+            raise RuntimeError(f"mma_sync_{dt}: non-finite accumulators")

@@ -4,14 +4,13 @@
     tf32        torch.matmul on fp32 with TF32 allowed for the measurement only (restored afterwards)
     fp8         torch._scaled_mm, e4m3 x e4m3 -> bf16, per-tensor scales, fast accumulation (sm_89+)
     int8        torch._int_mm, int8 x int8 -> int32
-FLOPs = 2 * M * N * K per product (int8: integer operations, reported as TOP/s).
+FLOPs = 2 * M * N * K per product (int8: integer operations, reported as TOP/s). Each is measured burst
+and sustained (bench.micro.rates), the same way as the mma.sync kernels; the figure is the sustained rate.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-
-from gpubench.bench.micro.common import TERA
 
 GEMM_SIZE = 8192
 CASES = ("bf16", "fp16", "tf32", "fp8", "int8")
@@ -95,6 +94,8 @@ def _build(ctx, case: str, n: int, gen):
 def run_cublas(ctx) -> None:
     import torch
 
+    from gpubench.bench.micro.rates import measure_rates
+
     n = GEMM_SIZE
     gen = torch.Generator(device=ctx.device).manual_seed(5)
     for case in CASES:
@@ -115,16 +116,12 @@ def run_cublas(ctx) -> None:
             if fn is None:
                 ctx.skip(name, reason or "; ".join(errors))
                 continue
-            timed = ctx.time(fn, "warm")
-        flops = gemm_flops(n, n, n)
-        ctx.add_timed(
-            name,
-            flops / timed.median_s / TERA,
-            "TOP/s" if case == "int8" else "TFLOP/s",
-            timed,
-            method=f"{how}, M=N=K={n}, random inputs; 2*M*N*K / median device time",
-            params={"m": n, "n": n, "k": n, "flops": flops, "failed_attempts": errors},
-        )
+            flops = gemm_flops(n, n, n)
+            measure_rates(
+                ctx, name, flops, "TOP/s" if case == "int8" else "TFLOP/s", fn,
+                method=f"{how}, M=N=K={n}, random inputs; 2*M*N*K / median device time",
+                params={"m": n, "n": n, "k": n, "flops": flops, "failed_attempts": errors, "code": how},
+            )  # fmt: skip
         del candidates, fn
         torch.cuda.empty_cache()
 

@@ -4,8 +4,8 @@
                          onto one stream, one synchronize at the end, (wall time) / N
     launch_graph         per-launch time of a CUDA graph of GRAPH_LAUNCHES launches: replay device
                          time (events, bench.measure) / GRAPH_LAUNCHES
-    empty_kernel_device  device time between two events around one empty kernel (queued behind a spin
-                         kernel, so host gaps are kept out)
+    empty_kernel_device  device time between two events around one empty kernel (bench.measure: queued
+                         behind a spin kernel, batches with launch gaps dropped, so host time is kept out)
 The ceilings' launch_overhead_s is the graph figure (the per-kernel cost the device itself adds when
 the host keeps up); it falls back to the empty-kernel event duration when graph capture fails.
 """
@@ -94,20 +94,17 @@ def run_launch(ctx) -> None:
         )
         del graph
 
-    ctx.sampler.start()
-    try:
-        samples, info = timer.events_batch(fn, 200 if ctx.quick else 1000)
-    finally:
-        telemetry = ctx.sampler.stop()
-    ctx.add(
+    # Through bench.measure like every figure: a batch whose spin ended before it was queued may hold
+    # host time and is dropped (the next spin is longer); graph replay is off, this is the events' figure.
+    timed = ctx.time(fn, "warm", graph=False)
+    ctx.add_timed(
         "empty_kernel_device",
-        statistics.median(samples),
+        timed.median_s,
         "s",
+        timed,
         method=(
-            f"median device time between CUDA events around one empty kernel ({info.method}; events "
-            "resolve about 0.5 us, so this is an upper bound on the kernel's own duration)"
+            f"median device time between CUDA events around one empty kernel ({timed.method}; batches with "
+            "launch gaps dropped as in every measurement; events resolve about 0.5 us, so this is an upper "
+            "bound on the kernel's own duration)"
         ),
-        params={"n": len(samples), "min_s": min(samples), "launch_gaps": info.launch_gaps},
-        telemetry=telemetry,
-        flags=flags_from(telemetry) + (["launch_gaps"] if info.launch_gaps else []),
     )

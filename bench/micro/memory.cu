@@ -148,6 +148,45 @@ extern "C" __global__ void __launch_bounds__(256) cache_sweep(const uint4* __res
   if (total == sentinel) sink[blockIdx.x * blockDim.x + threadIdx.x] = total;
 }
 
+// The same sweep with L1 bypassed, for the L2 and DRAM points: ld.global.cg caches in L2 only, so no
+// working set can be served from L1 however many SMs hold a part of it. The working set is ws_packets
+// packets, any multiple of 32 that is at least blockDim, wrapped by a compare instead of a mask, so
+// sizes between powers of two can be swept (several points on the L2 plateau).
+__device__ __forceinline__ uint4 load_cg(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.cg.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ unsigned wrap(unsigned p, unsigned n) { return p >= n ? p - n : p; }
+
+extern "C" __global__ void __launch_bounds__(256) cache_sweep_cg(const uint4* __restrict__ buf,
+                                                                unsigned ws_packets, long long iters,
+                                                                unsigned sentinel, unsigned* __restrict__ sink) {
+  const unsigned step = blockDim.x;
+  unsigned p = (unsigned)((unsigned long long)blockIdx.x * ws_packets / gridDim.x) & ~31u;
+  p = wrap(p + threadIdx.x, ws_packets);
+  unsigned a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (long long it = 0; it < iters; it += 4) {
+    const uint4 v0 = load_cg(buf + p);
+    p = wrap(p + step, ws_packets);
+    const uint4 v1 = load_cg(buf + p);
+    p = wrap(p + step, ws_packets);
+    const uint4 v2 = load_cg(buf + p);
+    p = wrap(p + step, ws_packets);
+    const uint4 v3 = load_cg(buf + p);
+    p = wrap(p + step, ws_packets);
+    a0 += (v0.x + v0.y) + (v0.z + v0.w);
+    a1 += (v1.x + v1.y) + (v1.z + v1.w);
+    a2 += (v2.x + v2.y) + (v2.z + v2.w);
+    a3 += (v3.x + v3.y) + (v3.z + v3.w);
+  }
+  const unsigned total = (a0 + a1) + (a2 + a3);
+  if (total == sentinel) sink[blockIdx.x * blockDim.x + threadIdx.x] = total;
+}
+
 // Shared-memory bandwidth: each block fills a 32 KiB tile, then every thread reads `iters` float4
 // packets from it, four per loop trip at base + tid + j * 256 (j = 0..3), where base advances by the
 // run-time `step` (a multiple of 32) modulo 1024. Eight consecutive threads read 128 contiguous bytes,

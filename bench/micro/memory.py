@@ -7,6 +7,8 @@ Byte accounting (what each figure divides by the median device time):
     dram_triad  a = b + s*c: two reads + one write       = 3 x array bytes
     torch copy_ y.copy_(x), counted like dram_copy       = 2 x array bytes
     cache sweep every thread's 16-byte loads             = grid x threads x iters x 16
+                (L1 points through plain loads, L2 and DRAM points through ld.global.cg, L1 bypassed;
+                the L1 and L2 figures are the best point of each level's plateau, bench.micro.plateau)
     smem        every thread's 16-byte shared loads      = grid x threads x iters x 16
 Each DRAM array is max(8 x L2, 1 GiB), so no level of cache holds a useful part of it; L2 is flushed
 before every sample anyway (cold mode), like every other cold measurement of the suite.
@@ -15,6 +17,8 @@ before every sample anyway (cold mode), like every other cold measurement of the
 from __future__ import annotations
 
 from gpubench.bench.micro.common import GB, SENTINEL_F32, SENTINEL_U32, THREADS, round_up
+from gpubench.bench.micro.plateau import DRAM_L2_MULTIPLE as DRAM_POINT_L2_MULTIPLE
+from gpubench.bench.micro.plateau import find_plateau
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 PACKET = 16  # bytes per vector access
@@ -26,9 +30,12 @@ DRAM_ARRAYS = {"read": 1, "write": 1, "copy": 2, "triad": 3}
 TRIAD_SCALAR = 1.5
 WRITE_SEED = 0x2545F491
 
-CACHE_SWEEP_START = 32 * KIB
+CACHE_SWEEP_START = 8 * KIB
+L1_SWEEP_END = 512 * KIB  # the plain-load sweep: 8 KiB to 512 KiB (L1, then the way out of it)
 L1_MAX_WS = 64 * KIB  # fits the L1 of every GPU since Volta (128 KiB or more per SM)
-L2_MIN_WS = 1 * MIB  # far beyond any L1, so every block's working set must come from L2
+L2_MIN_WS = 1 * MIB  # the L1-bypassing sweep starts here; from here to L2/2 is the L2 plateau's range
+L2_SWEEP_STEPS = (1.0, 1.5)  # two points per octave: 1, 1.5, 2, 3, 4, 6, ... MiB
+DRAM_EXTRA_POINTS = 2  # points after the first at >= 4 x L2, so the DRAM level has three
 
 SMEM_STEP_PACKETS = 32  # run-time advance of the shared-memory kernel's base (a multiple of 32)
 
@@ -50,22 +57,34 @@ def write_pattern(packet: int, seed: int = WRITE_SEED) -> tuple[int, int, int, i
 
 
 def cache_sweep_sizes(l2_bytes: int, start: int = CACHE_SWEEP_START) -> list[int]:
-    """Working sets in factor-2 steps from `start` to the first power of two >= 4 x L2 (inclusive)."""
+    """The plain-load (L1) sweep: powers of two from `start` to L1_SWEEP_END (its kernel wraps by mask)."""
     if start <= 0 or start & (start - 1):
         raise ValueError("start must be a power of two")
     sizes = [start]
-    while sizes[-1] < 4 * l2_bytes:
+    while sizes[-1] < L1_SWEEP_END:
         sizes.append(sizes[-1] * 2)
     return sizes
 
 
+def l2_sweep_sizes(l2_bytes: int) -> list[int]:
+    """The L1-bypassing sweep: two sizes per octave from L2_MIN_WS to DRAM_EXTRA_POINTS sizes past the
+    first one of at least DRAM_POINT_L2_MULTIPLE x L2 (multiples of 32 packets, as the kernel needs)."""
+    dram = DRAM_POINT_L2_MULTIPLE * l2_bytes
+    sizes, octave = [], L2_MIN_WS
+    while sum(s >= dram for s in sizes) <= DRAM_EXTRA_POINTS:
+        sizes += [round_up(int(octave * step), 32 * PACKET) for step in L2_SWEEP_STEPS]
+        octave *= 2
+    first = next(i for i, s in enumerate(sizes) if s >= dram)
+    return sizes[: first + 1 + DRAM_EXTRA_POINTS]
+
+
 def cache_level(ws_bytes: int, l2_bytes: int) -> str:
-    """Which level a sweep point measures: l1, l2, dram, or a transition between them."""
+    """Which level a sweep point measures: l1, l2, dram (>= 4 x L2), or a transition between them."""
     if ws_bytes <= L1_MAX_WS:
         return "l1"
     if L2_MIN_WS <= ws_bytes <= l2_bytes // 2:
         return "l2"
-    if ws_bytes >= 2 * l2_bytes:
+    if ws_bytes >= DRAM_POINT_L2_MULTIPLE * l2_bytes:
         return "dram"
     return "transition"
 
@@ -78,12 +97,6 @@ def cache_iters(target_bytes: int, grid: int, threads: int = THREADS) -> int:
 def vector_load_bytes(grid: int, threads: int, iters: int) -> int:
     """Bytes read by grid x threads threads doing `iters` 16-byte loads each (cache sweep, smem)."""
     return grid * threads * iters * PACKET
-
-
-def plateau(points: list[dict], level: str) -> dict | None:
-    """The sweep point with the best bandwidth among those of one level (the ceiling that level allows)."""
-    candidates = [p for p in points if p["level"] == level]
-    return max(candidates, key=lambda p: p["gbs"]) if candidates else None
 
 
 # ---- GPU side -------------------------------------------------------------------------------------
@@ -188,73 +201,73 @@ def run_dram(ctx) -> None:
     )
 
 
-def run_cache(ctx) -> None:
+def _sweep(ctx, name: str, sizes: list[int], buf, masked: bool) -> tuple[list[dict], int, int]:
+    """(points, grid, iters) of one sweep kernel: cache_sweep takes the working set as a mask (plain
+    loads), cache_sweep_cg as a packet count (ld.global.cg)."""
     import numpy as np
     import torch
 
     from gpubench.kernels._cuda import launch
 
-    kernel = ctx.kernel("memory.cu", "cache_sweep")
-    sizes = cache_sweep_sizes(ctx.l2_bytes)
-    gen = torch.Generator(device=ctx.device).manual_seed(99)
-    buf = torch.randint(
-        -(2**31), 2**31 - 1, (sizes[-1] // 4,), device=ctx.device, dtype=torch.int32, generator=gen
-    )
+    kernel = ctx.kernel("memory.cu", name)
     g = ctx.grid(kernel)
     sink = torch.empty(g * THREADS, device=ctx.device, dtype=torch.int32)
-    target = (2 if ctx.quick else 4) * GIB
-    iters = cache_iters(target, g, THREADS)
+    iters = cache_iters((2 if ctx.quick else 4) * GIB, g, THREADS)
     moved = vector_load_bytes(g, THREADS, iters)
-    points, telemetries = [], []
+    points = []
     for ws in sizes:
-        mask = np.uint32(ws // PACKET - 1)
-        fn = lambda mask=mask: launch(  # noqa: E731
-            kernel, (g,), (THREADS,), (buf, mask, np.int64(iters), np.uint32(SENTINEL_U32), sink)
+        size_arg = np.uint32(ws // PACKET - 1 if masked else ws // PACKET)
+        fn = lambda a=size_arg: launch(  # noqa: E731
+            kernel, (g,), (THREADS,), (buf, a, np.int64(iters), np.uint32(SENTINEL_U32), sink)
         )
         timed = ctx.time(fn, "warm")
         level = cache_level(ws, ctx.l2_bytes)
         point = {
-            "ws_bytes": ws,
-            "level": level,
-            "gbs": moved / timed.median_s / GB,
-            "time_s": timed.median_s,
-            "bytes": moved,
-            "flags": timed.flags,
-        }
+            "ws_bytes": ws, "level": level, "gbs": moved / timed.median_s / GB, "time_s": timed.median_s,
+            "bytes": moved, "flags": timed.flags, "loads": "ld.global" if masked else "ld.global.cg",
+        }  # fmt: skip
         points.append(point)
-        telemetries.append(timed.telemetry)
-        ctx.echo(f"  cache sweep {ws / KIB:>9.0f} KiB  {point['gbs']:10.1f} GB/s  ({level})")
-    ctx.cache_sweep = points
-    params = {
-        "grid": g,
-        "threads": THREADS,
-        "iters_per_thread": iters,
-        "bytes_per_launch": moved,
-        "l2_bytes": ctx.l2_bytes,
-        "points": points,
+        ctx.echo(f"  cache sweep {ws / KIB:>9.0f} KiB {point['gbs']:10.1f} GB/s ({level}, {point['loads']})")
+    return points, g, iters
+
+
+def run_cache(ctx) -> None:
+    import torch
+
+    l1_sizes, l2_sizes = cache_sweep_sizes(ctx.l2_bytes), l2_sweep_sizes(ctx.l2_bytes)
+    gen = torch.Generator(device=ctx.device).manual_seed(99)
+    buf = torch.randint(
+        -(2**31), 2**31 - 1, (max(l2_sizes) // 4,), device=ctx.device, dtype=torch.int32, generator=gen
+    )
+    series = {
+        "cache_sweep": _sweep(ctx, "cache_sweep", l1_sizes, buf, True),
+        "cache_sweep_cg": _sweep(ctx, "cache_sweep_cg", l2_sizes, buf, False),
     }
+    ctx.cache_sweep = series["cache_sweep"][0] + series["cache_sweep_cg"][0]
     method = (
         "working-set sweep (warm): every block streams through the whole working set with 16-byte loads, "
         "blocks staggered by ws/grid so a line is re-read after about ws bytes of traffic; bytes loaded / "
-        "median device time; the figure is the best point of the level"
+        "median device time. The figure is the best point of the level's plateau (bench.micro.plateau: "
+        "the longest run of points within 10 % of each other; flagged no_plateau where there is none)"
     )
-    for level, name, where in (
-        ("l1", "l1_bandwidth", f"working sets <= {L1_MAX_WS // KIB} KiB"),
-        ("l2", "l2_bandwidth", f"working sets {L2_MIN_WS // MIB} MiB to L2/2"),
+    for name, level, kernel_name, lo, hi in (
+        ("l1_bandwidth", "l1", "cache_sweep", CACHE_SWEEP_START, L1_MAX_WS),
+        ("l2_bandwidth", "l2", "cache_sweep_cg", L2_MIN_WS, ctx.l2_bytes // 2),
     ):
-        best = plateau(points, level)
-        if best is None:
-            ctx.skip(name, f"no sweep point with {where}")
+        points, g, iters = series[kernel_name]
+        found = find_plateau(points, lo, hi)
+        if found is None:
+            ctx.skip(name, f"fewer than 3 sweep points between {lo} and {hi} bytes")
             continue
+        best = max((p for p in points if (p["ws_bytes"], p["gbs"]) in found.points), key=lambda p: p["gbs"])
+        loads = "plain loads (L1)" if kernel_name == "cache_sweep" else "ld.global.cg (L1 bypassed)"
         ctx.add(
-            name,
-            best["gbs"],
-            "GB/s",
-            method=f"{method} ({where})",
-            params={**params, "level": level, "best_ws_bytes": best["ws_bytes"]},
-            telemetry=telemetries[points.index(best)],
-            flags=best["flags"],
-        )
+            name, found.best_gbs, "GB/s", method=f"{method}; {loads}",
+            params={"grid": g, "threads": THREADS, "iters_per_thread": iters, "l2_bytes": ctx.l2_bytes,
+                    "level": level, "best_ws_bytes": best["ws_bytes"], "plateau": found.to_json(),
+                    "points": points},
+            flags=sorted(set(best["flags"]) | (set() if found.flat else {"no_plateau"})),
+        )  # fmt: skip
 
 
 def run_smem(ctx) -> None:

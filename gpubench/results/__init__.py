@@ -26,6 +26,8 @@ from gpubench.results.io import (
     write,
 )
 from gpubench.results.machine import Device, Software
+from gpubench.results.ncu import NcuProfile
+from gpubench.results.provenance import Provenance, SpecMismatch
 from gpubench.results.records import (
     MODES,
     STATUSES,
@@ -34,6 +36,7 @@ from gpubench.results.records import (
     Record,
     RecordKey,
     Spread,
+    Sustained,
     Telemetry,
     Timing,
 )
@@ -55,13 +58,17 @@ __all__ = [
     "EmbeddedCeilings",
     "MeasuredCeilings",
     "MicroEntry",
+    "NcuProfile",
+    "Provenance",
     "Record",
     "RecordKey",
     "ResultsError",
     "Run",
     "RunInfo",
     "Software",
+    "SpecMismatch",
     "Spread",
+    "Sustained",
     "Telemetry",
     "Timing",
     "dumps",

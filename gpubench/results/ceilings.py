@@ -8,7 +8,8 @@ Layout (JSON, schema "gpubench.ceilings", version CEILINGS_SCHEMA_VERSION):
       "micro": [MicroEntry, ...],      # every figure measured, against its datasheet value
       "sweep": [...],                  # arithmetic-intensity sweep points
       "cache_sweep": [...],            # working-set sweep points
-      "skipped": [{"name", "reason"}], "failures": [{"family", "error"}]
+      "skipped": [{"name", "reason"}], "failures": [{"family", "error"}],
+      "provenance": Provenance         # commit, dirty tree, environment knobs, spec mismatches
     }
 Units: GB/s (1e9 B/s), TFLOP/s (int8: TOP/s), seconds, nanoseconds for latencies.
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from gpubench.results._codec import FieldError, Struct
 from gpubench.results.machine import Device, Software
+from gpubench.results.provenance import Provenance
 
 __all__ = ["CEILINGS_SCHEMA", "CEILINGS_SCHEMA_VERSION", "CeilingsFile", "MeasuredCeilings", "MicroEntry"]
 
@@ -44,8 +46,15 @@ class MeasuredCeilings(Struct):
     l1_gbs: float | None = None
     l2_gbs: float | None = None
     smem_gbs: float | None = None
-    peaks: dict[str, float] = field(default_factory=dict)  # best observed rate, TFLOP/s
-    peaks_sustained: dict[str, float] = field(default_factory=dict)  # the same at the median time
+    # The roof per hardware rate, TFLOP/s: the best sustained rate of the micro-benchmarks that measure it
+    # (fp16 and bf16 share one). Files before peak_sources held the best single sample here instead.
+    peaks: dict[str, float] = field(default_factory=dict)
+    peaks_sustained: dict[str, float] = field(default_factory=dict)  # each figure's own rate at the median
+    peaks_burst: dict[str, float] = field(default_factory=dict)  # the same from an idle GPU, a short window
+    peak_sources: dict[str, str] = field(default_factory=dict)  # roof key -> the entry that measured it
+    peak_clocks_mhz: dict[str, dict[str, float]] = field(default_factory=dict)  # key -> {burst, sustained}
+    roof_clock_mhz: dict[str, float] = field(default_factory=dict)  # roof key -> its source's sustained clock
+    cache_plateaus: dict[str, dict[str, Any]] = field(default_factory=dict)  # "l1", "l2": the plateau found
     launch_overhead_s: float | None = None
     launch_overhead_source: str | None = None
     launch_host_s: float | None = None
@@ -104,6 +113,7 @@ class CeilingsFile(Struct):
     cache_sweep: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    provenance: Provenance | None = None  # the commit, the tree's state, the knobs, spec mismatches
     extra: dict[str, Any] = field(default_factory=dict)
     path: str | None = field(default=None, metadata={"transient": True}, compare=False)
 

@@ -18,7 +18,8 @@ _STAT_COLUMNS = (
     "flops", "bytes", "uses_tensor_cores", "n_samples", "median_s", "q1_s", "q3_s", "iqr_s", "min_s",
     "max_s", "mean_s", "stdev_s", "cv", "rel_ci", "tflops", "gbs", "method", "stop_reason", "flags",
     "sm_clock_min_mhz", "sm_clock_mean_mhz", "mem_clock_mean_mhz", "power_mean_w", "power_max_w",
-    "temperature_max_c", "energy_j", "throttle_reasons",
+    "temperature_max_c", "energy_j", "throttle_reasons", "power_from_energy_w", "sustained_median_s",
+    "ncu_time_s", "ncu_dram_bytes", "event_over_ncu", "accounted_over_dram",
 )  # fmt: skip
 
 
@@ -41,7 +42,21 @@ def _telemetry_cells(rec) -> dict[str, Any]:
         "temperature_max_c": pick(tel.temperature_c, "max"),
         "energy_j": tel.energy_j,
         "throttle_reasons": ";".join(tel.throttle_reasons),
+        "power_from_energy_w": tel.power_from_energy_w,
     }
+
+
+def _checks_cells(rec) -> dict[str, Any]:
+    """The record against other measurements of it: after a load (--sustained), under Nsight Compute."""
+    out: dict[str, Any] = {}
+    if rec.sustained is not None:
+        out["sustained_median_s"] = rec.sustained.timing.median
+    prof = rec.ncu
+    if prof is not None and prof.available:
+        out["ncu_time_s"], out["ncu_dram_bytes"] = prof.time_s, prof.dram_bytes
+        out["event_over_ncu"] = prof.event_over_ncu(rec.median)
+        out["accounted_over_dram"] = prof.accounted_over_dram(rec.bytes)
+    return out
 
 
 def _row(run, rec) -> dict[str, Any]:
@@ -70,6 +85,7 @@ def _row(run, rec) -> dict[str, Any]:
             stop_reason=t.stop_reason, tflops=rec.achieved_tflops, gbs=rec.achieved_gbs,
         )  # fmt: skip
     row.update(_telemetry_cells(rec))
+    row.update(_checks_cells(rec))
     return row
 
 

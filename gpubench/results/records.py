@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from gpubench.results._codec import FieldError, Struct
+from gpubench.results.ncu import NcuProfile
 from gpubench.results.stats import summarize
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Record",
     "RecordKey",
     "Spread",
+    "Sustained",
     "Telemetry",
     "Timing",
 ]
@@ -94,6 +96,14 @@ class Telemetry(Struct):
     window_s: float | None = None
     throttle_mask: int = 0
     throttle_reasons: list[str] = field(default_factory=list)
+    # "instant" (NVML's instantaneous power field) or "average" (nvmlDeviceGetPowerUsage: a 1 s average on
+    # Ampere and newer, which lags a benchmark of tens of milliseconds); None in older files.
+    power_source: str | None = None
+    power_from_energy_w: float | None = None  # the energy counter's rise over the time it rose in the window
+    energy_note: str | None = None  # why power_from_energy_w is missing
+    # The SM clock per sample batch: [{"n": samples so far, "t_s", "sm_clock_mhz", "readings"}].
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    driver_samples: int = 0  # readings taken from NVML's own sample buffers, beside the polling thread's
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -176,6 +186,19 @@ class Timing(Struct):
         return {**self.summary, "samples": samples, **out}
 
 
+@dataclass(frozen=True)
+class Sustained(Struct):
+    """A record measured a second time, after `load_s` of back-to-back calls (`gpubench run --sustained`):
+    the rate a kernel holds once the GPU has settled under load, beside the record's burst timing."""
+
+    load_s: float
+    timing: Timing
+    load_calls: int | None = None
+    telemetry: Telemetry | None = None
+    flags: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class Record(Struct):
     """One (workload, variant, shape, dtype, mode) of a run."""
@@ -204,6 +227,8 @@ class Record(Struct):
     details: dict[str, Any] = field(default_factory=dict, metadata={"key": "extra"})
     # The roofline placement written for readers outside the suite; the suite recomputes it on reading.
     stored_roofline: dict[str, Any] | None = field(default=None, metadata={"key": "roofline"})
+    sustained: Sustained | None = None  # `gpubench run --sustained`: the same record after a load
+    ncu: NcuProfile | None = None  # `gpubench ncu`: the record profiled under Nsight Compute
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as read
 
     def __post_init__(self):

@@ -13,6 +13,7 @@ from typing import Any
 from gpubench.results._codec import FieldError, Struct
 from gpubench.results.ceilings import MeasuredCeilings
 from gpubench.results.machine import Device, Software
+from gpubench.results.provenance import Provenance, run_warnings
 from gpubench.results.records import Record, RecordKey
 
 __all__ = ["RUN_STATUSES", "SCHEMA", "SCHEMA_VERSION", "EmbeddedCeilings", "Run", "RunInfo", "utc_now"]
@@ -43,6 +44,7 @@ class RunInfo(Struct):
     finished: str | None = None
     rule: dict[str, Any] | None = None  # the stopping rule (bench.stats.StoppingRule's fields)
     notes: list[str] = field(default_factory=list)
+    sustained_s: float | None = None  # seconds of load before each record's second, sustained measurement
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,6 +92,8 @@ class Run(Struct):
     # Every GPU that measured records of this run, when there were several (a multi-GPU or merged run);
     # `device` is then one of them, and each record names its own by `gpu_uuid`.
     gpus: list[Device] = field(default_factory=list)
+    # The commit, the tree's state, the environment knobs, spec mismatches (None in older files).
+    provenance: Provenance | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     path: str | None = field(default=None, metadata={"transient": True}, compare=False)
     problems: list[str] = field(default_factory=list, metadata={"transient": True}, compare=False)
@@ -112,6 +116,10 @@ class Run(Struct):
             if record.gpu_uuid and d.uuid == record.gpu_uuid:
                 return d
         return self.device
+
+    def provenance_warnings(self) -> list[str]:
+        """What a reader must be told about where these numbers come from (gpubench.results.provenance)."""
+        return run_warnings(self)
 
     def ok_records(self) -> list[Record]:
         return [r for r in self.records if r.ok]
