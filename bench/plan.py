@@ -20,6 +20,18 @@ class PlanError(ValueError):
 
 
 @dataclass(frozen=True)
+class Extra:
+    """Items a profile adds to its product of shape set x dtypes x modes: `workload` at `shapes` (each
+    one of the workload's own shapes, from any of its sets), in `dtypes` and `modes`. A selection
+    filters them like every other item; an extra of a workload the registry lacks is left out."""
+
+    workload: str
+    shapes: tuple[dict[str, int], ...]
+    dtypes: tuple[str, ...]
+    modes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     shape_set: str  # which of the workload's shape sets; falls back to the first "bench" shapes
@@ -27,6 +39,11 @@ class Profile:
     modes: tuple[str, ...]
     rule: StoppingRule
     description: str
+    extras: tuple[Extra, ...] = ()
+
+
+def _square(n: int) -> dict[str, int]:
+    return {"M": n, "N": n, "K": n}
 
 
 PROFILES = {
@@ -36,7 +53,15 @@ PROFILES = {
         ("fp32", "bf16"),
         ("cold",),
         StoppingRule(min_samples=10, max_samples=300, min_time_s=0.02, rel_noise=0.01, timeout_s=1.5),
-        "a few shapes per workload, fp32 and bf16, cold L2: a few minutes on one GPU",
+        "a few shapes per workload, fp32 and bf16, cold L2, plus fp16 GEMM and a few warm L2-resident "
+        "records: a few minutes on one GPU",
+        extras=(
+            Extra("gemm", (_square(4096), _square(8192)), ("fp16",), ("cold",)),  # the target squares
+            # Working sets of 12 and 8 MiB: warm, they sit on the L2 roof (the kernels' own limit shows),
+            # and at a few microseconds a sample they are timed by CUDA-graph replay.
+            Extra("vector_add", ({"n": 1 << 20},), ("fp32",), ("warm",)),
+            Extra("window_sum", ({"n": 1 << 20, "radius": 16},), ("fp32",), ("warm",)),
+        ),
     ),
     "full": Profile(
         "full",
@@ -109,7 +134,7 @@ def build_plan(
     _check_known("variant", variants, (v for w in chosen for v in w.variants))
     _check_known("dtype", dtypes, (d for w in chosen for d in w.dtypes))
     _check_known("mode", modes, MODES)
-    plan = Plan([])
+    plan, seen = Plan([]), set()
     for w in chosen:
         vnames = [v for v in w.variants if not variants or v in variants]
         if not vnames:
@@ -123,12 +148,32 @@ def build_plan(
         else:  # the profile's dtypes; a workload with none of them runs its first
             dts = [d for d in w.dtypes if profile.dtypes is None or d in profile.dtypes] or [w.dtypes[0]]
         shapes = w.shapes.get(profile.shape_set) or list(w.shapes["bench"])[:2]
-        for shape in shapes:
-            for dtype in dts:
+        product = [(shape, dts, modes or profile.modes) for shape in shapes]
+        for shape, ex_dtypes, ex_modes in product + _extras(profile, w, dtypes, modes):
+            for dtype in ex_dtypes:
                 for vname in vnames:
-                    for mode in modes or profile.modes:
-                        backend = w.variants[vname].backend
-                        plan.items.append(PlanItem(w.name, vname, backend, dict(shape), dtype, mode))
+                    for mode in ex_modes:
+                        item = PlanItem(w.name, vname, w.variants[vname].backend, dict(shape), dtype, mode)
+                        if item.id not in seen:
+                            seen.add(item.id)
+                            plan.items.append(item)
     if not plan.items:
         raise PlanError("the selection matches nothing: " + "; ".join(plan.notes))
     return plan
+
+
+def _extras(profile: Profile, w, dtypes, modes) -> list[tuple[dict, list[str], list[str]]]:
+    """(shape, dtypes, modes) of the profile's extras for workload `w`, filtered by the selection."""
+    out = []
+    for extra in profile.extras:
+        if extra.workload != w.name:
+            continue
+        known = [dict(s) for shapes in w.shapes.values() for s in shapes]
+        for shape in extra.shapes:
+            if dict(shape) not in known:
+                raise PlanError(f"profile {profile.name}: {dict(shape)} is none of {w.name}'s shapes")
+            dts = [d for d in extra.dtypes if d in w.dtypes and (not dtypes or d in dtypes)]
+            mds = [m for m in extra.modes if not modes or m in modes]
+            if dts and mds:
+                out.append((shape, dts, mds))
+    return out

@@ -134,7 +134,8 @@ def test_duplicates_are_removed():
     once = gpubench("run", "--workload", "vector_add", "--dtype", "fp32", "--dry-run")
     twice = gpubench("run", "--workload", "vector_add", "vector_add", "--dtype", "fp32", "fp32", "--dry-run")
     assert once.returncode == twice.returncode == 0
-    assert once.stdout == twice.stdout and once.stdout.splitlines()[-1].startswith("8 items")
+    # quick shapes (2) x variants (4), cold, and the warm extra at n = 2^20 x variants (4)
+    assert once.stdout == twice.stdout and once.stdout.splitlines()[-1].startswith("12 items")
 
 
 def test_dry_run_prints_the_plan():
@@ -142,7 +143,9 @@ def test_dry_run_prints_the_plan():
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert "window_sum/cuda_shared/n=67108864,radius=64/fp32/warm" in lines
-    assert lines[-1].startswith("30 items")  # quick shapes (3) x variants (5) x dtypes (1) x modes (2)
+    assert "window_sum/torch/n=1048576,radius=16/fp32/warm" in lines  # the profile's warm extra
+    # quick shapes (4) x variants (5) x dtypes (1) x modes (2), and the warm L2-resident shape x variants
+    assert lines[-1].startswith("45 items")
 
 
 @pytest.mark.parametrize(

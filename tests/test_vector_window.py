@@ -34,7 +34,27 @@ def test_window_sum_by_hand(fn):
     x = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
     torch.testing.assert_close(fn(x, 1), torch.tensor([3.0, 6.0, 9.0, 12.0, 9.0]))
     torch.testing.assert_close(fn(x, 0), x)
+    # runs of 4 outputs: no middle at r = 2, a middle of 2 values at r = 3
+    torch.testing.assert_close(fn(x, 2), torch.tensor([6.0, 10.0, 15.0, 14.0, 12.0]))
+    torch.testing.assert_close(fn(x, 3), torch.tensor([10.0, 15.0, 15.0, 15.0, 14.0]))
     torch.testing.assert_close(fn(x, 99), torch.full((5,), 15.0))
+
+
+def test_window_sum_shape_sets():
+    w = kernels.get("window_sum")
+    assert all(s in w.shapes["bench"] for s in w.shapes["quick"])
+    assert {s["radius"] for s in w.shapes["quick"]} == {1, 8, 16, 64}
+    # the warm L2 set must fit the L2 of the GPUs the suite runs on (50 MiB on an H100)
+    assert all(w.bytes(s, "fp32") <= 16 << 20 for s in w.shapes["l2"])
+
+
+def test_blocked_run_lengths():
+    from gpubench.kernels.window_sum.config import config_for
+
+    cfg = config_for(CPU)
+    seg = {r: cfg.triton_seg(r) for r in (1, 2, 3, 4, 5, 8, 16, 63, 64, 65, 700)}
+    assert seg == {1: 2, 2: 4, 3: 4, 4: 8, 5: 8, 8: 16, 16: 32, 63: 64, 64: 128, 65: 128, 700: 128}
+    assert all(s <= 2 * r for r, s in seg.items()) and cfg.triton_tile % cfg.triton_max_seg == 0
 
 
 def test_reference_by_hand():

@@ -2,16 +2,54 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from gpubench.kernels import _cuda
 from gpubench.kernels._checks import require_cuda
 from gpubench.kernels.window_sum._validate import validate
-from gpubench.kernels.window_sum.config import config_for
+from gpubench.kernels.window_sum.config import CudaSegment, WindowSumConfig, config_for
 
 SOURCE = _cuda.source_path(__file__, "window_sum.cu")
 _SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+def defines(cfg: WindowSumConfig, seg: CudaSegment) -> tuple[str, ...]:
+    """The compile options of the shared-memory kernel for one run length."""
+    return (
+        f"-DGPUBENCH_WINDOW_SEG={seg.seg}",
+        f"-DGPUBENCH_WINDOW_GROUPS={seg.groups}",
+        f"-DGPUBENCH_WINDOW_THREADS={cfg.cuda_threads}",
+    )
+
+
+@dataclass(frozen=True)
+class SharedLaunch:
+    """How the shared-memory kernel runs for one (n, radius): its compiled run length, its tile, and its
+    shared-memory layout: `halo` is where the tile starts (after the left halo, rounded up to 16 bytes),
+    `obuf` where the results are staged, `floats` the floats used in all; halo is -1 when the span does
+    not fit in the config's shared memory, and the kernel then reads its inputs from global memory."""
+
+    seg: CudaSegment
+    threads: int
+    tile: int
+    grid: int
+    halo: int
+    obuf: int
+    floats: int
+
+
+def plan_shared(n: int, radius: int, cfg: WindowSumConfig) -> SharedLaunch:
+    seg = cfg.cuda_segment(radius)
+    tile = cfg.cuda_threads * seg.seg * seg.groups
+    halo = -(-radius // 4) * 4
+    obuf = -(-(halo + tile + radius) // 4) * 4
+    grid = -(-n // tile)
+    if obuf + tile <= cfg.smem_floats:
+        return SharedLaunch(seg, cfg.cuda_threads, tile, grid, halo, obuf, obuf + tile)
+    return SharedLaunch(seg, cfg.cuda_threads, tile, grid, -1, 0, tile)
 
 
 def window_sum_naive(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -21,7 +59,7 @@ def window_sum_naive(x: torch.Tensor, radius: int) -> torch.Tensor:
     n = x.numel()
     if n == 0:
         return out
-    threads = config_for(x.device).cuda_threads
+    threads = config_for(x.device).cuda_naive_threads
     kernel = _cuda.get_function(SOURCE, f"window_sum_naive_{_SUFFIX[x.dtype]}")
     _cuda.launch(kernel, ((n + threads - 1) // threads,), (threads,), (x, out, np.int64(n), np.int64(r)))
     return out
@@ -35,19 +73,13 @@ def window_sum_shared(x: torch.Tensor, radius: int) -> torch.Tensor:
     if n == 0:
         return out
     cfg = config_for(x.device)
-    tile = cfg.cuda_threads * cfg.cuda_items
-    # The buffer also stages the tile's results for coalesced stores: a whole tile makes that one pass.
-    chunk = max(min(tile + 2 * r, cfg.smem_chunk_floats), tile)
-    kernel = _cuda.get_function(
-        SOURCE,
-        f"window_sum_shared_{_SUFFIX[x.dtype]}",
-        options=(f"-DGPUBENCH_WINDOW_ITEMS={cfg.cuda_items}",),
-    )
+    p = plan_shared(n, r, cfg)
+    kernel = _cuda.get_function(SOURCE, f"window_sum_shared_{_SUFFIX[x.dtype]}", options=defines(cfg, p.seg))
     _cuda.launch(
         kernel,
-        ((n + tile - 1) // tile,),
-        (cfg.cuda_threads,),
-        (x, out, np.int64(n), np.int64(r), np.int32(chunk)),
-        shared_mem=chunk * 4,
+        (p.grid,),
+        (p.threads,),
+        (x, out, np.int64(n), np.int64(r), np.int32(p.halo), np.int32(p.obuf)),
+        shared_mem=p.floats * 4,
     )
     return out

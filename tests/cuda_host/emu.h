@@ -21,6 +21,7 @@ alignas(16) inline float emu_shared[1 << 16];  // the block's dynamic shared mem
 #define __forceinline__ inline
 #define __restrict__ __restrict
 #define __align__(n) alignas(n)
+#define __launch_bounds__(...)
 #define __shared__
 #define buf emu_shared  // the kernels' `extern __shared__ float buf[]`
 inline void __syncthreads() { emu_barrier->arrive_and_wait(); }
