@@ -18,6 +18,7 @@ __all__ = [
     "attention_bytes",
     "attention_flops",
     "attention_pairs",
+    "activation_bytes",
     "weight_bytes",
 ]
 
@@ -82,7 +83,7 @@ class WeightFormat:
 
 
 # fp16/bf16 store the weights as they are; fp8 and int8 carry one fp32 scale per output column
-# (a per-tensor scale is a single value, negligible); int4 packs two values a byte with one fp16 scale
+# (or a single one per tensor: `per_tensor`); int4 packs two values a byte with one fp16/bf16 scale
 # per group of K values per column.
 WEIGHT_FORMATS = {
     "fp16": WeightFormat("fp16", 16),
@@ -93,11 +94,16 @@ WEIGHT_FORMATS = {
 }
 
 
-def weight_bytes(k: int, n: int, fmt: str, group: int = 128) -> int:
-    """Bytes of a K x N weight matrix stored in format `fmt` (scales included)."""
+def _format(fmt: str) -> WeightFormat:
     if fmt not in WEIGHT_FORMATS:
         raise ValueError(f"unknown weight format {fmt!r}; expected one of {sorted(WEIGHT_FORMATS)}")
-    f = WEIGHT_FORMATS[fmt]
+    return WEIGHT_FORMATS[fmt]
+
+
+def weight_bytes(k: int, n: int, fmt: str, group: int = 128, *, per_tensor: bool = False) -> int:
+    """Bytes of a K x N weight matrix stored in format `fmt` (scales included). `per_tensor`: fp8/int8
+    with one scale for the whole matrix instead of one per output column; group == K is per-channel."""
+    f = _format(fmt)
     values = (k * n * f.bits + 7) // 8
     if not f.scale_bytes:
         return values
@@ -105,4 +111,15 @@ def weight_bytes(k: int, n: int, fmt: str, group: int = 128) -> int:
         if group <= 0 or k % group:
             raise ValueError(f"K={k} is not a multiple of the group size {group}")
         return values + (k // group) * n * f.scale_bytes
-    return values + n * f.scale_bytes
+    return values + (1 if per_tensor else n) * f.scale_bytes
+
+
+def activation_bytes(m: int, k: int, fmt: str, *, per_tensor: bool = False) -> int:
+    """Bytes of an M x K activation matrix in format `fmt`: fp16/bf16 as they are; fp8/int8 with one
+    scale per row (per token), or one for the whole matrix with `per_tensor`. Grouped formats (int4) are
+    weight-only."""
+    f = _format(fmt)
+    if f.grouped:
+        raise ValueError(f"{fmt} is a weight-only format here: activations stay fp16/bf16")
+    values = (m * k * f.bits + 7) // 8
+    return values + ((1 if per_tensor else m) * f.scale_bytes if f.scale_bytes else 0)

@@ -20,7 +20,10 @@ from gpubench.kernels._workload import Tolerance, Variant, Workload, shape_id
 __all__ = ["REGISTRY", "Tolerance", "Variant", "Workload", "get", "names", "shape_id"]
 
 # Module names in the order they are listed and run.
-_MODULES = ("vector_add", "window_sum", "gemm", "softmax", "layernorm", "layernorm.bwd", "rmsnorm")
+_MODULES = (
+    "vector_add", "window_sum", "gemm", "softmax", "layernorm", "layernorm.bwd", "rmsnorm",
+    "qmatmul.fp8", "qmatmul.fp8_rowwise", "qmatmul.int8", "qmatmul.int4",
+)  # fmt: skip
 # The harness's own self-test workload (a wrong and a faulting variant) joins only on request.
 if os.environ.get("GPUBENCH_SELFTEST") == "1":
     _MODULES += ("selftest",)

@@ -51,6 +51,9 @@ class Variant:
     description: str = ""
     # Runs under TRITON_INTERPRET=1 on CPU tensors (Triton variants only).
     interpretable: bool = True
+    # The dtype its math runs in where it is not the record's (fp8 or int8 dots on fp16 inputs); the
+    # record is placed under that dtype's compute roof.
+    compute_dtype: str | None = None
 
     def __post_init__(self):
         if self.backend not in BACKENDS:

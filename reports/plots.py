@@ -87,8 +87,8 @@ def dtype_classes(records: list[Record], datasheet, measured) -> dict[str, list[
     groups: dict[tuple, list[Record]] = {}
     for rec in records:
         tc = rec.uses_tensor_cores
-        peak = compute_peak(ref, rec.dtype, tc) if ref is not None else None
-        key = (tc, round(peak, 3) if peak else rec.dtype)
+        peak = compute_peak(ref, rec.math_dtype, tc) if ref is not None else None
+        key = (tc, round(peak, 3) if peak else rec.math_dtype)
         groups.setdefault(key, []).append(rec)
     out = {}
     for (tc, _), recs in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):

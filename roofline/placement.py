@@ -178,7 +178,7 @@ def run_ceilings(
 def model_estimate(rec: Record, machine: Machine) -> Estimate:
     """The multi-term estimate of a record's counts on a machine (roofline.perfmodel)."""
     return estimate(
-        int(rec.flops), int(rec.bytes), rec.dtype, rec.mode, rec.uses_tensor_cores, rec.shape, machine
+        int(rec.flops), int(rec.bytes), rec.math_dtype, rec.mode, rec.uses_tensor_cores, rec.shape, machine
     )
 
 
@@ -186,10 +186,10 @@ def _place_on(rec: Record, machine: Machine, median: float) -> Placement:
     ceilings = machine.ceilings
     flops, nbytes = int(rec.flops), int(rec.bytes)
     tc = rec.uses_tensor_cores
-    p = predict(flops, nbytes, rec.dtype, ceilings, uses_tensor_cores=tc)
+    p = predict(flops, nbytes, rec.math_dtype, ceilings, uses_tensor_cores=tc)
     est = model_estimate(rec, machine)
     violations = check_ceiling(
-        median, flops, nbytes, ceilings, TOLERANCE, dtype=rec.dtype, uses_tensor_cores=tc,
+        median, flops, nbytes, ceilings, TOLERANCE, dtype=rec.math_dtype, uses_tensor_cores=tc,
         memory_level="l2" if est.l2_resident else "dram",  # no L2 roof measured: the bandwidth is not checked
     )  # fmt: skip
     lower, time_s = _finite(p.lower_bound_s), _finite(est.time_s)

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from gpubench.opcount import attention_bytes, attention_flops, attention_pairs, weight_bytes
+from gpubench.opcount import activation_bytes, attention_bytes, attention_flops, attention_pairs, weight_bytes
 
 
 def _brute_pairs(sq, sk, causal):
@@ -46,3 +46,19 @@ def test_weight_bytes_per_format():
         weight_bytes(100, 8, "int4", group=64)
     with pytest.raises(ValueError, match="unknown weight format"):
         weight_bytes(8, 8, "int3")
+
+
+def test_per_tensor_scales_and_activation_bytes():
+    # one fp32 scale for the whole matrix instead of one per column
+    assert weight_bytes(4096, 4096, "fp8", per_tensor=True) == 4096 * 4096 + 4
+    assert weight_bytes(4096, 4096, "fp8") == 4096 * 4096 + 4096 * 4
+    assert weight_bytes(4096, 4096, "fp16", per_tensor=True) == 4096 * 4096 * 2  # no scales to count
+    assert weight_bytes(4096, 8192, "int4", group=4096) == 4096 * 8192 // 2 + 8192 * 2  # per-channel
+    # activations: per-row (per-token) fp32 scales, or one per tensor
+    assert activation_bytes(16, 4096, "int8") == 16 * 4096 + 16 * 4
+    assert activation_bytes(16, 4096, "fp8", per_tensor=True) == 16 * 4096 + 4
+    assert activation_bytes(16, 4096, "bf16") == 16 * 4096 * 2
+    with pytest.raises(ValueError, match="weight-only"):
+        activation_bytes(16, 4096, "int4")
+    with pytest.raises(ValueError, match="unknown weight format"):
+        activation_bytes(16, 4096, "int2")

@@ -87,6 +87,19 @@ def test_tensor_cores_raise_the_compute_roof(h100):
     assert tc.datasheet.attainable_tflops > 5 * simt.datasheet.attainable_tflops
 
 
+def test_fp8_math_is_placed_under_the_fp8_roof(h100):
+    # A qmatmul record keeps its inputs' dtype (bf16) but its dots run in fp8: placed under bf16's roof
+    # an fp8 GEMM at full speed would sit ~2x above it and be flagged as wrong accounting.
+    rec = realdata.record(h100.run, "gemm", "torch", "bf16", M=8192, N=8192, K=8192)
+    fp8 = dataclasses.replace(rec, compute_dtype="fp8")
+    assert fp8.math_dtype == "fp8" and rec.math_dtype == "bf16"
+    bf16_roof = place(rec, h100.ceilings).datasheet.attainable_tflops
+    assert place(fp8, h100.ceilings).datasheet.attainable_tflops == pytest.approx(2 * bf16_roof, rel=0.01)
+    twice = dataclasses.replace(rec, flops=2 * rec.flops)  # as fast as fp8 would be
+    assert place(twice, h100.ceilings).datasheet.violations
+    assert not place(dataclasses.replace(twice, compute_dtype="fp8"), h100.ceilings).datasheet.violations
+
+
 def test_records_that_did_not_run_get_no_placement(h100):
     skipped = [r for r in h100.run.records if r.status == "skipped"]
     assert skipped and all(h100.of(r) is None for r in skipped)

@@ -216,6 +216,9 @@ class Record(Struct):
     flops: int | None = None
     bytes: int | None = None
     uses_tensor_cores: bool = False
+    # The dtype the math runs in where it is not the record's (fp8 dots on fp16 inputs): the roof it is
+    # placed under.
+    compute_dtype: str | None = None
     description: str = ""
     correctness: Correctness | None = None
     timing: Timing | None = None
@@ -253,6 +256,11 @@ class Record(Struct):
     @property
     def label(self) -> str:
         return self.key.label
+
+    @property
+    def math_dtype(self) -> str:
+        """The dtype whose compute peak bounds this record."""
+        return self.compute_dtype or self.dtype
 
     @property
     def ok(self) -> bool:

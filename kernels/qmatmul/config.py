@@ -1,0 +1,113 @@
+"""Tuning knobs for the quantised matmuls, per architecture, in one place.
+
+Triton: short autotune lists (every bench shape autotunes once per dtype, and the whole suite's full
+profile has ten minutes), looked up with kernels/_arch.pick; on the CPU (the Triton interpreter) one
+small config and no autotuning. Tiles are in elements: for fp8/int8 a BLOCK_K of 128 is 128 bytes, the
+same bytes per stage as a 64-deep fp16 tile.
+CUDA C: the tile shapes are compiled into the .cu files; the constants below mirror them (a CPU test
+reads them back from the sources) and size the launch grids.
+Imports neither torch nor triton.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpubench.kernels._arch import pick
+
+
+@dataclass(frozen=True)
+class Tile:
+    block_m: int
+    block_n: int
+    block_k: int
+    group_m: int  # row tiles per group of the grouped (L2-friendly) launch order
+    num_warps: int
+    num_stages: int
+    split_k: int = 1  # programs sharing one output tile along K (the small-M int4 schedule)
+
+
+def _t(bm, bn, bk, warps, stages, group=8, split_k=1) -> Tile:
+    return Tile(bm, bn, bk, group, warps, stages, split_k)
+
+
+# ---- fp8 / int8 tiled kernel (one scaled-GEMM kernel for both) ----
+# Hopper: wgmma 64-row warpgroup tiles; 1-byte operands fit 128x256x128 tiles with 3 stages in 228 KiB.
+# The 64-row tiles serve M <= 64, where a 128-row tile wastes most of its MMA work.
+_SCALED_HOPPER = (
+    _t(128, 256, 128, 8, 3),
+    _t(128, 128, 128, 8, 4),
+    _t(64, 128, 128, 4, 4),
+    _t(64, 64, 256, 4, 4),
+)
+# Ampere/Ada (int8 mma.sync; fp8 on sm_89): up to 164 KiB of shared memory, shallower stages.
+_SCALED_AMPERE = (
+    _t(128, 256, 64, 8, 3),
+    _t(128, 128, 64, 4, 4),
+    _t(64, 128, 128, 4, 3),
+    _t(64, 64, 128, 4, 4),
+)
+# Persistent TMA kernel (Hopper): the epilogue's output staging buffer shares the shared memory.
+_SCALED_TMA = (
+    _t(128, 256, 128, 8, 3),
+    _t(128, 128, 128, 8, 4),
+    _t(64, 128, 128, 4, 4),
+)
+INTERPRETER = _t(32, 32, 32, 1, 1, group=3)  # a 3-row group leaves a partial last group on the test shapes
+
+# ---- int4 weight-only ----
+# Tiled (large M): fp16/bf16 tensor-core dots on in-kernel dequantised weights. BLOCK_K is cut down to
+# the group size where a group is shorter (one scale row per K tile: see triton_int4).
+_INT4_TILED_HOPPER = (
+    _t(128, 256, 64, 8, 3),
+    _t(128, 128, 128, 8, 3),
+    _t(64, 128, 128, 4, 4),
+)
+_INT4_TILED_AMPERE = (
+    _t(128, 128, 64, 4, 3),
+    _t(64, 128, 64, 4, 4),
+)
+# Split-K (M <= 16, memory-bound): 16-row tiles (the smallest tensor-core dot), each output tile's K range
+# split over `split_k` programs so that N / BLOCK_N x split_k programs fill the GPU several times over.
+_INT4_SPLITK_HOPPER = (
+    _t(16, 128, 128, 4, 4, split_k=8),
+    _t(16, 64, 128, 4, 4, split_k=16),
+    _t(16, 256, 128, 8, 3, split_k=4),
+    _t(16, 128, 256, 4, 3, split_k=8),
+)
+_INT4_SPLITK_AMPERE = (
+    _t(16, 128, 128, 4, 4, split_k=8),
+    _t(16, 64, 128, 4, 4, split_k=16),
+)
+INT4_INTERPRETER = _t(32, 32, 32, 1, 1, group=3)
+INT4_SPLITK_INTERPRETER = _t(16, 32, 32, 1, 1, group=1, split_k=2)
+# The split-K schedule is for small batches; above this M the tiled schedule is the one to read.
+SPLITK_MAX_M = 64
+
+
+def scaled_tiles(device) -> tuple[Tile, ...]:
+    return pick(device, {9: _SCALED_HOPPER}, _SCALED_AMPERE, cpu=(INTERPRETER,))
+
+
+def scaled_tma_tiles(device) -> tuple[Tile, ...]:
+    return pick(device, {}, _SCALED_TMA, cpu=(INTERPRETER,))
+
+
+def int4_tiled_tiles(device) -> tuple[Tile, ...]:
+    return pick(device, {9: _INT4_TILED_HOPPER}, _INT4_TILED_AMPERE, cpu=(INT4_INTERPRETER,))
+
+
+def int4_splitk_tiles(device) -> tuple[Tile, ...]:
+    return pick(device, {9: _INT4_SPLITK_HOPPER}, _INT4_SPLITK_AMPERE, cpu=(INT4_SPLITK_INTERPRETER,))
+
+
+# ---- CUDA C (int8_mma.cu, int8_dp4a.cu): compiled-in tiles ----
+# int8_mma.cu: 128x128 block tile, BK = 32 bytes (one m16n8k32 step), 3 cp.async stages, 8 warps in a
+# 2 (M) x 4 (N) grid, 64x32 outputs per warp.
+MMA_TILE = (128, 128, 32)
+MMA_STAGES = 3
+MMA_THREADS = 256
+# int8_dp4a.cu: 64x64 block tile, BK = 32 bytes, 256 threads with a 4x4 micro-tile each.
+DP4A_TILE = (64, 64, 32)
+DP4A_THREADS = 256
+CUDA_GROUP_M = 8  # row tiles per group in the grouped launch order of both kernels

@@ -1,0 +1,242 @@
+"""Triton scaled GEMMs for fp8 e4m3 and int8: out = (a * a_scale) @ (b * b_scale).T.
+
+a is [M, K] and b is [N, K], both row-major (K-contiguous: the layout fp8 wgmma wants for both operands);
+scales are fp32, one for the tensor or one per row of a (per token) / of b (per output column). The dot
+accumulates in int32 (int8: exact) or fp32 (fp8: e4m3 products are exact in fp32; see _dot for Hopper);
+the epilogue converts to fp32, applies both scales and rounds once to fp16/bf16. int8 may also return
+the raw int32 accumulator (out_dtype=torch.int32, scales not applied), which the tests compare exactly.
+
+tiled:           one program per BLOCK_M x BLOCK_N tile, grouped launch order (kernels/gemm's scheme);
+                 rows past M and columns past N re-read row 0 (never stored), K is masked.
+persistent_tma:  Hopper: one program per SM looping over tiles; a and b through TMA descriptors (zero
+                 fill past the edges), which need 16-byte aligned rows (K a multiple of 16). The scales
+                 are loaded with masked pointers and the output stored the same way.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from gpubench.kernels._checks import require_tensor
+from gpubench.kernels.qmatmul import _validate, config
+
+try:  # host-side TMA descriptors
+    from triton.tools.tensor_descriptor import TensorDescriptor
+except ImportError:  # pragma: no cover - depends on the installed triton
+    TensorDescriptor = None
+
+HAS_TENSOR_DESCRIPTORS = TensorDescriptor is not None and hasattr(tl, "tensor_descriptor")
+
+
+@triton.jit
+def _tile_coords(tile_id, num_pid_m, num_pid_n, GROUP_M: tl.constexpr):
+    """(row tile, column tile) of `tile_id` in grouped order: down GROUP_M rows, then one column right."""
+    per_group = GROUP_M * num_pid_n
+    first_m = (tile_id // per_group) * GROUP_M
+    rows = tl.minimum(num_pid_m - first_m, GROUP_M)
+    return first_m + (tile_id % per_group) % rows, (tile_id % per_group) // rows
+
+
+@triton.jit
+def _dot(a, b, acc, ACC_INT: tl.constexpr, BLOCK_K: tl.constexpr):
+    """acc += a @ b: int32 for int8 (exact); fp32 for fp8, promoted once per K tile. Hopper's tensor cores
+    sum fp8 products at reduced precision, and Triton's sm_90 default never promotes
+    (max_num_imprecise_acc 2^30); one fp32 add per BLOCK_K keeps the sum within an output ulp."""
+    if ACC_INT:
+        return tl.dot(a, b, acc, out_dtype=tl.int32)
+    return tl.dot(a, b, acc, max_num_imprecise_acc=BLOCK_K, out_dtype=tl.float32)
+
+
+@triton.jit
+def _epilogue(acc, sa_ptr, sb_ptr, rows, cols, M, N, A_ROWS: tl.constexpr, B_ROWS: tl.constexpr):
+    """fp32 accumulator times the row scale of a and the column scale of b."""
+    out = acc.to(tl.float32)
+    if A_ROWS:
+        sa = tl.load(sa_ptr + rows, mask=rows < M, other=1.0)
+        out = out * sa[:, None]
+    else:
+        out = out * tl.load(sa_ptr)
+    if B_ROWS:
+        sb = tl.load(sb_ptr + cols, mask=cols < N, other=1.0)
+        out = out * sb[None, :]
+    else:
+        out = out * tl.load(sb_ptr)
+    return out
+
+
+@triton.jit
+def _tiled_kernel(
+    a_ptr, b_ptr, c_ptr, sa_ptr, sb_ptr, M, N, K, stride_am, stride_bn, stride_cm,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+    A_ROWS: tl.constexpr, B_ROWS: tl.constexpr, RAW: tl.constexpr, ACC_INT: tl.constexpr,
+):  # fmt: skip
+    pid_m, pid_n = _tile_coords(tl.program_id(0), tl.cdiv(M, BLOCK_M), tl.cdiv(N, BLOCK_N), GROUP_M)
+    rows = pid_m.to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
+    cols = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_in = tl.where(rows < M, rows, 0)
+    cols_in = tl.where(cols < N, cols, 0)
+    ks = tl.arange(0, BLOCK_K)
+    a_ptrs = a_ptr + rows_in[:, None] * stride_am + ks[None, :]
+    b_ptrs = b_ptr + cols_in[None, :] * stride_bn + ks[:, None]  # a [BLOCK_K, BLOCK_N] view of b [N, K]
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32 if ACC_INT else tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        a = tl.load(a_ptrs, mask=ks[None, :] < K - k0, other=0.0)
+        b = tl.load(b_ptrs, mask=ks[:, None] < K - k0, other=0.0)
+        acc = _dot(a, b, acc, ACC_INT, BLOCK_K)
+        a_ptrs += BLOCK_K
+        b_ptrs += BLOCK_K
+    c_ptrs = c_ptr + rows[:, None] * stride_cm + cols[None, :]
+    mask = (rows[:, None] < M) & (cols[None, :] < N)
+    if RAW:
+        tl.store(c_ptrs, acc, mask=mask)
+    else:
+        out = _epilogue(acc, sa_ptr, sb_ptr, rows, cols, M, N, A_ROWS, B_ROWS)
+        tl.store(c_ptrs, out.to(c_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _persistent_tma_kernel(
+    a_desc, b_desc, c_ptr, sa_ptr, sb_ptr, M, N, K, stride_cm,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+    NUM_PROGRAMS: tl.constexpr, A_ROWS: tl.constexpr, B_ROWS: tl.constexpr, RAW: tl.constexpr,
+    ACC_INT: tl.constexpr,
+):  # fmt: skip
+    num_pid_m = tl.cdiv(M, BLOCK_M)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    k_tiles = tl.cdiv(K, BLOCK_K)
+    # The epilogue recomputes its tile from its own counter (Triton's persistent-matmul tutorial does
+    # the same to sidestep a pipelining issue with values shared by a flattened loop's prologue/epilogue).
+    epilogue_tile = tl.program_id(0) - NUM_PROGRAMS
+    for tile_id in tl.range(tl.program_id(0), num_pid_m * num_pid_n, NUM_PROGRAMS, flatten=True):
+        pid_m, pid_n = _tile_coords(tile_id, num_pid_m, num_pid_n, GROUP_M)
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32 if ACC_INT else tl.float32)
+        for ki in range(k_tiles):
+            a = a_desc.load([pid_m * BLOCK_M, ki * BLOCK_K])  # zero-filled past M and K
+            b = b_desc.load([pid_n * BLOCK_N, ki * BLOCK_K])  # [BLOCK_N, BLOCK_K], zero-filled past N, K
+            acc = _dot(a, b.T, acc, ACC_INT, BLOCK_K)
+        epilogue_tile += NUM_PROGRAMS
+        em, en = _tile_coords(epilogue_tile, num_pid_m, num_pid_n, GROUP_M)
+        rows = em.to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
+        cols = en.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
+        c_ptrs = c_ptr + rows[:, None] * stride_cm + cols[None, :]
+        mask = (rows[:, None] < M) & (cols[None, :] < N)
+        if RAW:
+            tl.store(c_ptrs, acc, mask=mask)
+        else:
+            out = _epilogue(acc, sa_ptr, sb_ptr, rows, cols, M, N, A_ROWS, B_ROWS)
+            tl.store(c_ptrs, out.to(c_ptr.dtype.element_ty), mask=mask)
+
+
+# ---- launchers ----
+
+
+def _meta(t: config.Tile) -> dict:
+    return {"BLOCK_M": t.block_m, "BLOCK_N": t.block_n, "BLOCK_K": t.block_k, "GROUP_M": t.group_m}
+
+
+_AUTOTUNED: dict = {}
+
+
+def _autotuned(kernel, tiles: tuple[config.Tile, ...], pre_hook=None):
+    """One autotuner per (kernel, candidate list), kept for the process."""
+    key = (kernel, tiles)
+    if key not in _AUTOTUNED:
+        configs = [
+            triton.Config(_meta(t), num_warps=t.num_warps, num_stages=t.num_stages, pre_hook=pre_hook)
+            for t in tiles
+        ]
+        keys = ["M", "N", "K", "A_ROWS", "B_ROWS", "RAW", "ACC_INT"]
+        _AUTOTUNED[key] = triton.autotune(configs=configs, key=keys)(kernel)
+    return _AUTOTUNED[key]
+
+
+def _prepare(a, a_scale, b, b_scale, out_dtype):
+    require_tensor("a", a)
+    operand_dtype = a.dtype
+    if operand_dtype not in (torch.int8, torch.float8_e4m3fn):
+        name = str(operand_dtype).replace("torch.", "")
+        raise TypeError(f"a has dtype {name}; supported: int8, float8_e4m3fn")
+    s = _validate.scaled(a, a_scale, b, b_scale, out_dtype, operand_dtype)
+    early = _validate.empty_result(s.M, s.N, s.K, out_dtype, a.device)
+    flags = {
+        "A_ROWS": s.a_rows,
+        "B_ROWS": s.b_rows,
+        "RAW": out_dtype == torch.int32,
+        "ACC_INT": operand_dtype == torch.int8,
+    }
+    return s, early, flags
+
+
+def scaled_matmul(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
+    """(a * a_scale) @ (b * b_scale).T with the tiled kernel; operands int8 or float8_e4m3fn."""
+    s, early, flags = _prepare(a, a_scale, b, b_scale, out_dtype)
+    if early is not None:
+        return early
+    c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
+    args = (a, b, c, a_scale, b_scale, s.M, s.N, s.K, a.stride(0), b.stride(0), c.stride(0))
+    tiles = config.scaled_tiles(a.device)
+    if a.device.type != "cuda":  # the interpreter: one config, no autotuning
+        t = tiles[0]
+        grid = (triton.cdiv(s.M, t.block_m) * triton.cdiv(s.N, t.block_n),)
+        _tiled_kernel[grid](*args, **flags, **_meta(t), num_warps=t.num_warps, num_stages=t.num_stages)
+        return c
+
+    def grid(meta):
+        return (triton.cdiv(s.M, meta["BLOCK_M"]) * triton.cdiv(s.N, meta["BLOCK_N"]),)
+
+    with torch.cuda.device(a.device):
+        _autotuned(_tiled_kernel, tiles)[grid](*args, **flags)
+    return c
+
+
+def tma_problem(K: int, a=None, b=None) -> str | None:
+    """Why TMA descriptors cannot describe 1-byte a [M, K] and b [N, K] (or None)."""
+    if K % 16:
+        return f"TMA needs 16-byte aligned rows: K must be a multiple of 16 for 1-byte operands, got K={K}"
+    for name, t in (("a", a), ("b", b)):
+        if t is not None and t.data_ptr() % 16:
+            return f"{name} must start at a 16-byte aligned address for TMA"
+    return None
+
+
+def _set_block_shapes(nargs) -> None:
+    """Autotune pre-hook: the descriptors' block shapes follow the config being run."""
+    nargs["a_desc"].block_shape = [nargs["BLOCK_M"], nargs["BLOCK_K"]]
+    nargs["b_desc"].block_shape = [nargs["BLOCK_N"], nargs["BLOCK_K"]]
+
+
+def scaled_matmul_tma(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
+    """As scaled_matmul, with the persistent TMA kernel (Hopper; also runs in the interpreter)."""
+    if not HAS_TENSOR_DESCRIPTORS:
+        raise RuntimeError(f"triton {triton.__version__} has no tensor descriptors")
+    s, early, flags = _prepare(a, a_scale, b, b_scale, out_dtype)
+    problem = tma_problem(s.K, a, b)
+    if problem:
+        raise ValueError(problem)
+    if early is not None:
+        return early
+    c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
+    tiles = config.scaled_tma_tiles(a.device)
+    t0 = tiles[0]
+    a_desc = TensorDescriptor.from_tensor(a, [t0.block_m, t0.block_k])
+    b_desc = TensorDescriptor.from_tensor(b, [t0.block_n, t0.block_k])
+    args = (a_desc, b_desc, c, a_scale, b_scale, s.M, s.N, s.K, c.stride(0))
+    tiles_total = triton.cdiv(s.M, t0.block_m) * triton.cdiv(s.N, t0.block_n)
+    if a.device.type != "cuda":
+        programs = 4  # a few "SMs", so the interpreter exercises the persistent loop
+        _persistent_tma_kernel[(min(programs, tiles_total),)](
+            *args, NUM_PROGRAMS=programs, **flags, **_meta(t0), num_warps=t0.num_warps, num_stages=1
+        )
+        return c
+    programs = torch.cuda.get_device_properties(a.device).multi_processor_count
+
+    def grid(meta):
+        return (min(programs, triton.cdiv(s.M, meta["BLOCK_M"]) * triton.cdiv(s.N, meta["BLOCK_N"])),)
+
+    with torch.cuda.device(a.device):
+        _autotuned(_persistent_tma_kernel, tiles, _set_block_shapes)[grid](
+            *args, NUM_PROGRAMS=programs, **flags
+        )
+    return c
