@@ -22,6 +22,7 @@ __all__ = ["REGISTRY", "Tolerance", "Variant", "Workload", "get", "names", "shap
 # Module names in the order they are listed and run.
 _MODULES = (
     "vector_add", "window_sum", "gemm", "softmax", "layernorm", "layernorm.bwd", "rmsnorm",
+    "attention", "attention.bwd",
     "qmatmul.fp8", "qmatmul.fp8_rowwise", "qmatmul.int8", "qmatmul.int4",
 )  # fmt: skip
 # The harness's own self-test workload (a wrong and a faulting variant) joins only on request.
