@@ -13,8 +13,8 @@ from gpubench import __version__
 from gpubench.exits import EXIT_INTERRUPTED, EXIT_USAGE
 
 # Subcommand -> module with add_parser(subparsers) and run(args). Modules import only what they need
-# at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic` and `dse` run
-# without torch.
+# at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic`, `dse` and `model`
+# run without torch.
 SUBCOMMANDS = {
     "list": "gpubench.bench.list_cli",
     "device": "gpubench.bench.device_cli",
@@ -33,6 +33,9 @@ SUBCOMMANDS = {
     "submit": "gpubench.bench.submit_cli",
     "merge": "gpubench.reports.merge_cli",
     "history": "gpubench.reports.history_cli",
+    "model": "gpubench.roofline.transformer.model_cli",
+    "layer": "gpubench.bench.modprofile.layer_cli",
+    "profile-module": "gpubench.bench.modprofile.profile_cli",
 }
 # What to install when an optional dependency is missing, by top-level module name.
 INSTALL_HINTS = {
@@ -45,6 +48,7 @@ INSTALL_HINTS = {
     "matplotlib": "matplotlib: pip install gpubench (it is a dependency; the install is incomplete)",
     "jinja2": "jinja2: pip install gpubench (it is a dependency; the install is incomplete)",
     "numpy": "numpy: pip install gpubench (it is a dependency; the install is incomplete)",
+    "transformers": "transformers: pip install transformers (for `gpubench profile-module --hf`)",
 }
 
 
