@@ -31,17 +31,10 @@ import torch
 import triton
 import triton.language as tl
 
+from gpubench.kernels._triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
 from gpubench.kernels.attention import config
 from gpubench.kernels.attention._launch import LN2, empty_result, qk_scale
 from gpubench.kernels.attention._validate import Dims, validate
-
-try:  # host-side TMA descriptors (triton 3.6 has them)
-    from triton.tools.tensor_descriptor import TensorDescriptor
-except ImportError:  # pragma: no cover - depends on the installed triton
-    TensorDescriptor = None
-
-HAS_TENSOR_DESCRIPTORS = TensorDescriptor is not None and hasattr(tl, "tensor_descriptor")
-
 
 _LN2 = tl.constexpr(LN2)  # globals in jit code must be constexpr
 

@@ -21,27 +21,10 @@ import torch
 import triton
 import triton.language as tl
 
+from gpubench.kernels._triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
+from gpubench.kernels._triton_tiles import tile_coords as _tile_coords
 from gpubench.kernels.gemm import config
 from gpubench.kernels.gemm._validate import empty_result, validate
-
-try:  # host-side TMA descriptors (triton 3.6 has them; older releases may not)
-    from triton.tools.tensor_descriptor import TensorDescriptor
-except ImportError:  # pragma: no cover - depends on the installed triton
-    TensorDescriptor = None
-
-HAS_TENSOR_DESCRIPTORS = TensorDescriptor is not None and hasattr(tl, "tensor_descriptor")
-
-
-@triton.jit
-def _tile_coords(tile_id, num_pid_m, num_pid_n, GROUP_M: tl.constexpr):
-    """(row tile, column tile) of `tile_id` in grouped order: down GROUP_M rows, then one column right."""
-    per_group = GROUP_M * num_pid_n
-    group = tile_id // per_group
-    first_m = group * GROUP_M
-    rows = tl.minimum(num_pid_m - first_m, GROUP_M)  # the last group may be shorter
-    pid_m = first_m + (tile_id % per_group) % rows
-    pid_n = (tile_id % per_group) // rows
-    return pid_m, pid_n
 
 
 @triton.jit

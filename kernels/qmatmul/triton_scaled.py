@@ -20,23 +20,9 @@ import triton
 import triton.language as tl
 
 from gpubench.kernels._checks import require_tensor
+from gpubench.kernels._triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
+from gpubench.kernels._triton_tiles import tile_coords as _tile_coords
 from gpubench.kernels.qmatmul import _validate, config
-
-try:  # host-side TMA descriptors
-    from triton.tools.tensor_descriptor import TensorDescriptor
-except ImportError:  # pragma: no cover - depends on the installed triton
-    TensorDescriptor = None
-
-HAS_TENSOR_DESCRIPTORS = TensorDescriptor is not None and hasattr(tl, "tensor_descriptor")
-
-
-@triton.jit
-def _tile_coords(tile_id, num_pid_m, num_pid_n, GROUP_M: tl.constexpr):
-    """(row tile, column tile) of `tile_id` in grouped order: down GROUP_M rows, then one column right."""
-    per_group = GROUP_M * num_pid_n
-    first_m = (tile_id // per_group) * GROUP_M
-    rows = tl.minimum(num_pid_m - first_m, GROUP_M)
-    return first_m + (tile_id % per_group) % rows, (tile_id % per_group) // rows
 
 
 @triton.jit
