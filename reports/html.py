@@ -20,6 +20,7 @@ from gpubench.reports import roofs
 from gpubench.reports import suspects as sus
 from gpubench.reports import tables as tab
 from gpubench.reports import truth_tables as truth
+from gpubench.reports.baseline_tables import baseline_tables
 from gpubench.reports.load import Inputs
 from gpubench.roofline.placement import PlacedRun
 
@@ -81,6 +82,7 @@ def _prepare(placed: PlacedRun, idx: int, out_dir: Path, img_dir: Path, embed: b
         "plots": plots,
         "tables": tab.workload_tables(placed, anchor),
         "fusion": tab.fusion_tables(placed, anchor),
+        "baselines": baseline_tables(placed, anchor),
         "truth": [t for t in (truth.ncu_table(placed, anchor), truth.sustained_table(placed, anchor)) if t],
         "notes": list(placed.ceilings.notes),
     }
@@ -127,7 +129,7 @@ def _markdown(prepared: list[dict], micro: list[dict], notes: list[str], cross_n
         lines.append("")
         if s["plots"]:
             lines += [f"Roofline plots: {', '.join('img/' + p['file'] for p in s['plots'])}", ""]
-        lines += [tab.to_markdown(t) for t in s["tables"] + s["fusion"] + s["truth"]]
+        lines += [tab.to_markdown(t) for t in s["tables"] + s["baselines"] + s["fusion"] + s["truth"]]
     if micro:
         lines += ["## Micro-benchmarks vs datasheet", ""]
         for m in micro:

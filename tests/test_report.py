@@ -55,6 +55,11 @@ def test_report_of_a_real_run(small, tmp_path, capsys):
     assert "<script" not in page and "http://" not in page and "https://" not in page  # static, offline
     md = (out / "summary.md").read_text(encoding="utf-8")
     assert "### vector_add" in md and "softmax: fused vs unfused" in md
+    # each variant against its torch baseline: one row per non-baseline record of a measured case
+    assert "Against the baselines" in page and "softmax against torch" in md
+    assert sorted(rows(page, "baselines")) == sorted(
+        r.label for r in run.records if r.ok and r.variant != "torch"
+    )
     body_rows = [
         line for line in md.splitlines() if line.startswith("| ") and "rows=" in line or "n=2^" in line
     ]
