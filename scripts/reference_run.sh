@@ -4,7 +4,7 @@
 # vector_add config (the gate's injected regression) and the GPU correctness tests.
 #
 #   scripts/reference_run.sh OUTDIR [STEP...]     steps: device micro bench gate aa slow tests (the default)
-#                                                  and, asked for by name, multi user
+#                                                  and, asked for by name, multi user kernels layer
 #
 # The gate step gates the quick run against the committed reference of the same GPU model
 # (reports/reference/<gpu>/results-quick.json), when there is one: a change of the harness that leaves
@@ -27,6 +27,11 @@
 #          UUID), gated against the aa run: on one GPU every record must be SAME. Needs the aa step first.
 #   user   users' own kernels on the GPU: gpubench.benchmark() against the runner, the gpu_benchmark
 #          fixture (docs/custom-kernels.md's examples as written, pytest-benchmark storage), plug-ins.
+#   kernels  the attention, quantised-matmul, window-sum and transformer GPU tests, then every bench shape
+#            of attention, attention_bwd and the four qmatmul workloads in bf16, cold (402 items; the file
+#            is written after each, so a time limit keeps what finished)
+#   layer    `gpubench layer llama-7b` prefill (seq 2048) and decode (context 2048), batch 1 and 16, with the
+#            micro step's ceilings when present, and `gpubench profile-module` of the same layer
 # e.g. scripts/reference_run.sh OUTDIR device aa multi user
 #
 # Each step has its own time limit (env MICRO_S, BENCH_S, TESTS_S; MICRO_ARGS=--quick for a short micro run) so one slow step cannot starve the
@@ -155,6 +160,26 @@ for s in $steps; do
     user)
         step user "${TESTS_S:-240}" env TRITON_INTERPRET=0 "$py" -m pytest tests/test_api.py tests/test_fixture.py \
             tests/test_plugins.py -m gpu -o addopts= -q -rfEs -p no:cacheprovider --junitxml="$out/user-tests.xml"
+        ;;
+    kernels)
+        step kernels_tests "${TESTS_S:-240}" env TRITON_INTERPRET=0 "$py" -m pytest tests/gpu/test_attention_gpu.py \
+            tests/gpu/test_qmatmul_gpu.py tests/gpu/test_window_sum_gpu.py tests/gpu/test_transformer_gpu.py -m gpu \
+            -o addopts= -q -rfEs -p no:cacheprovider --junitxml="$out/kernels-tests.xml"
+        step kernels_bench "${KERNELS_S:-420}" "$py" -m gpubench.cli run --profile full --workload attention \
+            attention_bwd qmatmul_fp8 qmatmul_fp8_rowwise qmatmul_int8 qmatmul_int4 --dtype bf16 --mode cold \
+            --out "$out/bench-kernels.json"
+        ;;
+    layer)
+        ceil=()
+        [ -f "$out/ceilings.json" ] && ceil=(--ceilings "$out/ceilings.json")
+        for b in 1 16; do
+            step "layer-prefill-b$b" 120 "$py" -m gpubench.cli layer llama-7b --phase prefill --seq 2048 --batch "$b" \
+                "${ceil[@]}" --out "$out/layer-prefill-b$b.json"
+            step "layer-decode-b$b" 120 "$py" -m gpubench.cli layer llama-7b --phase decode --context 2048 \
+                --batch "$b" "${ceil[@]}" --out "$out/layer-decode-b$b.json"
+        done
+        step profile_module 120 "$py" -m gpubench.cli profile-module --config llama-7b --seq 2048 --device cuda \
+            --csv "$out/profile-module.csv" --plot "$out/profile-module.png"
         ;;
     *) echo "unknown step $s" >&2 ;;
     esac
