@@ -130,7 +130,7 @@ def context_is_healthy(device) -> str | None:
 def _base(item: PlanItem, w, v, ctx: WorkerContext) -> dict:
     return dict(
         workload=w.name, variant=v.name, backend=v.backend, shape=dict(item.shape), dtype=item.dtype,
-        mode=item.mode, flops=int(w.flops(item.shape)), bytes=int(w.bytes(item.shape, item.dtype)),
+        mode=item.mode, flops=int(w.flops(item.shape)), bytes=v.bytes_of(w, item.shape, item.dtype),
         uses_tensor_cores=w.uses_tensor_cores, compute_dtype=v.compute_dtype, description=v.description,
         gpu_uuid=ctx.gpu_uuid,
     )  # fmt: skip

@@ -54,6 +54,13 @@ class Variant:
     # The dtype its math runs in where it is not the record's (fp8 or int8 dots on fp16 inputs); the
     # record is placed under that dtype's compute roof.
     compute_dtype: str | None = None
+    # `nbytes(shape, dtype)`: the bytes this form must move where, by design, it moves more than the
+    # workload's compulsory count (naive attention writes and reads S); its records count these, so the
+    # roofline places the form where it runs.
+    nbytes: Callable[[Shape, str], int] | None = None
+
+    def bytes_of(self, workload, shape: Shape, dtype: str) -> int:
+        return int((self.nbytes or workload.bytes)(shape, dtype))
 
     def __post_init__(self):
         if self.backend not in BACKENDS:

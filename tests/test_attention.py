@@ -108,6 +108,10 @@ def test_flops_and_bytes_against_brute_force_counts():
         extra = ATT.extra["record_extra"](shape, "fp16")["attention"]
         assert extra["materialised_bytes"] == q_o + k_v + 2 * b * h * sq * sk * 2
         assert extra["pairs"] == pairs
+        # the naive form's records count S as its own traffic; every other variant the compulsory bytes
+        for name, v in ATT.variants.items():
+            want = extra["materialised_bytes"] if name == "naive" else q_o + k_v
+            assert v.bytes_of(ATT, shape, "fp16") == want, name
     causal = S(1, 1, 1, 1024, 1024, 64, 1)
     assert ATT.flops(causal) == 4 * 64 * 1024 * 1025 // 2  # about half of the non-causal count
 
@@ -357,3 +361,24 @@ def test_a_split_combine_ignoring_the_lse_is_caught(tmp_path):
     edit = ("w = tl.math.exp2(lse_s - m_use)", "w = tl.where(lse_s > -1e30, 1.0, 0.0)")  # plain average
     m = mutant(SRC / "triton_decode.py", [edit], tmp_path, "attn_combine")
     assert_rejected(lambda q, k, v, c: m.decode(q, k, v, c, splits=3)[0], [S(2, 8, 2, 1, 300, 64, 1)])
+
+
+def test_the_naive_record_counts_the_materialised_bytes_and_is_placed_on_the_memory_side():
+    """The record the worker builds carries the variant's own bytes, so the quick prefill shape's naive
+    record lands left of the flash records on the roofline (H100 datasheet: ridge ~295 FLOP/B)."""
+    from types import SimpleNamespace
+
+    from gpubench.bench.plan import PlanItem
+    from gpubench.bench.worker import _base
+
+    shape = ATT.shapes["quick"][0]
+    base = {}
+    for name in ("naive", "triton"):
+        v = ATT.variants[name]
+        base[name] = _base(PlanItem(ATT.name, name, v.backend, shape, "bf16", "cold"), ATT, v,
+                           SimpleNamespace(gpu_uuid=None))  # fmt: skip
+    assert base["triton"]["bytes"] == ATT.bytes(shape, "bf16")
+    details = ATT.extra["record_extra"](shape, "bf16")["attention"]
+    assert base["naive"]["bytes"] == details["materialised_bytes"]
+    flash, naive = (base[n]["flops"] / base[n]["bytes"] for n in ("triton", "naive"))
+    assert naive < 295 < flash

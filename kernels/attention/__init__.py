@@ -142,7 +142,8 @@ def _variants():
                         description="CUDA C: 32-query tiles, K/V tiles in shared memory, online softmax, "
                         "fp32 SIMT math"),
         "naive": Variant("naive", "torch", baselines.naive, supported=naive_supported,
-                         description="torch ops materialising S: matmul, mask, softmax, matmul"),
+                         description="torch ops materialising S: matmul, mask, softmax, matmul",
+                         nbytes=lambda shape, dtype: nbytes(shape, dtype, materialised=True)),
     }  # fmt: skip
     for backend in baselines.BACKENDS:
         name = f"sdpa_{backend}"
