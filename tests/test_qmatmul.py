@@ -53,6 +53,13 @@ def test_four_workloads_one_per_format():
     for w, dots in ((FP8, "fp8"), (FP8R, "fp8"), (INT8, "int8"), (INT4, None)):
         assert {v.compute_dtype for n, v in w.variants.items() if n != "torch_dense"} == {dots}
         assert w.variants["torch_dense"].compute_dtype is None
+        # the dense baseline counts the unquantised operands' bytes; the quantised variants the format's
+        shape = w.shapes["quick"][0]
+        dense = w.variants["torch_dense"].bytes_of(w, shape, "bf16")
+        assert dense == _common.dense_bytes(shape, "bf16") > w.bytes(shape, "bf16")
+        assert {v.bytes_of(w, shape, "bf16") for n, v in w.variants.items() if n != "torch_dense"} == {
+            w.bytes(shape, "bf16")
+        }
     assert (8192, 8192, 4096) in {(s["M"], s["N"], s["K"]) for s in FP8.shapes["quick"]}  # the fp8 target
 
 

@@ -126,6 +126,7 @@ def _variants(granularity: str):
         "torch_dense": Variant(
             "torch_dense", "torch", c.scaled_dense, supported=_dense_supported,
             description="torch.matmul of the dequantised operands in fp16/bf16 (cuBLAS on a GPU)",
+            nbytes=c.dense_bytes,  # it moves the unquantised operands: placed where dense runs
         ),
     }  # fmt: skip
 

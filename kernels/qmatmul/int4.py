@@ -165,6 +165,7 @@ def _variants():
         "torch_dense": Variant(
             "torch_dense", "torch", torch_dense, supported=lambda d, s, t: c.needs_sm80_for_bf16(d, t),
             description="torch.matmul of x and the dequantised weights in fp16/bf16 (cuBLAS on a GPU)",
+            nbytes=c.dense_bytes,  # it moves the unquantised operands: placed where dense runs
         ),
     }  # fmt: skip
 
