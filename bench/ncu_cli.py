@@ -14,6 +14,7 @@ results file of another GPU model than this one.
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import tempfile
@@ -68,8 +69,11 @@ def _check(args):
 
     if not (1 <= args.calls <= MAX_CALLS):
         return f"--calls must be 1 to {MAX_CALLS}, got {args.calls}"
-    if args.min_time < 0 or (args.limit is not None and args.limit < 1) or args.timeout <= 0:
-        return "--min-time must be >= 0, --limit >= 1 and --timeout > 0"
+    # NaN passes every `< 0` test (all comparisons with NaN are false), and inf is no time either
+    finite = math.isfinite(args.min_time) and math.isfinite(args.timeout)
+    bad_limit = args.limit is not None and args.limit < 1
+    if not (finite and args.min_time >= 0 and args.timeout > 0) or bad_limit:
+        return "--min-time must be a number >= 0, --limit >= 1 and --timeout a number > 0"
     try:
         extra = shlex.split(args.ncu_args)
     except ValueError as exc:

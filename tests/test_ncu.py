@@ -198,6 +198,8 @@ def test_the_command_checks_its_arguments(tmp_path, capsys):
         ([str(tmp_path / "nope.json")], "no such file"), ([ref, "--calls", "0"], "--calls must be"),
         ([ref, "--workload", "nothing"], "no ok record matches"),
         ([ref, "--ncu-args", "'open"], "--ncu-args"),
+        ([ref, "--min-time", "nan"], "--min-time must be"), ([ref, "--timeout", "inf"], "--timeout a number"),
+        ([ref, "--limit", "0"], "--limit >= 1"),
     ):  # fmt: skip
         assert main(["ncu", *bad]) == 2
         err = capsys.readouterr().err
