@@ -13,24 +13,10 @@ from gpubench.bench.modprofile.blocks import block_from_config, block_inputs
 from gpubench.bench.modprofile.report import COLUMNS
 from gpubench.bench.modprofile.timers import HOST_RULE, HostTimer
 from gpubench.bench.modprofile.tracing import UntraceableModule
-from gpubench.roofline.transformer.configs import ModelConfig
 from gpubench.roofline.transformer.operators import layer_operators
 from gpubench.roofline.transformer.scenario import Scenario
+from tests.tiny_model import TINY
 
-TINY = ModelConfig(
-    "tiny",
-    "tiny",
-    layers=1,
-    hidden=64,
-    heads=4,
-    kv_heads=2,
-    head_dim=16,
-    ffn=96,
-    activation="swiglu",
-    vocab=100,
-    norm="rmsnorm",
-    max_context=256,
-)
 EPS = 1e-5
 
 

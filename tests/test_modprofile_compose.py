@@ -14,26 +14,13 @@ from gpubench.bench.modprofile.compose import Planned, WorkloadInfo, plan_layer,
 from gpubench.bench.modprofile.layer_run import Measured, layer_document
 from gpubench.bench.modprofile.torch_ops import torch_op
 from gpubench.roofline.specs import get_spec
-from gpubench.roofline.transformer.configs import MODELS, ModelConfig
+from gpubench.roofline.transformer.configs import MODELS
 from gpubench.roofline.transformer.operators import layer_operators
 from gpubench.roofline.transformer.predict import predict_model
 from gpubench.roofline.transformer.scenario import Scenario
+from tests.tiny_model import TINY
 
 LLAMA7 = MODELS["llama-7b"]
-TINY = ModelConfig(
-    "tiny",
-    "tiny",
-    layers=1,
-    hidden=64,
-    heads=4,
-    kv_heads=2,
-    head_dim=16,
-    ffn=96,
-    activation="swiglu",
-    vocab=100,
-    norm="rmsnorm",
-    max_context=256,
-)
 ATTENTION = WorkloadInfo(
     ("batch", "heads", "kv_heads", "seq_q", "seq_k", "head_dim", "causal"),
     ("triton", "triton_decode", "naive", "sdpa_flash"),
