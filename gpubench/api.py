@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from gpubench import results
-from gpubench.bench.correctness import CorrectnessError
-from gpubench.bench.worker import WorkerContext
+from gpubench.bench.measure.correctness import CorrectnessError
+from gpubench.bench.run.worker import WorkerContext
 from gpubench.fmt import fmt_pct, fmt_sig, fmt_time
 from gpubench.results import Correctness, Record, Run, RunInfo
 from gpubench.results.stats import quantile
@@ -65,7 +65,7 @@ class BenchResult:
     record: Record
     run: Run
     placement: Any = None  # gpubench.roofline.placement.RecordPlacement
-    flop_check: Any = None  # gpubench.bench.flopcheck.FlopCheck
+    flop_check: Any = None  # gpubench.bench.measure.flopcheck.FlopCheck
 
     timing = property(lambda self: self.record.timing)
     samples = property(lambda self: self.record.timing.samples)  # seconds, in the order measured
@@ -162,8 +162,8 @@ def _shape(shape) -> dict[str, int]:
 
 
 def _rule(rule):
-    from gpubench.bench.plan import PROFILES
-    from gpubench.bench.stats import StoppingRule
+    from gpubench.bench.measure.stopping import StoppingRule
+    from gpubench.bench.run.plan import PROFILES
 
     if isinstance(rule, StoppingRule):
         return "custom", rule
@@ -215,7 +215,7 @@ def _device(device, args, stand_in: bool):
 
 
 def _dtype(dtype, args) -> str:
-    from gpubench.roofline.model import normalise_dtype
+    from gpubench.roofline.roof import normalise_dtype
 
     if dtype is not None:
         return _label("dtype", dtype, "")
@@ -269,7 +269,7 @@ class _Call:
 
 
 def _call(fn, args, reference, *, name, variant, shape, dtype, atol, rtol, flops, nbytes, tc) -> _Call:
-    from gpubench.bench.flopcheck import counted_call
+    from gpubench.bench.measure.flopcheck import counted_call
     from gpubench.kernels import Tolerance, Variant, Workload
 
     fn_name = getattr(fn, "__name__", "fn").strip("<>")
@@ -294,7 +294,7 @@ def _call(fn, args, reference, *, name, variant, shape, dtype, atol, rtol, flops
 
 
 def _flop_check(flops: int | None, counted: dict):
-    from gpubench.bench.flopcheck import compare
+    from gpubench.bench.measure.flopcheck import compare
 
     if flops is None or "flops" not in counted:
         return None
@@ -325,13 +325,13 @@ def _once(key, make):
 
 
 def _shared_timer(device, mode):
-    from gpubench.bench.timing import DeviceTimer
+    from gpubench.bench.measure.timing import DeviceTimer
 
     return _once(("timer", str(device), mode), lambda: DeviceTimer(device, mode))
 
 
 def _sections(device) -> tuple[results.Device, results.Software]:
-    from gpubench.bench.device import device_info, software_versions
+    from gpubench.bench.measure.device import device_info, software_versions
 
     def make():
         info = device_info(device) if device.type == "cuda" else {"name": f"{device} (stand-in timer)"}
@@ -341,23 +341,21 @@ def _sections(device) -> tuple[results.Device, results.Software]:
 
 
 def _telemetry(device, given):
-    from gpubench.bench.telemetry import TelemetrySampler
+    from gpubench.bench.measure.telemetry import TelemetrySampler
 
     return given if given is not None else _once(("nvml", str(device)), lambda: TelemetrySampler(device))
 
 
 def _embedded(ceilings):
-    from gpubench.bench.runner import _measured_ceilings
-
     if ceilings is None or isinstance(ceilings, results.EmbeddedCeilings):
         return ceilings
     if isinstance(ceilings, (str, Path)):
-        return _measured_ceilings(str(ceilings))
+        return results.read_embedded_ceilings(ceilings)
     raise TypeError(f"ceilings must be the path of a ceilings file (gpubench micro), got {ceilings!r}")
 
 
 def _run_of(rec: Record, device, rule_name: str, rule, started: str, ceilings) -> Run:
-    from gpubench.bench.runner import store_placement
+    from gpubench.bench.run.runner import store_placement
 
     dev, software = _sections(device)
     info = RunInfo(
@@ -382,16 +380,16 @@ def benchmark(
     reference      a function of the same arguments whose output fn's must match (torch.testing's
                    tolerance for the dtype, or atol/rtol); a mismatch raises IncorrectOutput, untimed
     mode           "cold" (L2 flushed before every sample) or "warm"
-    rule           a profile name ("quick", "full") or a gpubench.bench.stats.StoppingRule
+    rule           a profile name ("quick", "full") or a gpubench.bench.measure.stopping.StoppingRule
     name, variant, shape, dtype   the record's identity (defaults: fn's name twice, no axes, the first
                    floating-point argument's dtype); the gate matches records across runs by it
     ceilings       a ceilings file measured by `gpubench micro`, for the measured roofline
-    timer_factory, telemetry   stand-ins for bench.timing.DeviceTimer(device, mode) and the NVML sampler
-                   (tests on machines without a GPU)
+    timer_factory, telemetry   stand-ins for bench.measure.timing.DeviceTimer(device, mode) and the NVML
+                   sampler (tests on machines without a GPU)
     Raises NoGPUError without a CUDA GPU, TypeError / ValueError naming a bad argument.
     """
-    from gpubench.bench.plan import PlanItem
-    from gpubench.bench.worker import _measured
+    from gpubench.bench.run.plan import PlanItem
+    from gpubench.bench.run.worker import measure_record
     from gpubench.roofline.placement import place_run
 
     _check_callables(fn=fn, reference=reference, timer_factory=timer_factory)
@@ -410,7 +408,7 @@ def benchmark(
     item = PlanItem(fields["workload"], fields["variant"], "custom", fields["shape"], fields["dtype"], mode)
     started = results.utc_now()
     try:
-        rec = _measured(item, call.workload, call.variant, ctx, fields)
+        rec = measure_record(item, call.workload, call.variant, ctx, fields)
     except CorrectnessError as exc:
         failed = call.failed(mode, uuid, exc)
         failed.run = _run_of(failed.record, dev, rule_name, rule, started, embedded)
@@ -437,7 +435,7 @@ def _check_callables(**named) -> None:
 def check(fn: Callable, *args, reference: Callable, atol=None, rtol=None, dtype: str | None = None):
     """fn(*args) against reference(*args), timing nothing: runs anywhere (Triton kernels on a machine
     without a GPU: TRITON_INTERPRET=1 and CPU tensors). Returns the Correctness; raises IncorrectOutput."""
-    from gpubench.bench.correctness import check_variant
+    from gpubench.bench.measure.correctness import check_variant
 
     _check_callables(fn=fn, reference=reference)
     if reference is None:

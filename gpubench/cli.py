@@ -16,26 +16,26 @@ from gpubench.exits import EXIT_INTERRUPTED, EXIT_USAGE
 # at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic`, `dse` and `model`
 # run without torch.
 SUBCOMMANDS = {
-    "list": "gpubench.bench.list_cli",
-    "device": "gpubench.bench.device_cli",
-    "run": "gpubench.bench.run_cli",
-    "micro": "gpubench.bench.micro.cli",
-    "ncu": "gpubench.bench.ncu_cli",
+    "list": "gpubench.bench.commands.list_cli",
+    "device": "gpubench.bench.commands.device_cli",
+    "run": "gpubench.bench.commands.run_cli",
+    "micro": "gpubench.bench.commands.micro_cli",
+    "ncu": "gpubench.bench.commands.ncu_cli",
     "specs": "gpubench.roofline.specs_cli",
     "tiling": "gpubench.roofline.tiling_cli",
     "predict": "gpubench.roofline.predict_cli",
-    "systolic": "gpubench.roofline.systolic.cli",
-    "dse": "gpubench.roofline.systolic.dse_cli",
+    "systolic": "gpubench.systolic.cli",
+    "dse": "gpubench.systolic.dse_cli",
     "report": "gpubench.reports.report_cli",
     "gate": "gpubench.reports.gate_cli",
     "compare": "gpubench.reports.compare_cli",
     "export": "gpubench.reports.export_cli",
-    "submit": "gpubench.bench.submit_cli",
+    "submit": "gpubench.bench.commands.submit_cli",
     "merge": "gpubench.reports.merge_cli",
     "history": "gpubench.reports.history_cli",
-    "model": "gpubench.roofline.transformer.model_cli",
-    "layer": "gpubench.bench.modprofile.layer_cli",
-    "profile-module": "gpubench.bench.modprofile.profile_cli",
+    "model": "gpubench.transformer.model_cli",
+    "layer": "gpubench.transformer.measured.layer_cli",
+    "profile-module": "gpubench.transformer.measured.profile_cli",
 }
 # What to install when an optional dependency is missing, by top-level module name.
 INSTALL_HINTS = {

@@ -116,5 +116,10 @@ def md_cell(text: Any) -> str:
     return oneline(text).replace("|", "\\|")
 
 
+def file_slug(text: Any) -> str:
+    """A file or folder name from free text, case kept (results/NVIDIA-H100-80GB-HBM3-...json)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-") or "unknown"
+
+
 def slug(text: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"

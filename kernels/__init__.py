@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Mapping
 
 from gpubench.kernels import plugins
-from gpubench.kernels._workload import Tolerance, Variant, Workload, shape_id
+from gpubench.kernels.workload import Tolerance, Variant, Workload, shape_id
 
 __all__ = ["REGISTRY", "Tolerance", "Variant", "Workload", "get", "names", "shape_id"]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from gpubench.kernels._workload import Workload
+from gpubench.kernels.workload import Workload
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -142,6 +142,20 @@ def discover(paths=(), entry_points: bool = True) -> Found:
             continue
         _load(found, repr(Path(path).name), f"module {path}", lambda path=path: _import_path(path))
     return found
+
+
+def load_for_command(paths, prog: str) -> str | None:
+    """--workload-module PATHs for command `prog`: a path that cannot be a workload module is returned as
+    a usage-error message; plug-ins that cannot load are printed as warnings, one line each, and left out."""
+    import sys
+
+    if problem := use_modules(paths):
+        return f"--workload-module: {problem}"
+    from gpubench.kernels import REGISTRY
+
+    for line in REGISTRY.problems:
+        print(f"{prog}: warning: {line}", file=sys.stderr)
+    return None
 
 
 def use_modules(paths) -> str | None:

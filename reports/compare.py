@@ -224,7 +224,7 @@ class CompareReport:
         lines += [
             "",
             "<sub>Measured ratio = reference median / other median (> 1: the other GPU is faster). "
-            "Predicted ratio from roofline.model.predict on each GPU's ceilings; error = predicted / "
+            "Predicted ratio from roofline.roof.predict on each GPU's ceilings; error = predicted / "
             "measured - 1.</sub>",
             "",
         ]

@@ -56,8 +56,8 @@ class Plot:
 
 
 def compute_peak(ceilings, dtype: str, tensor_cores: bool) -> float | None:
-    """The compute ceiling (TFLOP/s) roofline.model applies to `dtype` with or without tensor cores."""
-    from gpubench.roofline.model import predict
+    """The compute ceiling (TFLOP/s) roofline.roof applies to `dtype` with or without tensor cores."""
+    from gpubench.roofline.roof import predict
 
     try:
         v = predict(1, 1, dtype, ceilings, uses_tensor_cores=tensor_cores).peak_tflops

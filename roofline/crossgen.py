@@ -9,9 +9,9 @@ two estimates are alike.
 from __future__ import annotations
 
 from gpubench.results import MeasuredCeilings, Record
-from gpubench.roofline.model import Ceilings
 from gpubench.roofline.perfmodel import carry
 from gpubench.roofline.placement import RunCeilings, model_estimate
+from gpubench.roofline.roof import Ceilings
 from gpubench.roofline.specs import GPUSpec
 
 __all__ = ["carried_time", "ceilings_of_spec"]

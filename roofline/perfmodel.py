@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from gpubench.roofline.model import Ceilings, peak_key
+from gpubench.roofline.roof import Ceilings, peak_key
 
 __all__ = ["MEMORY_LIMITS", "TERMS", "Estimate", "Machine", "carry", "estimate"]
 

@@ -3,14 +3,14 @@ compare), computed when a file is read, so every tool shows the same answer.
 
 Pure: no torch, no GPU, no `bench`. For each ok record and each set of ceilings (the GPU's datasheet,
 and the ceilings measured on it when known) a `Placement` says:
-    time_s             predicted time (roofline.model.predict, launch overhead included where measured)
+    time_s             predicted time (roofline.roof.predict, launch overhead included where measured)
     bound              "memory" or "compute": the ceiling that limits this (flops, bytes) pair
     intensity          FLOP per DRAM byte
     attainable_tflops  the roofline's height at that intensity
     lower_bound_s      max(flops / compute peak, bytes / bandwidth): no run can be faster
     fraction_of_bound  lower_bound_s / measured median (1.0 = on the roof)
     predicted_over_measured
-    violations         roofline.model.check_ceiling on the measured median: a result above a ceiling
+    violations         roofline.roof.check_ceiling on the measured median: a result above a ceiling
                        means its FLOP or byte accounting is wrong (shown as the flag "above_ceiling")
     l2_resident        warm mode with a working set that fits in L2: DRAM is then not the limit, so the
                        memory check uses the L2 ceiling where one was measured and is skipped otherwise
@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gpubench.results import MeasuredCeilings, Record, RecordKey, Run
-from gpubench.roofline.model import Ceilings, check_ceiling, predict
 from gpubench.roofline.perfmodel import Estimate, Machine, estimate
+from gpubench.roofline.roof import Ceilings, check_ceiling, predict
 from gpubench.roofline.specs import GPUSpec, resolve_spec
 
 __all__ = [

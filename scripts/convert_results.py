@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
-from gpubench.bench.runner import store_placement
+from gpubench.bench.run.runner import store_placement
 from gpubench.results import EmbeddedCeilings
 
 # The parts of a record that were measured: they must come through the conversion unchanged.

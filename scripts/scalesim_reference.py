@@ -34,7 +34,7 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "roofline" / "systolic" / "data"
+DATA = REPO / "systolic" / "data"
 OUT = REPO / "tests" / "data" / "scalesim_reference.json"
 DATAFLOWS = ("os", "ws", "is")
 
@@ -239,7 +239,7 @@ def cases(scalesim_repo: Path | None) -> list[dict]:
             base.append((f"scalesim:{rel}", f"SCALE-Sim repository {rel}", text, SCALE_EXAMPLE))
     for name in SUITE_TOPOLOGIES:
         base.append(
-            (f"suite:{name}", f"roofline/systolic/data/{name}", (DATA / name).read_text(), SCALE_EXAMPLE)
+            (f"suite:{name}", f"systolic/data/{name}", (DATA / name).read_text(), SCALE_EXAMPLE)
         )
     for rows, cols in GEMM_ARRAYS:
         config = {**SCALE_EXAMPLE, "rows": rows, "cols": cols}

@@ -16,8 +16,8 @@ import triton.testing
 
 import gpubench
 from gpubench import api, cli, results
-from gpubench.bench.stats import StoppingRule
-from tests import realdata
+from gpubench.bench.measure.stopping import StoppingRule
+from tests.support import realdata
 from tests.test_measure import NOISY, STEADY, FakeTelemetry, FakeTimer
 
 REPO = Path(__file__).resolve().parent.parent

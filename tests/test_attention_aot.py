@@ -1,7 +1,7 @@
 """The attention Triton kernels compiled ahead of time for sm_90 and sm_80 (no GPU needed), with the configs
 of kernels/attention/config.py as this machine's Triton picks them: every forward autotune candidate, the
 TMA forward (Hopper), the backward's dK/dV and dQ kernels and the decode kernels lower, fit the shared
-memory of their architecture and do not spill (cuobjdump on Triton's own cubins, tests/aot.py); Hopper
+memory of their architecture and do not spill (cuobjdump on Triton's own cubins, tests/support/aot.py); Hopper
 uses wgmma and, in the TMA forward, TMA copies; Ampere uses mma.sync. Compiled in bf16, causal (the masked
 and unmasked loops both present), at head_dim 128 on sm_90 by default, every table with
 GPUBENCH_AOT_ALL=1 (see HEAD_DIMS)."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.aot import cuobjdump
+from tests.support.aot import cuobjdump
 
 REPO = Path(__file__).resolve().parents[1]
 NO_TOOLS = "this triton wheel ships no CUDA binary tools"
@@ -26,7 +26,7 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from gpubench.kernels.attention import config, triton_bwd, triton_decode, triton_fwd
-from tests.aot import resources
+from tests.support.aot import resources
 
 HEAD_DIMS, MAJORS = (tuple(x) for x in json.loads(sys.argv[1]))
 

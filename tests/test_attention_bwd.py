@@ -16,7 +16,7 @@ from gpubench.kernels.attention import config, triton_bwd  # noqa: E402
 from gpubench.kernels.attention import shape_of as S  # noqa: E402
 from gpubench.kernels.attention.autograd import flash_attention  # noqa: E402
 from gpubench.kernels.attention.bwd import WORKLOAD as BWD  # noqa: E402
-from gpubench.kernels.attention.bwd import _Graphs  # noqa: E402
+from gpubench.kernels.attention.bwd import GradGraphs  # noqa: E402
 from gpubench.kernels.attention.reference import backward_f64, forward_f64  # noqa: E402
 from tests.test_attention import SRC, dense_f64, inputs, mutant  # noqa: E402
 
@@ -81,7 +81,7 @@ def test_baselines_replay_one_graph_per_input_set():
         calls.append(1)
         return dense_f64(q, k, v, causal).to(q.dtype)
 
-    run = _Graphs(forward)
+    run = GradGraphs(forward)
     args = BWD.make_inputs(S(1, 2, 2, 6, 9, 16, 1), "fp16", CPU, seed=1)
     first = run(*args)
     second = run(*args)
@@ -116,8 +116,8 @@ def test_bad_input():
 
 
 def _rejected(fn, shapes):
-    from gpubench.bench.correctness import CorrectnessError, check_variant
-    from gpubench.kernels._workload import Variant
+    from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+    from gpubench.kernels.workload import Variant
 
     for shape in shapes:
         with pytest.raises(CorrectnessError):

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import torch
 
-from gpubench.bench import nvrtc
+from gpubench.bench.cpucheck import nvrtc
 from gpubench.kernels.attention import WORKLOAD as ATT
 from gpubench.kernels.attention import config, cupy_kernels
 from gpubench.kernels.attention import shape_of as S
@@ -73,8 +73,8 @@ def build(tmp_path, source: str):
     main = tmp_path / "attention_main.cpp"
     main.write_text(_MAIN)
     exe = tmp_path / "attention_main"
-    cmd = [CXX, "-std=c++20", "-O1", "-pthread", "-w", f"-I{tmp_path}", f"-I{REPO / 'tests' / 'cuda_host'}",
-           str(main), "-o", str(exe)]  # fmt: skip
+    cmd = [CXX, "-std=c++20", "-O1", "-pthread", "-w", f"-I{tmp_path}",
+           f"-I{REPO / 'tests' / 'support' / 'cuda_host'}", str(main), "-o", str(exe)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return exe

@@ -9,7 +9,7 @@ import pytest
 from gpubench.reports.baseline_tables import baseline_tables, baselines_of, speedups
 from gpubench.reports.tables import to_markdown
 from gpubench.roofline.placement import place_run
-from tests import realdata
+from tests.support import realdata
 
 
 @pytest.fixture(scope="module")

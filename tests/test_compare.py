@@ -10,7 +10,7 @@ from gpubench.reports import compare_cli
 from gpubench.reports.compare import CompareError, compare
 from gpubench.reports.compare_render import render_plots, to_html_section
 from gpubench.roofline.placement import place_run
-from tests import realdata
+from tests.support import realdata
 
 
 @pytest.fixture(scope="module")

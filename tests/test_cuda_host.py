@@ -1,5 +1,5 @@
 """The CUDA C window-sum kernels, compiled for the CPU with a thread-per-CUDA-thread emulator
-(tests/cuda_host/emu.h), against the float64 reference: their indexing, zero padding, halo, the run
+(tests/support/cuda_host/emu.h), against the float64 reference: their indexing, zero padding, halo, the run
 lengths picked per radius, partial and misaligned tiles (the scalar paths), 16-bit storage, and the
 global-memory path of the shared-memory kernel (a tiny shared-memory budget forces it). The launch
 geometry is the launcher's own (`plan_shared`). Special values (NaN, inf, 1e20) are in
@@ -12,7 +12,7 @@ import torch
 
 from gpubench import kernels
 from gpubench.kernels.window_sum.cupy_kernels import plan_shared
-from tests.cuda_host import window_sum_emu as emu
+from tests.support.cuda_host import window_sum_emu as emu
 
 pytestmark = pytest.mark.skipif(emu.CXX is None, reason="needs g++ (C++20) to build the host emulation")
 W = kernels.get("window_sum")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gpubench.reports import export_cli
-from tests import realdata
+from tests.support import realdata
 
 H100, H200 = str(realdata.H100_RESULTS), str(realdata.H200_RESULTS)
 

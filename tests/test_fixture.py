@@ -1,4 +1,4 @@
-"""The pytest plug-in for users' own tests (bench.fixture), loaded through the pytest11 entry point as an
+"""The pytest plug-in for users' own tests (fixture), loaded through the pytest11 entry point as an
 installed suite declares it (a dist-info made from pyproject.toml's table, on sys.path): gpu_benchmark
 skips without a GPU, saying why; with a stand-in timer (tests/test_measure.py's), its samples are
 pytest-benchmark's statistics, autosaved per GPU model, compared (--benchmark-compare-fail, `pytest-benchmark
@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gpubench import cli, results
-from gpubench.bench import fixture
+from gpubench import cli, fixture, results
 from gpubench.kernels import plugins
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,8 +26,8 @@ import os
 
 import pytest
 
-from gpubench.bench import fixture
-from gpubench.bench.stats import StoppingRule
+from gpubench import fixture
+from gpubench.bench.measure.stopping import StoppingRule
 from tests.test_measure import FakeTelemetry, FakeTimer
 
 fixture._gpu_model = lambda: "Fake GPU 80GB"  # the model the storage is kept under

@@ -1,4 +1,4 @@
-"""Declared FLOP counts against torch's FlopCounterMode on the reference (bench.flopcheck): the GEMM
+"""Declared FLOP counts against torch's FlopCounterMode on the reference (bench.measure.flopcheck): the GEMM
 reference is counted and agrees with the suite's 2·M·N·K; a count off by a factor is reported, by the
 check, by `gpubench run` (a warning line) and by gpubench.benchmark (a warning and a flag)."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 import gpubench
-from gpubench.bench import flopcheck
+from gpubench.bench.measure import flopcheck
 from gpubench.kernels import REGISTRY
 from tests.test_measure import STEADY, FakeTelemetry, FakeTimer
 from tests.test_plugins import gpubench_cli

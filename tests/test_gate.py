@@ -21,7 +21,7 @@ from gpubench.reports.gate import GateError, classify, gate, ratio_interval
 from gpubench.reports.gate_report import EXCLUDED, FASTER, SAME, SLOWER, THROTTLED_EXCLUDED, UNCERTAIN
 from gpubench.results import Spread, Telemetry
 from gpubench.roofline.placement import place_run
-from tests import realdata
+from tests.support import realdata
 
 
 def aa():

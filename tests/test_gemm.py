@@ -15,12 +15,12 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from gpubench.bench import nvrtc  # noqa: E402
-from gpubench.bench.correctness import CorrectnessError, check_variant  # noqa: E402
-from gpubench.kernels._workload import Variant  # noqa: E402
+from gpubench.bench.cpucheck import nvrtc  # noqa: E402
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant  # noqa: E402
 from gpubench.kernels.gemm import WORKLOAD, config  # noqa: E402
 from gpubench.kernels.gemm import triton_kernels as tk  # noqa: E402
-from gpubench.kernels.gemm._validate import matmul_tf32  # noqa: E402
+from gpubench.kernels.gemm.validate import matmul_tf32  # noqa: E402
+from gpubench.kernels.workload import Variant  # noqa: E402
 
 CPU = torch.device("cpu")
 GEMM_DIR = Path(config.__file__).parent
@@ -318,7 +318,7 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from gpubench.kernels.gemm import config, triton_kernels as tk
-from tests.aot import resources
+from tests.support.aot import resources
 
 def spills(cubin):
     used = resources(cubin)
@@ -605,7 +605,7 @@ def emulator(tmp_path_factory):
         "-O1",
         "-pthread",
         f"-I{d}",
-        f"-I{REPO / 'tests' / 'cuda_host'}",  # host stand-in for gpubench/types.cuh
+        f"-I{REPO / 'tests' / 'support' / 'cuda_host'}",  # host stand-in for gpubench/types.cuh
         f"-I{GEMM_DIR}",
         str(d / "main.cpp"),
         "-o",
@@ -696,7 +696,7 @@ def test_host_emulation_catches_a_fragment_bug(emulator, tmp_path):
         "-O1",
         "-pthread",
         f"-I{d}",
-        f"-I{REPO / 'tests' / 'cuda_host'}",
+        f"-I{REPO / 'tests' / 'support' / 'cuda_host'}",
         f"-I{tmp_path}",
     ]
     proc = subprocess.run([*cmd, str(d / "main.cpp"), "-o", str(exe)], capture_output=True, text=True)

@@ -16,7 +16,7 @@ from gpubench.reports.gate_history import gate_history
 from gpubench.reports.gate_report import SAME, SLOWER
 from gpubench.reports.history import History, HistoryError, run_id
 from gpubench.roofline.placement import place_run
-from tests import realdata
+from tests.support import realdata
 
 BASELINES = [
     realdata.CALIBRATION / "run0-first-quick.json",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gpubench import kernels
-from gpubench.bench.correctness import check_variant
+from gpubench.bench.measure.correctness import check_variant
 
 CPU = torch.device("cpu")
 

@@ -1,7 +1,17 @@
-"""The package's layout: everything installs under `gpubench` (no top-level `kernels`, `bench`, `roofline`
-or `reports`), and the parts import in one direction only: `kernels` nothing of the others, `reports`
-neither torch nor `kernels` nor `bench`, `roofline` no torch, the results format and the base modules
-(fmt, exits, opcount) only the standard library.
+"""The package's layout: everything installs under `gpubench` (no top-level `kernels`, `bench`, `roofline`,
+`reports`, `systolic` or `transformer`), and the rooms import in one direction only, as ALLOWED says.
+
+Rooms, bottom up (a room may import the rooms listed for it, never one above it):
+    base          gpubench/{fmt,exits,opcount,outpath,cliargs,dtypes}.py: standard library only
+    results       gpubench/results: the results and ceilings formats
+    kernels       the workloads
+    roofline      spec database, ceilings, placement, the performance model (no torch)
+    systolic      the systolic-array accelerator model (no torch)
+    transformer   transformer and training models from the operators' counts (no torch)
+    reports       reads results files: tables, plots, gate, history (no torch, kernels or bench)
+    bench.*       measure < cpucheck, run, micro < fleet, ncu < commands (the bench commands' argparse layer)
+    transformer.measured   transformer layers and modules measured with the suite's timer
+    top           gpubench/{cli,api,fixture}.py: the entry points, may import anything
 """
 
 import ast
@@ -15,21 +25,67 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PARTS = {"kernels": "kernels", "bench": "bench", "roofline": "roofline", "reports": "reports",
-         "results": "gpubench/results", "base": "gpubench"}  # fmt: skip
-# The base modules every part may import: standard library only.
-BASE = ("fmt.py", "exits.py", "opcount.py")
-GPU_LIBS = {"torch", "triton", "cupy"}
-# What each part must not import: other parts of the suite (by their gpubench.* name) and libraries.
-FORBIDDEN = {
-    "kernels": {"gpubench.bench", "gpubench.roofline", "gpubench.reports"},
-    "roofline": {"gpubench.kernels", "gpubench.bench", "gpubench.reports", *GPU_LIBS},
-    "reports": {"gpubench.kernels", "gpubench.bench", *GPU_LIBS},
-    "results": {"gpubench.kernels", "gpubench.bench", "gpubench.roofline", "gpubench.reports", *GPU_LIBS,
-                "numpy", "matplotlib", "jinja2"},
-    "base": {"gpubench.kernels", "gpubench.bench", "gpubench.roofline", "gpubench.reports", *GPU_LIBS,
-             "numpy", "matplotlib", "jinja2", "pandas"},
+TOPS = {"gpubench": "gpubench", "kernels": "gpubench.kernels", "bench": "gpubench.bench",
+        "roofline": "gpubench.roofline", "reports": "gpubench.reports", "systolic": "gpubench.systolic",
+        "transformer": "gpubench.transformer"}  # fmt: skip
+BASE = ("fmt", "exits", "opcount", "outpath", "cliargs", "dtypes")
+TOP = ("cli", "api", "fixture", "__init__")
+BENCH_ROOMS = ("measure", "cpucheck", "run", "micro", "fleet", "ncu", "commands", "comm")
+TRANSFORMER_ROOMS = ("measured", "training")
+_low = {"base", "results"}
+ALLOWED = {
+    "base": set(),
+    "results": {"base"},
+    "kernels": {"base"},
+    "roofline": _low,
+    "systolic": _low | {"roofline"},
+    "transformer": _low | {"roofline"},
+    "transformer.training": _low | {"roofline", "transformer"},
+    "reports": _low | {"roofline"},
+    "bench.measure": _low | {"kernels", "roofline"},
+    "bench.cpucheck": _low | {"kernels", "bench.measure"},
+    "bench.run": _low | {"kernels", "roofline", "bench.measure"},
+    "bench.micro": _low | {"kernels", "roofline", "bench.measure"},
+    "bench.comm": _low | {"roofline", "bench.measure", "bench.run"},
+    "bench.fleet": _low | {"kernels", "roofline", "bench.measure", "bench.run"},
+    "bench.ncu": _low | {"kernels", "bench.measure", "bench.run"},
+    "transformer.measured": _low | {"kernels", "roofline", "transformer", "transformer.training",
+                                    "bench.measure"},
+    "bench": set(),  # bench/__init__.py only
 }  # fmt: skip
+_bench = [r for r in ALLOWED if r.startswith("bench.")]
+ALLOWED["bench.commands"] = set().union(*(ALLOWED[r] | {r} for r in _bench)) | {"reports"}
+GPU_LIBS = {"torch", "triton", "cupy"}
+PLOTTING = {"numpy", "matplotlib", "jinja2", "pandas"}
+# Libraries a room must not import (at any depth, lazily included).
+NO_LIBS = {
+    "base": GPU_LIBS | PLOTTING,
+    "results": GPU_LIBS | {"numpy", "matplotlib", "jinja2"},  # pandas: Run.to_frame, imported lazily
+    "roofline": GPU_LIBS,
+    "systolic": GPU_LIBS,
+    "transformer": GPU_LIBS,
+    "transformer.training": GPU_LIBS,
+    "reports": GPU_LIBS,
+}
+
+
+def room_of(dotted: str) -> str | None:
+    """The room of a gpubench.* module name (None for anything else)."""
+    parts = dotted.split(".")
+    if parts[0] != "gpubench" or len(parts) == 1:
+        return None
+    second = parts[1]
+    if second in BASE:
+        return "base"
+    if second in TOP:
+        return "top"
+    if second == "results":
+        return "results"
+    if second == "bench" and len(parts) > 2 and parts[2] in BENCH_ROOMS:
+        return f"bench.{parts[2]}"
+    if second == "transformer" and len(parts) > 2 and parts[2] in TRANSFORMER_ROOMS:
+        return f"transformer.{parts[2]}"
+    return second
 
 
 def _imports(path: Path) -> set[str]:
@@ -44,37 +100,75 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def _modules(part: str) -> list[Path]:
-    if part == "base":
-        return [REPO / PARTS[part] / name for name in BASE]
-    return sorted(p for p in (REPO / PARTS[part]).rglob("*.py") if "__pycache__" not in p.parts)
+def _modules() -> dict[str, Path]:
+    """Every module of the suite by its installed name."""
+    out = {}
+    for folder, prefix in TOPS.items():
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if "__pycache__" in path.parts:
+                continue
+            rel = path.relative_to(REPO / folder).with_suffix("").parts
+            name = ".".join([prefix, *rel]).removesuffix(".__init__")
+            if folder == "gpubench" and rel and rel[0] in TOPS:
+                continue
+            out[name] = path
+    return out
 
 
-@pytest.mark.parametrize("part", sorted(FORBIDDEN))
-def test_each_part_imports_only_what_it_may(part):
+MODULES = _modules()
+
+
+def _room_modules(room: str) -> list[tuple[str, Path]]:
+    return [(n, p) for n, p in MODULES.items() if (room_of(n) or "top") == room]
+
+
+def test_every_module_has_a_room():
+    rooms = {room_of(n) or "top" for n in MODULES} - {"top"}
+    assert rooms - set(ALLOWED) == set(), f"rooms without a rule: {rooms - set(ALLOWED)}"
+
+
+@pytest.mark.parametrize("room", sorted(ALLOWED))
+def test_each_room_imports_only_the_rooms_below_it(room):
     bad = []
-    for path in _modules(part):
-        for name in _imports(path):
-            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[part]):
-                bad.append(f"{path.relative_to(REPO)} imports {name}")
+    for _, path in _room_modules(room):
+        for imported in _imports(path):
+            target = room_of(imported)
+            if target and target != room and target not in ALLOWED[room]:
+                bad.append(f"{path.relative_to(REPO)} ({room}) imports {imported} ({target})")
+            if imported.split(".")[0] in NO_LIBS.get(room, ()):
+                bad.append(f"{path.relative_to(REPO)} ({room}) imports {imported}")
+    assert not bad, "\n".join(sorted(set(bad)))
+
+
+def test_no_module_imports_another_modules_private_names():
+    """`from x import _y` across modules hides a seam that should be public and named."""
+    bad = []
+    files = [*MODULES.values(), *sorted((REPO / "tests").rglob("*.py"))]
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and node.module or "").startswith(("gpubench", "tests")):
+                continue
+            names = [a.name for a in node.names]
+            private = [n for n in names if n.startswith("_") and n != "__version__"]
+            if private or any(part.startswith("_") for part in node.module.split(".")):
+                bad.append(f"{path.relative_to(REPO)}: from {node.module} import {', '.join(names)}")
     assert not bad, "\n".join(bad)
 
 
 def test_no_module_uses_the_bare_top_level_names():
     bad = []
-    for part in ("kernels", "bench", "roofline", "reports"):
-        others = [*sorted((REPO / "tests").rglob("*.py")), *sorted((REPO / "gpubench").rglob("*.py"))]
-        for path in [*_modules(part), *others]:
-            for name in _imports(path):
-                if name.split(".")[0] in ("kernels", "bench", "roofline", "reports"):
-                    bad.append(f"{path.relative_to(REPO)} imports {name}")
+    others = [*sorted((REPO / "tests").rglob("*.py"))]
+    for path in [*MODULES.values(), *others]:
+        for name in _imports(path):
+            if name.split(".")[0] in set(TOPS) - {"gpubench"}:
+                bad.append(f"{path.relative_to(REPO)} imports {name}")
     assert not bad, "\n".join(sorted(set(bad)))
 
 
 def test_the_readers_run_with_the_gpu_libraries_blocked():
-    """Importing every module of reports and roofline with torch, triton and cupy made unimportable."""
-    tops = [(part, p) for part in ("reports", "roofline") for p in _modules(part) if p.parent == REPO / part]
-    mods = [f"gpubench.{part}" + (f".{p.stem}" if p.stem != "__init__" else "") for part, p in tops]
+    """Importing every module of the torch-free rooms with torch, triton and cupy made unimportable."""
+    mods = [n for room in NO_LIBS for n, _ in _room_modules(room)]
     code = "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in GPU_LIBS)
     code += "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in mods)
     code += "import gpubench.results, gpubench.cli\n"
@@ -111,7 +205,8 @@ def test_the_wheel_installs_only_the_gpubench_namespace(wheel):
     assert {n.split("/")[0] for n in names} == {"gpubench", dist_info}
     for data in ("gpubench/kernels/vector_add/vector_add.cu", "gpubench/roofline/data/gpus.toml",
                  "gpubench/reports/templates/report.html.j2", "gpubench/bench/micro/memory.cu",
-                 "gpubench/kernels/cuda_include/gpubench/types.cuh"):  # fmt: skip
+                 "gpubench/kernels/cuda_include/gpubench/types.cuh",
+                 "gpubench/systolic/data/default.toml"):  # fmt: skip
         assert data in names
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "gpubench = gpubench.cli:main" in entry
@@ -127,7 +222,7 @@ def test_an_installed_copy_cannot_import_kernels(wheel, tmp_path):
         "import gpubench.results, gpubench.roofline.specs\n"
         "assert gpubench.results.__file__.startswith(sys.argv[1]), gpubench.results.__file__\n"
         "assert len(gpubench.__path__) == 1, gpubench.__path__  # not extended to a checkout\n"
-        "for name in ('kernels', 'bench', 'roofline', 'reports'):\n"
+        "for name in ('kernels', 'bench', 'roofline', 'reports', 'systolic', 'transformer'):\n"
         "    try:\n"
         "        __import__(name)\n"
         "    except ModuleNotFoundError:\n"

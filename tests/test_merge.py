@@ -10,7 +10,7 @@ import pytest
 from gpubench import results
 from gpubench.cli import main
 from gpubench.reports.merge import MergeError, merge, split_by_gpu
-from tests import realdata
+from tests.support import realdata
 
 
 def _two_gpu_run():

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gpubench import results
-from gpubench.bench import nvrtc
+from gpubench.bench.cpucheck import nvrtc
 from gpubench.bench.micro import (
     FAMILIES,
     HERE,
@@ -464,7 +464,7 @@ def test_a_malformed_entry_is_refused_as_the_file_is_built():
 
 
 def test_roofline_reads_the_ceilings():
-    model = pytest.importorskip("gpubench.roofline.model")
+    model = pytest.importorskip("gpubench.roofline.roof")
     c = model.Ceilings.from_measured(MeasuredCeilings.from_json(ceil.build_ceilings(_entries())))
     # The DRAM roof is the best pattern (read, 3100), not the copy: a kernel may beat the copy's mix.
     assert c.mem_bandwidth_gbs == 3100.0
@@ -630,7 +630,7 @@ class _FakeCtx(common.Context):
     idle_s = load_s = 0.0  # no rest before a burst, no load before a sustained measurement
 
     def __init__(self):
-        from gpubench.bench.timing import BatchInfo
+        from gpubench.bench.measure.timing import BatchInfo
 
         self.device, self.index, self.quick, self.echo = torch.device("cpu"), 0, True, lambda line: None
         self.device_info = {"name": "NVIDIA H100 80GB HBM3", "sm_count": 132}
@@ -671,7 +671,7 @@ def fake_ctx(monkeypatch):
     import contextlib
     import types
 
-    import gpubench.kernels._cuda as kcuda
+    import gpubench.kernels.cuda_loader as kcuda
 
     monkeypatch.setattr(kcuda, "launch", _fake_launch)
     monkeypatch.setattr(kcuda, "current_stream", lambda device=None: contextlib.nullcontext())
@@ -774,7 +774,7 @@ def _sass(path, arch: str) -> str:
     import subprocess
     import tempfile
 
-    from tests import aot
+    from tests.support import aot
 
     lib = nvrtc.load_library()
     prog = ctypes.c_void_p()

@@ -7,15 +7,15 @@ import torch
 from torch import nn
 
 from gpubench import opcount
-from gpubench.bench.measure import measure
-from gpubench.bench.modprofile import profile_module, trace
-from gpubench.bench.modprofile.blocks import block_from_config, block_inputs
-from gpubench.bench.modprofile.report import COLUMNS
-from gpubench.bench.modprofile.timers import HOST_RULE, HostTimer
-from gpubench.bench.modprofile.tracing import UntraceableModule
-from gpubench.roofline.transformer.operators import layer_operators
-from gpubench.roofline.transformer.scenario import Scenario
-from tests.tiny_model import TINY
+from gpubench.bench.measure.sampling import measure
+from gpubench.transformer.measured import profile_module, trace
+from gpubench.transformer.measured.blocks import block_from_config, block_inputs
+from gpubench.transformer.measured.report import COLUMNS
+from gpubench.transformer.measured.timers import HOST_RULE, HostTimer
+from gpubench.transformer.measured.tracing import UntraceableModule
+from gpubench.transformer.operators import layer_operators
+from gpubench.transformer.scenario import Scenario
+from tests.support.tiny_model import TINY
 
 EPS = 1e-5
 

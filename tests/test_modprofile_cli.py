@@ -10,8 +10,8 @@ import textwrap
 import pytest
 import torch
 
-from gpubench.bench.modprofile import profile_cli
-from gpubench.bench.modprofile.hf import hf_available
+from gpubench.transformer.measured import profile_cli
+from gpubench.transformer.measured.hf import hf_available
 
 SMALL = ["--hidden", "64", "--heads", "4", "--kv-heads", "2", "--head-dim", "16", "--ffn", "96", "--seq", "8"]
 

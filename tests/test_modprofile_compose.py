@@ -9,16 +9,16 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from gpubench.bench.modprofile import layer_cli
-from gpubench.bench.modprofile.compose import Planned, WorkloadInfo, plan_layer, registry_info
-from gpubench.bench.modprofile.layer_run import Measured, layer_document
-from gpubench.bench.modprofile.torch_ops import torch_op
 from gpubench.roofline.specs import get_spec
-from gpubench.roofline.transformer.configs import MODELS
-from gpubench.roofline.transformer.operators import layer_operators
-from gpubench.roofline.transformer.predict import predict_model
-from gpubench.roofline.transformer.scenario import Scenario
-from tests.tiny_model import TINY
+from gpubench.transformer.configs import MODELS
+from gpubench.transformer.measured import layer_cli
+from gpubench.transformer.measured.compose import Planned, WorkloadInfo, plan_layer, registry_info
+from gpubench.transformer.measured.layer_run import Measured, layer_document
+from gpubench.transformer.measured.torch_ops import torch_op
+from gpubench.transformer.operators import layer_operators
+from gpubench.transformer.predict import predict_model
+from gpubench.transformer.scenario import Scenario
+from tests.support.tiny_model import TINY
 
 LLAMA7 = MODELS["llama-7b"]
 ATTENTION = WorkloadInfo(
@@ -178,8 +178,8 @@ def test_the_layer_runner_end_to_end_with_a_host_stand_in_timer(registry):
     block as one module. Only torch variants here, to keep the Triton interpreter out of it."""
     from dataclasses import replace
 
-    from gpubench.bench.modprofile.layer_run import measure_layer
-    from gpubench.bench.modprofile.timers import HostTimer
+    from gpubench.transformer.measured.layer_run import measure_layer
+    from gpubench.transformer.measured.timers import HostTimer
 
     sc = Scenario("decode", 2, 1, 16, "fp32", fusion=False)
     pred = predict_model(TINY, sc, get_spec("h100_sxm5"))
@@ -208,9 +208,9 @@ def test_a_wrong_variant_is_caught_and_the_torch_op_stands_in(registry, monkeypa
     from dataclasses import replace
 
     import gpubench.kernels
-    from gpubench.bench.modprofile.layer_run import measure_layer
-    from gpubench.bench.modprofile.timers import HostTimer
     from gpubench.kernels import REGISTRY, Variant
+    from gpubench.transformer.measured.layer_run import measure_layer
+    from gpubench.transformer.measured.timers import HostTimer
 
     rms = REGISTRY["rmsnorm"]
     wrong = Variant("torch", "torch", lambda x, w, eps: rms.reference(x, w, eps) * 1.01)  # 1 % off

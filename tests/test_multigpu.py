@@ -1,7 +1,7 @@
 """`gpubench run --gpus`: GPUs chosen by index or UUID among those visible, one worker process per GPU
 pinned to it by CUDA_VISIBLE_DEVICES=<uuid>, one results file whose records name their GPU, a worker
 that dies costing only its own item on its own GPU, progress per GPU, and a stop ending every worker.
-On the CPU with stand-in GPUs and the stand-in worker (tests/_fake_gpu_worker.py)."""
+On the CPU with stand-in GPUs and the stand-in worker (tests/support/fake_gpu_worker.py)."""
 
 import os
 import signal
@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 
 from gpubench import results
-from gpubench.bench import gpus as gpumod
-from gpubench.bench.gpus import Gpu, GpuSelectionError, parse_spec, select, visible
-from gpubench.bench.items import write_items
-from gpubench.bench.multigpu import available_gpus, run_on_gpus, split_plan
-from gpubench.bench.plan import PROFILES, Plan, PlanItem
-from gpubench.bench.runner import worker_command
-from tests.procs import alive, stop_after
+from gpubench.bench.fleet import gpus as gpumod
+from gpubench.bench.fleet.gpus import Gpu, GpuSelectionError, parse_spec, select, visible
+from gpubench.bench.fleet.items import write_items
+from gpubench.bench.fleet.multigpu import available_gpus, run_on_gpus, split_plan
+from gpubench.bench.run.plan import PROFILES, Plan, PlanItem
+from gpubench.bench.run.runner import worker_command
+from tests.support.procs import alive, stop_after
 from tests.test_cli import gpubench, usage_error
 
 REPO = Path(__file__).resolve().parent.parent
-FAKE = Path(__file__).with_name("_fake_gpu_worker.py")
-DRIVER = Path(__file__).with_name("_fake_gpubench_run.py")
+FAKE = Path(__file__).parent / "support" / "fake_gpu_worker.py"
+DRIVER = Path(__file__).parent / "support" / "fake_gpubench_run.py"
 GPUS = [Gpu(i, f"GPU-{i}0000000-aaaa", "Fake GPU", f"0000:{i:02x}:00.0") for i in range(4)]
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gpubench.bench import nvrtc
+from gpubench.bench.cpucheck import nvrtc
 
 try:
     nvrtc.load_library()

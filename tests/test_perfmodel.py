@@ -9,11 +9,11 @@ import pytest
 from gpubench import results
 from gpubench.roofline import predict_cli
 from gpubench.roofline.crossgen import carried_time, ceilings_of_spec
-from gpubench.roofline.model import Ceilings
 from gpubench.roofline.perfmodel import TERMS, Estimate, Machine, carry, estimate
 from gpubench.roofline.placement import place_run, run_ceilings
+from gpubench.roofline.roof import Ceilings
 from gpubench.roofline.specs import get_spec
-from tests import realdata
+from tests.support import realdata
 
 # 1000 GB/s DRAM, 10 TB/s L2, 10 TFLOP/s fp32, 100 TFLOP/s bf16 tensor, 2 us launch; 100 SMs, 1 MB of L2,
 # 500 ns DRAM latency.

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from gpubench.roofline.placement import ABOVE_CEILING, TOLERANCE, place, place_run, run_ceilings
-from tests import realdata
+from tests.support import realdata
 
 
 @pytest.fixture(scope="module")

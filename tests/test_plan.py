@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from gpubench import kernels
-from gpubench.bench.plan import PROFILES, Extra, PlanError, build_plan
+from gpubench.bench.run.plan import PROFILES, Extra, PlanError, build_plan
 
 QUICK = PROFILES["quick"]
 

@@ -9,7 +9,7 @@ import pytest
 from gpubench import results
 from gpubench.bench.micro.plateau import dram_points, find_plateau
 from gpubench.roofline.specs import resolve_spec
-from tests import realdata
+from tests.support import realdata
 
 KIB, MIB = 1 << 10, 1 << 20
 FILES = {"h100": realdata.H100_CEILINGS, "h200": realdata.H200_CEILINGS}

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from gpubench import cli, kernels, results
-from gpubench.bench import worker as worker_mod
-from gpubench.bench.plan import Profile, build_plan
-from gpubench.bench.stats import StoppingRule
+from gpubench.bench.measure.stopping import StoppingRule
+from gpubench.bench.run import worker as worker_mod
+from gpubench.bench.run.plan import Profile, build_plan
 from gpubench.kernels import plugins
 from tests.test_measure import STEADY, FakeTelemetry, FakeTimer, Journal
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gpubench import results
-from gpubench.bench import runner
-from gpubench.bench.plan import Plan, PlanItem
+from gpubench.bench.run import runner
+from gpubench.bench.run.plan import Plan, PlanItem
 from gpubench.reports import provenance as report_prov
 from gpubench.reports import report_cli
 from gpubench.results import Device, EmbeddedCeilings, Run, RunInfo, Software
@@ -25,9 +25,9 @@ from gpubench.results.provenance import (
     split_commit,
 )
 from gpubench.roofline.specs import device_mismatches, get_spec, resolve_spec
-from tests import realdata
+from tests.support import realdata
 
-FAKE = Path(__file__).with_name("_fake_worker.py")
+FAKE = Path(__file__).parent / "support" / "fake_worker.py"
 MIB = 1 << 20
 
 

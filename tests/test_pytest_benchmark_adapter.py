@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from tests import realdata
+from tests.support import realdata
 
 REPO = Path(__file__).resolve().parent.parent
 
 TEST_FILE = """
-from gpubench.bench.plan import PlanItem
-from gpubench.bench.worker import _feed_pytest_benchmark
-from tests import realdata
+from gpubench.bench.run.plan import PlanItem
+from gpubench.bench.run.worker import feed_pytest_benchmark
+from tests.support import realdata
 
 def test_device_time(benchmark):
     rec = realdata.record(realdata.h100(), "softmax", "triton", "fp32", rows=4096, cols=4096)
     item = PlanItem(rec.workload, rec.variant, rec.backend, rec.shape, rec.dtype, rec.mode)
-    _feed_pytest_benchmark(benchmark, item, rec)
+    feed_pytest_benchmark(benchmark, item, rec)
 """
 
 

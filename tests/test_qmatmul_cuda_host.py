@@ -1,7 +1,7 @@
 """The CUDA C int8 GEMMs (kernels/qmatmul/int8_gemm.cu), compiled for the CPU with the thread-per-CUDA-
-thread emulator (tests/cuda_host/emu.h) and emulated PTX (cp.async, dp4a, and mma.sync m16n8k32 with the
-PTX ISA's fragment layout, tests/cuda_host/qmatmul_int8_main.cpp), launched with the geometry the CuPy
-launcher plans: int32 results exact against torch's int32 matmul, the epilogue against the float64
+thread emulator (tests/support/cuda_host/emu.h) and emulated PTX (cp.async, dp4a, and mma.sync m16n8k32 with
+the PTX ISA's fragment layout, tests/support/cuda_host/qmatmul_int8_main.cpp), launched with the geometry the
+CuPy launcher plans: int32 results exact against torch's int32 matmul, the epilogue against the float64
 reference, ragged edges zero-filled, every output written. Real execution is covered by tests/gpu."""
 
 import shutil
@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from gpubench import kernels
-from gpubench.bench import nvrtc
-from gpubench.kernels.qmatmul import _common, cupy_int8, quant
+from gpubench.bench.cpucheck import nvrtc
+from gpubench.kernels.qmatmul import common as _common
+from gpubench.kernels.qmatmul import cupy_int8, quant
 
-HERE = Path(__file__).with_name("cuda_host")
+HERE = Path(__file__).parent / "support" / "cuda_host"
 SRC = Path(kernels.__file__).parent / "qmatmul"
 CXX = shutil.which("g++")
 needs_cxx = pytest.mark.skipif(CXX is None, reason="needs g++ (C++20) to build the host emulation")

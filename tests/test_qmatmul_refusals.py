@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from gpubench import kernels
-from gpubench.kernels.qmatmul import _common, cupy_int8, quant, triton_int4, triton_scaled
+from gpubench.kernels.qmatmul import common as _common
+from gpubench.kernels.qmatmul import cupy_int8, quant, triton_int4, triton_scaled
 
 CPU = torch.device("cpu")
 FP8, FP8R, INT8, INT4 = (

@@ -15,7 +15,7 @@ from gpubench import results
 from gpubench.reports import report_cli
 from gpubench.reports.frames import fusion_frame, placed_frame
 from gpubench.roofline.placement import place_run
-from tests import realdata
+from tests.support import realdata
 
 
 def report(*args) -> int:

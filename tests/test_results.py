@@ -11,7 +11,7 @@ import pytest
 
 from gpubench import results
 from gpubench.results import Record, RecordKey, Timing
-from tests import realdata
+from tests.support import realdata
 
 
 def _doc(path=realdata.H100_RESULTS) -> dict:

@@ -7,14 +7,14 @@ import pytest
 
 from gpubench import results
 from gpubench.results import MeasuredCeilings
-from gpubench.roofline.model import (
+from gpubench.roofline.roof import (
     Ceilings,
     check_ceiling,
     peak_key,
     predict,
 )
 from gpubench.roofline.specs import get_spec
-from tests.realdata import H100_CEILINGS
+from tests.support.realdata import H100_CEILINGS
 
 # 1000 GB/s and 10 TFLOP/s: ridge at 10 FLOP/byte.
 SIMPLE = Ceilings("datasheet", 1000.0, {"fp32": 10.0, "bf16": 100.0})

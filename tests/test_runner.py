@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from gpubench import results
-from gpubench.bench.orchestrate import Orchestrator
-from gpubench.bench.plan import PlanItem
+from gpubench.bench.run.orchestrate import Orchestrator
+from gpubench.bench.run.plan import PlanItem
 from gpubench.results import Device, Run, RunInfo, Software
-from tests.procs import alive, stop_after
+from tests.support.procs import alive, stop_after
 
-FAKE = Path(__file__).with_name("_fake_worker.py")
-DRIVER = Path(__file__).with_name("_fake_run.py")
+FAKE = Path(__file__).parent / "support" / "fake_worker.py"
+DRIVER = Path(__file__).parent / "support" / "fake_run.py"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -112,11 +112,11 @@ def test_a_stop_ends_the_worker_and_keeps_what_finished(tmp_path, sig):
 
 def test_a_killed_orchestrators_worker_ends_itself(tmp_path):
     """SIGKILL leaves no chance to clean up: the worker notices its parent is gone and exits."""
-    from gpubench.bench import pytest_plugin
+    from gpubench.bench.run import pytest_plugin
 
     code = (
         "import os, sys, time\n"
-        "from gpubench.bench.pytest_plugin import _exit_when_orphaned\n"
+        "from gpubench.bench.run.pytest_plugin import _exit_when_orphaned\n"
         "if os.fork() == 0:\n"
         "    _exit_when_orphaned(os.getppid(), poll_s=0.05)\n"
         "    print(os.getpid(), flush=True)\n"

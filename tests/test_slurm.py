@@ -1,7 +1,7 @@
 """`gpubench submit` through submitit: the plan split into a job array, each job a `gpubench run --items`
 writing its own file, merged at the end; a job that fails is listed with its items and --resume runs
 only those. End to end with submitit's local executor and a stand-in `gpubench run`
-(tests/_fake_gpubench_run.py: the real multi-GPU execution on stand-in GPUs and workers)."""
+(tests/support/fake_gpubench_run.py: the real multi-GPU execution on stand-in GPUs and workers)."""
 
 import argparse
 import json
@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 
 from gpubench import results
-from gpubench.bench import slurm, submit_cli
-from gpubench.bench.plan import PROFILES, PlanItem, build_plan
-from gpubench.bench.split import item_key
+from gpubench.bench.commands import submit_cli
+from gpubench.bench.fleet import slurm
+from gpubench.bench.fleet.split import item_key
+from gpubench.bench.run.plan import PROFILES, PlanItem, build_plan
 from gpubench.cli import main
 from gpubench.reports import merge_cli
 from gpubench.results.submission import Shard, Submission, read_submission, write_submission
 
 REPO = Path(__file__).resolve().parent.parent
-STAND_IN = [sys.executable, str(Path(__file__).with_name("_fake_gpubench_run.py"))]
+STAND_IN = [sys.executable, str(Path(__file__).parent / "support" / "fake_gpubench_run.py")]
 
 
 def _args(*argv):

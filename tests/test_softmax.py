@@ -23,13 +23,13 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
-from gpubench.bench.correctness import CorrectnessError, check_variant  # noqa: E402
-from gpubench.kernels._workload import Variant  # noqa: E402
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant  # noqa: E402
 from gpubench.kernels.fusion import fusion_bytes  # noqa: E402
 from gpubench.kernels.softmax import WORKLOAD, config  # noqa: E402
 from gpubench.kernels.softmax import cupy_kernels as sm_cuda  # noqa: E402
 from gpubench.kernels.softmax import triton_kernels as sm_triton  # noqa: E402
-from tests.aot import cuobjdump  # noqa: E402
+from gpubench.kernels.workload import Variant  # noqa: E402
+from tests.support.aot import cuobjdump  # noqa: E402
 
 CPU = torch.device("cpu")
 REPO = Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ def test_cuda_plan_boundaries():
 # ---- NVRTC: every kernel the launcher can pick is compiled, without spills ----------------------------
 
 try:
-    from gpubench.bench import nvrtc
+    from gpubench.bench.cpucheck import nvrtc
 
     nvrtc.load_library()
     HAVE_NVRTC = True
@@ -296,7 +296,7 @@ import importlib, json, sys
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from tests.aot import resources
+from tests.support.aot import resources
 
 report = []
 for s in json.loads(sys.stdin.read()):
@@ -516,7 +516,7 @@ class EmulatedCuda:
         main.write_text(_EMU_MAIN.format(cu=cu.name, cases=cases))
         self.exe = workdir / f"{cu.stem}_main"
         cmd = [CXX, "-std=c++20", "-O1", "-pthread", "-w", f"-I{workdir}", f"-I{cu.parent}"]
-        cmd += [f"-I{REPO / 'tests' / 'cuda_host'}", str(main), "-o", str(self.exe)]
+        cmd += [f"-I{REPO / 'tests' / 'support' / 'cuda_host'}", str(main), "-o", str(self.exe)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             pytest.fail(f"host build of {cu.name} failed:\n{proc.stderr[-4000:]}")

@@ -383,7 +383,7 @@ def test_add_parser_registers_specs_subcommand(capsys):
 
 def test_analytical_half_imports_neither_torch_nor_numpy():
     code = (
-        "import sys, gpubench.roofline.specs, gpubench.roofline.model, gpubench.roofline.specs_cli\n"
+        "import sys, gpubench.roofline.specs, gpubench.roofline.roof, gpubench.roofline.specs_cli\n"
         "gpubench.roofline.specs.load_specs()\n"
         "bad = [m for m in ('torch', 'numpy', 'triton') if m in sys.modules]\n"
         "assert not bad, bad\n"

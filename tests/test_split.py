@@ -1,4 +1,4 @@
-"""Splitting a plan across GPUs or jobs (bench.split): every item in exactly one part, parts balanced by
+"""Splitting a plan across GPUs or jobs (bench.fleet.split): every item in exactly one part, parts balanced by
 expected time (longest first), the cold and warm items of one variant/shape/dtype kept together, and
 the expected times taken from a previous run where it has them, else from the datasheet roofline."""
 
@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from gpubench.bench.plan import PROFILES, PlanItem, build_plan
-from gpubench.bench.split import ITEM_OVERHEAD_S, expected_times, item_key, lpt, measured_costs
-from tests import realdata
+from gpubench.bench.fleet.split import ITEM_OVERHEAD_S, expected_times, item_key, lpt, measured_costs
+from gpubench.bench.run.plan import PROFILES, PlanItem, build_plan
+from tests.support import realdata
 
 
 def _items(costs, modes=("cold",)):

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from gpubench.bench.stats import StoppingRule
+from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.results.stats import median_ci_halfwidth, quantile, summarize
 
 

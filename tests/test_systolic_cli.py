@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gpubench.roofline.model import Ceilings, predict
+from gpubench.roofline.roof import Ceilings, predict
 from gpubench.roofline.specs import get_spec
-from gpubench.roofline.systolic import cli, dse, dse_cli
-from gpubench.roofline.systolic.expr import Objective
+from gpubench.systolic import cli, dse, dse_cli
+from gpubench.systolic.expr import Objective
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "roofline" / "systolic" / "data"
+DATA = REPO / "systolic" / "data"
 GEMMS = str(DATA / "tiny_transformer.csv")
 CNN = str(DATA / "tiny_cnn.csv")
 
@@ -208,7 +208,7 @@ def test_pareto_front_is_exactly_the_non_dominated_set(capsys):
 
 
 def test_top_k_keeps_distinct_configurations_and_breaks_ties_by_area():
-    from gpubench.roofline.systolic.config import ArrayConfig
+    from gpubench.systolic.config import ArrayConfig
 
     base = ArrayConfig()
     a = dse.Point(base, {"area": 2.0, "pes": 1024, "sram_kb": 192, "cycles": 10}, 1.0)

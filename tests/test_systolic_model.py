@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from gpubench.roofline.systolic import memory, model
-from gpubench.roofline.systolic.analysis import evaluate, evaluate_layer
-from gpubench.roofline.systolic.config import ArrayConfig, parse_scalesim_cfg, parse_suite_config, read_config
-from gpubench.roofline.systolic.conv import ConvShape
-from gpubench.roofline.systolic.errors import SystolicInputError
-from gpubench.roofline.systolic.topology import conv_layer, gemm_layer, parse_csv, parse_suite
+from gpubench.systolic import memory, model
+from gpubench.systolic.analysis import evaluate, evaluate_layer
+from gpubench.systolic.config import ArrayConfig, parse_scalesim_cfg, parse_suite_config, read_config
+from gpubench.systolic.conv import ConvShape
+from gpubench.systolic.errors import SystolicInputError
+from gpubench.systolic.topology import conv_layer, gemm_layer, parse_csv, parse_suite
 
 EXACT = 0  # closed forms are integers: compared exactly
 REL = 1e-12  # and ratios of integers to within rounding

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gpubench.roofline.systolic import model, reference
-from gpubench.roofline.systolic.analysis import evaluate
-from gpubench.roofline.systolic.topology import read_topology
+from gpubench.systolic import model, reference
+from gpubench.systolic.analysis import evaluate
+from gpubench.systolic.topology import read_topology
 
 REPO = Path(__file__).resolve().parent.parent
 TABLE_PATH = REPO / "tests" / "data" / "scalesim_reference.json"
@@ -70,7 +70,7 @@ def test_os_ofmap_sram_writes_differ_by_scalesims_per_fold_extra():
 
 def test_reading_the_suites_csv_gives_scalesims_totals():
     # The depthwise layer is one row with repeat = 64 here, 64 layers in SCALE-Sim's table.
-    topology = read_topology(REPO / "roofline" / "systolic" / "data" / "tiny_cnn.csv")
+    topology = read_topology(REPO / "systolic" / "data" / "tiny_cnn.csv")
     for case in (c for c in TABLE["cases"] if c["id"] == "suite:tiny_cnn.csv"):
         ours = evaluate(topology, reference.config_of(case)).total_cycles
         assert ours == sum(layer["scalesim"]["total_cycles"] for layer in case["layers"])

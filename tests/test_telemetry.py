@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from gpubench.bench import telemetry
+from gpubench.bench.measure import telemetry
 from gpubench.results import Spread, Telemetry
-from tests import realdata
+from tests.support import realdata
 
 
 def test_decode_reasons():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gpubench.roofline.transformer import model_cli
-from tests.realdata import REFERENCE
+from gpubench.transformer import model_cli
+from tests.support.realdata import REFERENCE
 
 REPO = Path(__file__).resolve().parent.parent
 CEILINGS = str(REFERENCE / "NVIDIA-H100-80GB-HBM3" / "ceilings.json")

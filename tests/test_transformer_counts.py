@@ -6,10 +6,10 @@ import pytest
 
 from gpubench.kernels import REGISTRY
 from gpubench.kernels.fusion import fusion_bytes
-from gpubench.roofline.transformer import counts
-from gpubench.roofline.transformer.configs import MODELS
-from gpubench.roofline.transformer.operators import layer_operators
-from gpubench.roofline.transformer.scenario import Scenario
+from gpubench.transformer import counts
+from gpubench.transformer.configs import MODELS
+from gpubench.transformer.operators import layer_operators
+from gpubench.transformer.scenario import Scenario
 
 SHAPES = [(1, 1), (7, 33), (2048, 4096), (16, 12288)]
 SIZES = {"fp32": 4, "fp16": 2, "bf16": 2}

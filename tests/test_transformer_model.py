@@ -1,4 +1,4 @@
-"""The transformer operator model (roofline.transformer): configs against their published sizes, the
+"""The transformer operator model (transformer): configs against their published sizes, the
 operators' FLOPs and bytes against closed forms (GEMM FLOPs per token near 2 x parameters, KV bytes with
 grouped heads, decode bytes dominated by weights and KV cache), the what-ifs, and the prediction built
 from the suite's performance model (not a second copy of it)."""
@@ -12,11 +12,11 @@ from gpubench.roofline.crossgen import ceilings_of_spec
 from gpubench.roofline.perfmodel import estimate
 from gpubench.roofline.specs import get_spec
 from gpubench.roofline.tiling import tile_traffic
-from gpubench.roofline.transformer.configs import MODELS, ConfigError, ModelConfig, from_json, get_model
-from gpubench.roofline.transformer.operators import layer_operators, model_operators
-from gpubench.roofline.transformer.predict import predict_model
-from gpubench.roofline.transformer.scenario import Scenario, ScenarioError, check
-from tests.realdata import REFERENCE
+from gpubench.transformer.configs import MODELS, ConfigError, ModelConfig, from_json, get_model
+from gpubench.transformer.operators import layer_operators, model_operators
+from gpubench.transformer.predict import predict_model
+from gpubench.transformer.scenario import Scenario, ScenarioError, check
+from tests.support.realdata import REFERENCE
 
 H100 = get_spec("h100_sxm5")
 LLAMA7, LLAMA8, GPT3 = MODELS["llama-7b"], MODELS["llama-3-8b"], MODELS["gpt-3-175b"]

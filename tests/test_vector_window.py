@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from gpubench import kernels
-from gpubench.bench.correctness import CorrectnessError, check_variant
-from gpubench.kernels._workload import Variant
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant
 from gpubench.kernels.vector_add.triton_kernels import vector_add
 from gpubench.kernels.window_sum.triton_kernels import window_sum_blocked, window_sum_naive
+from gpubench.kernels.workload import Variant
 
 CPU = torch.device("cpu")
 

@@ -1,5 +1,5 @@
 """Window sum on inputs with NaN, inf and huge values, for every variant: the Triton kernels in the
-interpreter, the torch baseline, and the CUDA C kernels in the host emulation (tests/cuda_host).
+interpreter, the torch baseline, and the CUDA C kernels in the host emulation (tests/support/cuda_host).
 
 A value must reach exactly the outputs whose window holds it, and no output's error may grow with the
 magnitude of values outside its window. So the test knows, from the positions alone, which outputs are
@@ -21,8 +21,8 @@ import triton
 import triton.language as tl
 
 from gpubench import kernels
-from gpubench.bench.correctness import CorrectnessError, check_variant
-from gpubench.kernels._workload import Variant
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+from gpubench.kernels.workload import Variant
 
 W = kernels.get("window_sum")
 CPU = torch.device("cpu")
@@ -119,7 +119,7 @@ RADII = (1, 4, 16, 64)
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory):
-    from tests.cuda_host import window_sum_emu
+    from tests.support.cuda_host import window_sum_emu
 
     if shutil.which("g++") is None:
         pytest.skip("needs g++ (C++20) to build the host emulation")

@@ -5,7 +5,7 @@ too; tests/test_nvrtc.py checks the source's default defines only."""
 import pytest
 import torch
 
-from gpubench.bench import nvrtc
+from gpubench.bench.cpucheck import nvrtc
 from gpubench.kernels.window_sum.config import config_for
 from gpubench.kernels.window_sum.cupy_kernels import SOURCE, defines
 

@@ -16,7 +16,7 @@ Each reports entries {name, value, unit, datasheet, percent_of_datasheet, method
 flags} (see bench.micro.common.make_entry); tensor rates are measured burst and sustained
 (bench.micro.rates), cache roofs are read off plateaus (bench.micro.plateau); bench.micro.ceilings
 assembles the ceilings file (each roof the best sustained figure of its hardware rate) and
-bench.micro.cli is `gpubench micro`. The pure parts (FLOP/byte accounting, the pointer-chase
+bench.commands.micro_cli is `gpubench micro`. The pure parts (FLOP/byte accounting, the pointer-chase
 permutation, the ceilings assembly) need neither torch's CUDA nor a GPU and are tested on the CPU.
 """
 
@@ -42,5 +42,5 @@ FAMILIES: dict[str, str] = {
 
 
 def cuda_sources() -> list[Path]:
-    """The .cu files of the micro-benchmarks (bench.nvrtc.cuda_sources scans kernels/ only)."""
+    """The .cu files of the micro-benchmarks (bench.cpucheck.nvrtc.cuda_sources scans kernels/ only)."""
     return sorted(HERE.glob("*.cu"))

@@ -197,7 +197,7 @@ def progress_line(entry: dict[str, Any]) -> str:
 
 @dataclass
 class Timed:
-    """One adaptively sampled measurement (bench.measure) with the telemetry taken during it."""
+    """One adaptively sampled measurement (bench.measure.sampling) with the telemetry taken during it."""
 
     median_s: float
     stats: dict[str, float]
@@ -225,7 +225,7 @@ class Timed:
 
 
 def rule_for(quick: bool):
-    from gpubench.bench.stats import StoppingRule
+    from gpubench.bench.measure.stopping import StoppingRule
 
     if quick:
         return StoppingRule(min_samples=10, max_samples=200, min_time_s=0.02, rel_noise=0.01, timeout_s=1.0)
@@ -238,7 +238,7 @@ class Context:
     def __init__(self, device, quick: bool, device_info: dict[str, Any], echo: Callable[[str], None] = print):
         import torch
 
-        from gpubench.bench.telemetry import TelemetrySampler
+        from gpubench.bench.measure.telemetry import TelemetrySampler
 
         self.device = device
         self.index = device.index if device.index is not None else torch.cuda.current_device()
@@ -266,7 +266,7 @@ class Context:
 
     # -- kernels
     def kernel(self, filename: str, name: str):
-        from gpubench.kernels import _cuda
+        from gpubench.kernels import cuda_loader as _cuda
 
         return _cuda.get_function(HERE / filename, name, device_id=self.index)
 
@@ -299,16 +299,16 @@ class Context:
     # -- timing
     def timer(self, mode: str):
         if mode not in self._timers:
-            from gpubench.bench.timing import DeviceTimer
+            from gpubench.bench.measure.timing import DeviceTimer
 
             self._timers[mode] = DeviceTimer(self.device, mode)
         return self._timers[mode]
 
     def time(self, fn: Callable[[], object], mode: str = "warm", rule=None, graph: bool = True) -> Timed:
-        """Adaptive sampling (bench.measure) of `fn` with NVML telemetry around it; batches with launch
-        gaps are dropped as everywhere. `graph=False` keeps short warm kernels on events."""
-        from gpubench.bench.measure import measure
-        from gpubench.bench.telemetry import flags_from
+        """Adaptive sampling (bench.measure.sampling) of `fn` with NVML telemetry around it; batches with
+        launch gaps are dropped as everywhere. `graph=False` keeps short warm kernels on events."""
+        from gpubench.bench.measure.sampling import measure
+        from gpubench.bench.measure.telemetry import flags_from
         from gpubench.results.stats import summarize
 
         timer = self.timer(mode)

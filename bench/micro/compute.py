@@ -70,7 +70,7 @@ def int8_expected(iters: int) -> np.ndarray:
 def run_fma(ctx) -> None:
     import torch
 
-    from gpubench.kernels._cuda import launch
+    from gpubench.kernels.cuda_loader import launch
 
     for kind, (kname, per_instr, b, c) in FMA_KINDS.items():
         kernel = ctx.kernel("compute.cu", kname)
@@ -131,7 +131,7 @@ def run_mma(ctx) -> None:
     import torch
 
     from gpubench.bench.micro.rates import measure_rates
-    from gpubench.kernels._cuda import launch
+    from gpubench.kernels.cuda_loader import launch
 
     if ctx.cc < (8, 0):
         for dt in ("fp16", "bf16", "int8"):

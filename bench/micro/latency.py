@@ -85,8 +85,8 @@ def run_latency(ctx) -> None:
     import numpy as np
     import torch
 
-    from gpubench.bench.telemetry import flags_from
-    from gpubench.kernels._cuda import launch
+    from gpubench.bench.measure.telemetry import flags_from
+    from gpubench.kernels.cuda_loader import launch
 
     reps = 3 if ctx.quick else 5
     cold = ctx.timer("cold")

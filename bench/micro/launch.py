@@ -3,9 +3,10 @@
     launch_host          host wall time per launch: N launches back to back from Python through CuPy
                          onto one stream, one synchronize at the end, (wall time) / N
     launch_graph         per-launch time of a CUDA graph of GRAPH_LAUNCHES launches: replay device
-                         time (events, bench.measure) / GRAPH_LAUNCHES
-    empty_kernel_device  device time between two events around one empty kernel (bench.measure: queued
-                         behind a spin kernel, batches with launch gaps dropped, so host time is kept out)
+                         time (events, bench.measure.sampling) / GRAPH_LAUNCHES
+    empty_kernel_device  device time between two events around one empty kernel (bench.measure.sampling:
+                         queued behind a spin kernel, batches with launch gaps dropped, so host time is kept
+                         out)
 The ceilings' launch_overhead_s is the graph figure (the per-kernel cost the device itself adds when
 the host keeps up); it falls back to the empty-kernel event duration when graph capture fails.
 """
@@ -29,7 +30,7 @@ def run_launch(ctx) -> None:
     import numpy as np
     import torch
 
-    from gpubench.kernels import _cuda
+    from gpubench.kernels import cuda_loader as _cuda
 
     kernel = ctx.kernel("launch.cu", "empty_kernel")
     arg = (np.int32(0),)
@@ -57,7 +58,7 @@ def run_launch(ctx) -> None:
                 walls.append(per_launch(time.perf_counter() - t0, n))
     finally:
         telemetry = ctx.sampler.stop()
-    from gpubench.bench.telemetry import flags_from
+    from gpubench.bench.measure.telemetry import flags_from
 
     ctx.add(
         "launch_host",
@@ -94,7 +95,7 @@ def run_launch(ctx) -> None:
         )
         del graph
 
-    # Through bench.measure like every figure: a batch whose spin ended before it was queued may hold
+    # Through bench.measure.sampling like every figure: a batch whose spin ended before it was queued may hold
     # host time and is dropped (the next spin is longer); graph replay is off, this is the events' figure.
     timed = ctx.time(fn, "warm", graph=False)
     ctx.add_timed(

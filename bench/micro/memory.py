@@ -106,7 +106,7 @@ def run_dram(ctx) -> None:
     import numpy as np
     import torch
 
-    from gpubench.kernels._cuda import launch
+    from gpubench.kernels.cuda_loader import launch
 
     kernels = {k: ctx.kernel("memory.cu", f"dram_{k}") for k in DRAM_ARRAYS}
     array_bytes = dram_array_bytes(ctx.l2_bytes)
@@ -207,7 +207,7 @@ def _sweep(ctx, name: str, sizes: list[int], buf, masked: bool) -> tuple[list[di
     import numpy as np
     import torch
 
-    from gpubench.kernels._cuda import launch
+    from gpubench.kernels.cuda_loader import launch
 
     kernel = ctx.kernel("memory.cu", name)
     g = ctx.grid(kernel)
@@ -274,7 +274,7 @@ def run_smem(ctx) -> None:
     import numpy as np
     import torch
 
-    from gpubench.kernels._cuda import launch
+    from gpubench.kernels.cuda_loader import launch
 
     kernel = ctx.kernel("memory.cu", "smem_read")
     g = ctx.grid(kernel)  # the occupancy API counts the kernel's 32 KiB of static shared memory

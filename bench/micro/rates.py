@@ -3,7 +3,7 @@ every dtype), so that figures of one hardware rate (fp16 and bf16) can be set si
 
     burst      after `ctx.idle_s` of rest, a short window (burst_rule: at most 30 samples or 0.25 s), what
                a record of the quick profile sees of a GEMM (a few tens of milliseconds of load)
-    sustained  after `ctx.load_s` of back-to-back calls (bench.measure.load), the regular measurement
+    sustained  after `ctx.load_s` of back-to-back calls (bench.measure.sampling.load), the regular measurement
 
 A power-capped GPU lowers its clock under load, so the two differ: the ceiling is the sustained rate (a
 roof a kernel can hold), and each window records the SM clock and the power it ran at.
@@ -21,7 +21,7 @@ __all__ = ["burst_rule", "measure_rates", "phase"]
 
 
 def burst_rule():
-    from gpubench.bench.stats import StoppingRule
+    from gpubench.bench.measure.stopping import StoppingRule
 
     return StoppingRule(min_samples=10, max_samples=30, min_time_s=0.0, rel_noise=0.01, timeout_s=0.25)
 
@@ -47,7 +47,7 @@ def burst_and_sustained(ctx, fn: Callable[[], object], mode: str = "warm"):
     """(burst, sustained, load) of `fn` on the micro-benchmark context `ctx`."""
     import torch
 
-    from gpubench.bench.measure import load
+    from gpubench.bench.measure.sampling import load
 
     sync = lambda: torch.cuda.synchronize(ctx.device)  # noqa: E731
     sync()

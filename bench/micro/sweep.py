@@ -57,7 +57,7 @@ def sweep_array_bytes(l2_bytes: int) -> int:
 def run_sweep(ctx) -> None:
     import torch
 
-    from gpubench.kernels._cuda import launch
+    from gpubench.kernels.cuda_loader import launch
 
     nbytes = round_up(sweep_array_bytes(ctx.l2_bytes), PACKET)
     packets = np.int64(nbytes // PACKET)

@@ -1,7 +1,7 @@
 """Host <-> device bandwidth through torch's copy_, TRANSFER_BYTES per transfer.
 
     h2d_pinned, d2h_pinned      copy_(non_blocking=True) with a page-locked host buffer: asynchronous,
-                                timed by bench.measure (events behind a spin kernel)
+                                timed by bench.measure.sampling (events behind a spin kernel)
     h2d_pageable, d2h_pageable  copy_ with an ordinary host buffer: the driver stages it through its own
                                 pinned buffers and the host waits, so each sample is start event ->
                                 copy_ -> end event, synchronised, one at a time
@@ -20,7 +20,7 @@ TRANSFER_BYTES = 256 << 20
 def run_transfer(ctx) -> None:
     import torch
 
-    from gpubench.bench.telemetry import flags_from
+    from gpubench.bench.measure.telemetry import flags_from
 
     n = TRANSFER_BYTES // 4
     dev = torch.randn(n, device=ctx.device, generator=torch.Generator(device=ctx.device).manual_seed(3))

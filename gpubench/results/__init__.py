@@ -5,7 +5,6 @@ report, the gate, the comparison) reads through it. It uses the standard library
 `Run.to_frame`, when asked), so it runs on any machine.
 """
 
-from gpubench.results._codec import finite_or_none
 from gpubench.results.ceilings import (
     CEILINGS_SCHEMA,
     CEILINGS_SCHEMA_VERSION,
@@ -13,6 +12,7 @@ from gpubench.results.ceilings import (
     MeasuredCeilings,
     MicroEntry,
 )
+from gpubench.results.codec import finite_or_none
 from gpubench.results.io import (
     CeilingsError,
     ResultsError,
@@ -23,6 +23,7 @@ from gpubench.results.io import (
     read,
     read_any,
     read_ceilings,
+    read_embedded_ceilings,
     write,
 )
 from gpubench.results.machine import Device, Software
@@ -43,6 +44,7 @@ from gpubench.results.records import (
 from gpubench.results.run import RUN_STATUSES, SCHEMA, SCHEMA_VERSION, EmbeddedCeilings, Run, RunInfo, utc_now
 
 __all__ = [
+    "read_embedded_ceilings",
     "CEILINGS_SCHEMA",
     "CEILINGS_SCHEMA_VERSION",
     "MODES",

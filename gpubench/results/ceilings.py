@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpubench.results._codec import FieldError, Struct
+from gpubench.results.codec import FieldError, Struct
 from gpubench.results.machine import Device, Software
 from gpubench.results.provenance import Provenance
 

@@ -13,11 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gpubench.results._codec import FieldError
 from gpubench.results.ceilings import CEILINGS_SCHEMA, CEILINGS_SCHEMA_VERSION, CeilingsFile
+from gpubench.results.codec import FieldError
 from gpubench.results.migrate import READABLE_VERSIONS, upgrade
 from gpubench.results.records import Record
-from gpubench.results.run import SCHEMA, SCHEMA_VERSION, Run
+from gpubench.results.run import SCHEMA, SCHEMA_VERSION, EmbeddedCeilings, Run
 
 __all__ = [
     "CeilingsError",
@@ -146,6 +146,13 @@ def read(path: str | os.PathLike, strict: bool = True) -> Run:
 
 def read_ceilings(path: str | os.PathLike) -> CeilingsFile:
     return parse_ceilings(load_json(path), str(path))
+
+
+def read_embedded_ceilings(path: str | os.PathLike) -> EmbeddedCeilings:
+    """A ceilings file (`gpubench micro`) as a run embeds it: the ceilings, the card they came from, when,
+    and the path."""
+    cf = read_ceilings(path)
+    return EmbeddedCeilings(cf.ceilings, cf.device.name, cf.device.uuid, cf.created, str(path))
 
 
 def read_any(path: str | os.PathLike, strict: bool = True) -> Run | CeilingsFile:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpubench.results._codec import Struct
+from gpubench.results.codec import Struct
 
 __all__ = ["Device", "Software"]
 
 
 @dataclass(frozen=True)
 class Device(Struct):
-    """What the suite saw of the GPU (bench.device.device_info); every field may be missing."""
+    """What the suite saw of the GPU (bench.measure.device.device_info); every field may be missing."""
 
     name: str | None = None
     index: int | None = None

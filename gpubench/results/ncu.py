@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpubench.results._codec import Struct
+from gpubench.results.codec import Struct
 
 __all__ = ["NcuProfile"]
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpubench.results._codec import Struct
+from gpubench.results.codec import Struct
 
 __all__ = [
     "KNOBS",
@@ -35,7 +35,7 @@ __all__ = [
 
 # `gpubench run --sustained S` reaches the worker processes through this variable.
 SUSTAINED_ENV = "GPUBENCH_SUSTAINED_S"
-# The gate's calibration: a real slowdown of this fraction injected on the GPU (bench.worker).
+# The gate's calibration: a real slowdown of this fraction injected on the GPU (bench.run.worker).
 SLOWDOWN_ENV = "GPUBENCH_TEST_SLOWDOWN"
 # Variables that change which kernels run or how they are timed, with why.
 KNOBS = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from gpubench.results._codec import FieldError, Struct
+from gpubench.results.codec import FieldError, Struct
 from gpubench.results.ncu import NcuProfile
 from gpubench.results.stats import summarize
 
@@ -32,7 +32,7 @@ __all__ = [
 
 STATUSES = ("ok", "failed", "skipped")
 MODES = ("cold", "warm")
-# Why sampling stopped (bench.stats.StoppingRule), and "synthetic" for generated test documents.
+# Why sampling stopped (bench.measure.stopping.StoppingRule), and "synthetic" for generated test documents.
 STOP_REASONS = ("converged", "max_samples", "timeout", "synthetic")
 # The summary statistics a timing writes beside its samples (gpubench.results.stats.summarize's keys).
 SUMMARY_KEYS = ("n", "median", "q1", "q3", "iqr", "min", "max", "mean", "stdev", "cv", "rel_ci")
@@ -80,7 +80,7 @@ class Spread(Struct):
 
 @dataclass(frozen=True)
 class Telemetry(Struct):
-    """NVML readings over one benchmark (bench.telemetry). `available` false: `reason` says why."""
+    """NVML readings over one benchmark (bench.measure.telemetry). `available` false: `reason` says why."""
 
     available: bool
     reason: str | None = None

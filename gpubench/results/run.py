@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gpubench.results._codec import FieldError, Struct
 from gpubench.results.ceilings import MeasuredCeilings
+from gpubench.results.codec import FieldError, Struct
 from gpubench.results.machine import Device, Software
 from gpubench.results.provenance import Provenance, run_warnings
 from gpubench.results.records import Record, RecordKey
@@ -42,7 +42,7 @@ class RunInfo(Struct):
     items: int | None = None
     started: str | None = None
     finished: str | None = None
-    rule: dict[str, Any] | None = None  # the stopping rule (bench.stats.StoppingRule's fields)
+    rule: dict[str, Any] | None = None  # the stopping rule (bench.measure.stopping.StoppingRule's fields)
     notes: list[str] = field(default_factory=list)
     sustained_s: float | None = None  # seconds of load before each record's second, sustained measurement
     extra: dict[str, Any] = field(default_factory=dict)

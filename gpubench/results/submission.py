@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpubench.results._codec import FieldError, Struct
+from gpubench.results.codec import FieldError, Struct
 from gpubench.results.io import ResultsError, load_json, write
 from gpubench.results.records import RecordKey
 from gpubench.results.run import utc_now
@@ -45,7 +45,7 @@ WRITTEN, SUBMITTED, COMPLETED = "written", "submitted", "COMPLETED"
 
 @dataclass
 class Shard(Struct):
-    """One job of the array: its plan items (bench.plan.PlanItem's JSON) and how it went."""
+    """One job of the array: its plan items (bench.run.plan.PlanItem's JSON) and how it went."""
 
     name: str
     round: int

@@ -29,8 +29,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from gpubench.kernels.attention._validate import Dims, validate
 from gpubench.kernels.attention.reference import visible
+from gpubench.kernels.attention.validate import Dims, validate
 
 # Scores above this count are not materialised (8 GiB of 16-bit S, plus P and torch's temporaries); SDPA's
 # math backend keeps its scores and probabilities in fp32, so half as many.
@@ -130,7 +130,7 @@ def _probe(backend: str, device: str, dtype, head_dim: int, gqa: bool, kind: str
 
 
 def sdpa_problem(backend: str, device, shape, dtype: str) -> str | None:
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     kind = _mask_kind(bool(shape["causal"]), shape["seq_q"], shape["seq_k"])
     if backend == "flash" and kind == "explicit":

@@ -17,10 +17,10 @@ from __future__ import annotations
 import weakref
 
 from gpubench import opcount
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import Tolerance, Variant, Workload
 from gpubench.kernels.attention import AXES, itemsize
 from gpubench.kernels.attention import shape_of as _s
+from gpubench.kernels.inputs import generator, randn
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 DTYPES = ("fp16", "bf16")
 # Gradients are sums over keys or queries, so atol is scaled by each reference tensor's RMS (compare).
@@ -99,7 +99,7 @@ def _triton(do, q, k, v, o, lse, causal):
     return backward(do, q, k, v, o, lse, causal)
 
 
-class _Graphs:
+class GradGraphs:
     """One autograd graph per input set, keyed by the dO tensor's identity and dropped with it."""
 
     def __init__(self, forward):
@@ -135,7 +135,7 @@ def _variants():
         "triton": Variant("triton", "triton", _triton, supported=triton_bwd_supported,
                           description="Triton flash backward: delta, then dK/dV per key tile (the group's "
                           "heads summed in the program) and dQ per query tile"),
-        "naive": Variant("naive", "torch", _Graphs(baselines.naive), supported=_materialised,
+        "naive": Variant("naive", "torch", GradGraphs(baselines.naive), supported=_materialised,
                          description="autograd through the naive forward (S and P materialised); backward "
                          "only"),
     }  # fmt: skip
@@ -147,7 +147,7 @@ def _variants():
             why = fwd_ok(device, shape, dtype)
             return why or (_materialised(device, shape, dtype) if backend == "math" else None)
 
-        out[name] = Variant(name, "torch", _Graphs(baselines.variant_fn(backend)), supported=supported,
+        out[name] = Variant(name, "torch", GradGraphs(baselines.variant_fn(backend)), supported=supported,
                             description=f"autograd through torch SDPA, {backend} backend; "
                             "backward only")  # fmt: skip
     return out

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_cuda
+from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.attention import config
-from gpubench.kernels.attention._launch import empty_result, qk_scale
-from gpubench.kernels.attention._validate import validate
+from gpubench.kernels.attention.launch import empty_result, qk_scale
+from gpubench.kernels.attention.validate import validate
+from gpubench.kernels.checks import require_cuda
 
 SOURCE = _cuda.source_path(__file__, "attention.cu")
 _SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from gpubench.kernels.attention._validate import REFERENCE_DTYPES, Dims, validate
+from gpubench.kernels.attention.validate import REFERENCE_DTYPES, Dims, validate
 
 _CHUNK_ELEMS = 1 << 24  # float64 scores per chunk (128 MiB)
 _ROWS_PER_CAUSAL_CHUNK = 64  # causal: chunks of seq_q // 64 queries (1 below 128 queries), at most 256

@@ -26,9 +26,9 @@ import triton
 import triton.language as tl
 
 from gpubench.kernels.attention import config
-from gpubench.kernels.attention._launch import LOG2E, qk_scale
-from gpubench.kernels.attention._validate import validate, validate_like, validate_lse
-from gpubench.kernels.attention.triton_fwd import _load_kv, dot_mode, key_ranges
+from gpubench.kernels.attention.launch import LOG2E, qk_scale
+from gpubench.kernels.attention.triton_fwd import dot_mode, key_ranges, load_kv
+from gpubench.kernels.attention.validate import validate, validate_like, validate_lse
 
 _LOG2E = tl.constexpr(LOG2E)  # globals in jit code must be constexpr
 
@@ -85,8 +85,8 @@ def _dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, group, seq_q, seq_k, qk_scale,
     offs_d = tl.arange(0, HEAD_DIM)
     cols = n0 + tl.arange(0, BLOCK_N)
     kv_head = bkv.to(tl.int64) * seq_k * HEAD_DIM
-    k = _load_kv(K + kv_head, cols, offs_d, seq_k, HEAD_DIM, True)
-    v = _load_kv(V + kv_head, cols, offs_d, seq_k, HEAD_DIM, True)
+    k = load_kv(K + kv_head, cols, offs_d, seq_k, HEAD_DIM, True)
+    v = load_kv(V + kv_head, cols, offs_d, seq_k, HEAD_DIM, True)
     if DOT_F32:
         k = k.to(tl.float32)
         v = v.to(tl.float32)
@@ -123,8 +123,8 @@ def _dq_steps(dq, q, do, lse2, delta, k_head, v_head, rows, offs_n, offs_d, lo, 
               HEAD_DIM: tl.constexpr, DOT_F32: tl.constexpr, PRECISION: tl.constexpr):  # fmt: skip
     for n0 in range(lo, hi, BLOCK_N):
         cols = n0 + offs_n
-        k = _load_kv(k_head, cols, offs_d, seq_k, HEAD_DIM, MASKED)
-        v = _load_kv(v_head, cols, offs_d, seq_k, HEAD_DIM, MASKED)
+        k = load_kv(k_head, cols, offs_d, seq_k, HEAD_DIM, MASKED)
+        v = load_kv(v_head, cols, offs_d, seq_k, HEAD_DIM, MASKED)
         if DOT_F32:
             k = k.to(tl.float32)
             v = v.to(tl.float32)

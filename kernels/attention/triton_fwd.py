@@ -31,16 +31,16 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels._triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
 from gpubench.kernels.attention import config
-from gpubench.kernels.attention._launch import LN2, empty_result, qk_scale
-from gpubench.kernels.attention._validate import Dims, validate
+from gpubench.kernels.attention.launch import LN2, empty_result, qk_scale
+from gpubench.kernels.attention.validate import Dims, validate
+from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
 
 _LN2 = tl.constexpr(LN2)  # globals in jit code must be constexpr
 
 
 @triton.jit
-def _load_kv(base, rows, offs_d, limit, HEAD_DIM: tl.constexpr, MASKED: tl.constexpr):
+def load_kv(base, rows, offs_d, limit, HEAD_DIM: tl.constexpr, MASKED: tl.constexpr):
     """[BLOCK_N, HEAD_DIM] rows of a contiguous K or V head; rows >= limit read as zero when MASKED."""
     ptrs = base + rows.to(tl.int64)[:, None] * HEAD_DIM + offs_d[None, :]
     if MASKED:
@@ -64,7 +64,7 @@ def attend(acc, l_i, m_i, q, k_src, v_src, kv_row0, qi, offs_n, offs_d, lo, hi, 
         if TMA:
             k = k_src.load([kv_row0, start, 0]).reshape(BLOCK_N, HEAD_DIM)
         else:
-            k = _load_kv(k_src, cols, offs_d, limit, HEAD_DIM, MASKED)
+            k = load_kv(k_src, cols, offs_d, limit, HEAD_DIM, MASKED)
         if DOT_F32:
             k = k.to(tl.float32)
         s = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale
@@ -84,7 +84,7 @@ def attend(acc, l_i, m_i, q, k_src, v_src, kv_row0, qi, offs_n, offs_d, lo, hi, 
         if TMA:
             v = v_src.load([kv_row0, start, 0]).reshape(BLOCK_N, HEAD_DIM)
         else:
-            v = _load_kv(v_src, cols, offs_d, limit, HEAD_DIM, MASKED)
+            v = load_kv(v_src, cols, offs_d, limit, HEAD_DIM, MASKED)
         if DOT_F32:
             v = v.to(tl.float32)
         acc = acc * alpha[:, None]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import math
 
-from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 AXES = ("M", "N", "K")
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
@@ -75,7 +75,7 @@ SHAPES = {
 
 
 def make_inputs(shape, dtype, device, seed=0):
-    from gpubench.kernels._inputs import generator, randn
+    from gpubench.kernels.inputs import generator, randn
 
     M, N, K = shape["M"], shape["N"], shape["K"]
     g = generator(device, seed)
@@ -89,7 +89,7 @@ def reference(a, b, allow_tf32=False):
     """float64 matmul of the (already rounded) inputs, then one rounding to the inputs' dtype."""
     import torch
 
-    from gpubench.kernels.gemm._validate import matmul_tf32
+    from gpubench.kernels.gemm.validate import matmul_tf32
 
     with matmul_tf32(False):  # float64 ignores the flag; kept so no reference ever runs with TF32 on
         out = torch.matmul(a.to(torch.float64), b.to(torch.float64))
@@ -102,7 +102,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize  # C has the inputs' itemsize for every dtype (fp32 for tf32)
     M, N, K = shape["M"], shape["N"], shape["K"]
@@ -130,7 +130,7 @@ def _torch_matmul(a, b, allow_tf32=False):
     """torch.matmul (cuBLAS on GPU) with TF32 allowed exactly when the dtype says so."""
     import torch
 
-    from gpubench.kernels.gemm._validate import matmul_tf32, validate
+    from gpubench.kernels.gemm.validate import matmul_tf32, validate
 
     validate(a, b, allow_tf32)
     with matmul_tf32(allow_tf32):

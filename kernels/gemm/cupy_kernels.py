@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_cuda, require_dtype
+from gpubench.kernels import cuda_loader as _cuda
+from gpubench.kernels.checks import require_cuda, require_dtype
 from gpubench.kernels.gemm import config
-from gpubench.kernels.gemm._validate import empty_result, validate
+from gpubench.kernels.gemm.validate import empty_result, validate
 
 SIMPLE = _cuda.source_path(__file__, "gemm_simple.cu")
 SIMT = _cuda.source_path(__file__, "gemm_simt.cu")

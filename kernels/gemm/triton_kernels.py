@@ -21,10 +21,10 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels._triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
-from gpubench.kernels._triton_tiles import tile_coords as _tile_coords
 from gpubench.kernels.gemm import config
-from gpubench.kernels.gemm._validate import empty_result, validate
+from gpubench.kernels.gemm.validate import empty_result, validate
+from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
+from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
 
 
 @triton.jit

@@ -9,8 +9,8 @@ kernels/layernorm/autograd.py. Every record carries the fusion analysis under ex
 
 from __future__ import annotations
 
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -46,7 +46,7 @@ SHAPES = {
 
 def make_params(cols, dtype, device, gen, *, bias=True):
     """weight ~ 1 + 0.5 N(0, 1) and bias ~ 0.5 N(0, 1), drawn in fp32 and cast (never zeros)."""
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     w = randn((cols,), "fp32", device, gen, 0.5).add_(1.0).to(torch_dtype(dtype))
     if not bias:
@@ -85,7 +85,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize
     n = shape["rows"] * shape["cols"]
@@ -99,7 +99,7 @@ def nbytes(shape, dtype):
 
 
 def compare(out, expected, dtype):
-    from gpubench.kernels.softmax._compare import assert_rows_close
+    from gpubench.kernels.rowcompare import assert_rows_close
 
     tol = TOLERANCES[dtype]
     assert_rows_close(out, expected, tol.atol, tol.rtol, what="layernorm")
@@ -124,7 +124,7 @@ def unfused(x, weight, bias, eps):
     equal values (seen on an H100: 0.08 off in fp16 at cols = 3)."""
     import torch
 
-    from gpubench.kernels.layernorm._validate import validate_layernorm
+    from gpubench.kernels.layernorm.validate import validate_layernorm
 
     eps = validate_layernorm(x, weight, bias, eps)
     mean = x.mean(dim=-1, keepdim=True, dtype=torch.float32)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from gpubench.kernels._checks import require_tensor
+from gpubench.kernels.checks import require_tensor
 from gpubench.kernels.layernorm.triton_kernels import layernorm_backward, layernorm_forward
 
 

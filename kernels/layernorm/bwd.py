@@ -11,9 +11,9 @@ The reference is float64 autograd through torch.nn.functional.layer_norm.
 
 from __future__ import annotations
 
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.layernorm import EPS, make_params
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -83,7 +83,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize
     n = shape["rows"] * shape["cols"]
@@ -106,7 +106,7 @@ def nbytes(shape, dtype):
 def compare(out, expected, dtype):
     import torch
 
-    from gpubench.kernels.softmax._compare import assert_rows_close
+    from gpubench.kernels.rowcompare import assert_rows_close
 
     if not isinstance(out, tuple | list) or len(out) != 3:
         raise AssertionError(f"layernorm_bwd: expected (dx, dw, db), got {type(out).__name__}")
@@ -132,7 +132,7 @@ def _torch_bwd(dy, x, weight, bias, mean, rstd, eps):
     """
     import torch
 
-    from gpubench.kernels.layernorm._validate import validate_layernorm, validate_rowwise, validate_stat
+    from gpubench.kernels.layernorm.validate import validate_layernorm, validate_rowwise, validate_stat
 
     validate_layernorm(x, weight, bias, eps)
     validate_rowwise("dy", dy, x)

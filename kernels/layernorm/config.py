@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpubench.kernels._arch import pick
+from gpubench.kernels.arch import pick
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_cuda
-from gpubench.kernels.layernorm._validate import validate_layernorm
+from gpubench.kernels import cuda_loader as _cuda
+from gpubench.kernels.checks import require_cuda
 from gpubench.kernels.layernorm.config import NormConfig, config_for
+from gpubench.kernels.layernorm.validate import validate_layernorm
 
 SOURCE = _cuda.source_path(__file__, "layernorm.cu")
 SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}

@@ -27,14 +27,14 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels.layernorm._validate import (
+from gpubench.kernels.layernorm.config import NormConfig, config_for
+from gpubench.kernels.layernorm.validate import (
     validate_layernorm,
     validate_param,
     validate_rowwise,
     validate_stat,
     validate_x,
 )
-from gpubench.kernels.layernorm.config import NormConfig, config_for
 
 
 @triton.jit

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from gpubench.kernels.qmatmul import _common, _validate, quant
+from gpubench.kernels.qmatmul import common as _common
+from gpubench.kernels.qmatmul import quant
+from gpubench.kernels.qmatmul import validate as _validate
 
 # ---- fp8: torch._scaled_mm ----
 

@@ -3,7 +3,7 @@
 Each launcher takes (a, a_scale, b, b_scale, out_dtype) like kernels/qmatmul/triton_scaled.py: a [M, K]
 and b [N, K] int8, row-major, on a CUDA device; fp32 scales (1,) or one per row; out_dtype fp16, bf16 or
 int32 (the raw accumulator). `plan` picks the instantiation and the launch geometry from the sizes alone
-(no CUDA needed), so the host emulation (tests/cuda_host) launches exactly the same way.
+(no CUDA needed), so the host emulation (tests/support/cuda_host) launches exactly the same way.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_cuda
-from gpubench.kernels.qmatmul import _validate, config
+from gpubench.kernels import cuda_loader as _cuda
+from gpubench.kernels.checks import require_cuda
+from gpubench.kernels.qmatmul import config
+from gpubench.kernels.qmatmul import validate as _validate
 
 SOURCE = _cuda.source_path(__file__, "int8_gemm.cu")
 _SUFFIX = {torch.float16: "fp16", torch.bfloat16: "bf16", torch.int32: "i32"}

@@ -11,8 +11,8 @@ fp8 tensor cores need sm_89 or newer (tuned for sm_90); elsewhere the fp8 varian
 
 from __future__ import annotations
 
-from gpubench.kernels._workload import Variant, Workload
-from gpubench.kernels.qmatmul import _common as c
+from gpubench.kernels.qmatmul import common as c
+from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
 
 SHAPES = {

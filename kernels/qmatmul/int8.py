@@ -9,8 +9,8 @@ float64), rounded once.
 
 from __future__ import annotations
 
-from gpubench.kernels._workload import Variant, Workload
-from gpubench.kernels.qmatmul import _common as c
+from gpubench.kernels.qmatmul import common as c
+from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
 
 SHAPES = {

@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from gpubench.kernels._checks import require_dtype, require_ndim, require_tensor
+from gpubench.kernels.checks import require_dtype, require_ndim, require_tensor
 
 INT8_MAX = 127
 INT4_MAX = 7

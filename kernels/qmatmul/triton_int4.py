@@ -23,8 +23,9 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels._triton_tiles import tile_coords as _tile_coords
-from gpubench.kernels.qmatmul import _validate, config
+from gpubench.kernels.qmatmul import config
+from gpubench.kernels.qmatmul import validate as _validate
+from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
 
 MIN_BLOCK_K = 32  # each half-tile dot needs an inner size of at least 16
 

@@ -8,10 +8,10 @@ fusion analysis under extra.fusion.
 
 from __future__ import annotations
 
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.layernorm import SHAPES as _LAYERNORM_SHAPES
 from gpubench.kernels.layernorm import make_params
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -54,7 +54,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize
     n = shape["rows"] * shape["cols"]
@@ -67,7 +67,7 @@ def nbytes(shape, dtype):
 
 
 def compare(out, expected, dtype):
-    from gpubench.kernels.softmax._compare import assert_rows_close
+    from gpubench.kernels.rowcompare import assert_rows_close
 
     tol = TOLERANCES[dtype]
     assert_rows_close(out, expected, tol.atol, tol.rtol, what="rmsnorm")
@@ -95,7 +95,7 @@ def unfused(x, weight, eps):
     in every rmsnorm here."""
     import torch
 
-    from gpubench.kernels.layernorm._validate import validate_rmsnorm
+    from gpubench.kernels.layernorm.validate import validate_rmsnorm
 
     eps = validate_rmsnorm(x, weight, eps)
     ms = x.square().mean(dim=-1, keepdim=True, dtype=torch.float32)

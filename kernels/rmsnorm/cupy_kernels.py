@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_cuda
-from gpubench.kernels.layernorm._validate import validate_rmsnorm
+from gpubench.kernels import cuda_loader as _cuda
+from gpubench.kernels.checks import require_cuda
 from gpubench.kernels.layernorm.cupy_kernels import SUFFIX, plan
+from gpubench.kernels.layernorm.validate import validate_rmsnorm
 from gpubench.kernels.rmsnorm.config import config_for
 
 SOURCE = _cuda.source_path(__file__, "rmsnorm.cu")

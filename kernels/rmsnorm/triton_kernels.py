@@ -13,8 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels.layernorm._validate import validate_rmsnorm
 from gpubench.kernels.layernorm.config import NormConfig
+from gpubench.kernels.layernorm.validate import validate_rmsnorm
 from gpubench.kernels.rmsnorm.config import config_for
 
 

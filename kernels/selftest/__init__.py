@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 
 def _double(x):
@@ -22,8 +22,8 @@ def _wrong(x):
 
 
 def _illegal_address(x):
-    from gpubench.kernels import _cuda
-    from gpubench.kernels._checks import require_cuda
+    from gpubench.kernels import cuda_loader as _cuda
+    from gpubench.kernels.checks import require_cuda
 
     require_cuda("x", x)
     kernel = _cuda.get_function(_cuda.source_path(__file__, "fault.cu"), "write_through_bad_pointer")

@@ -10,8 +10,8 @@ NaN behaviour (as torch): a row that is entirely -inf gives NaN in every column 
 
 from __future__ import annotations
 
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -69,7 +69,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize
     n = shape["rows"] * shape["cols"]
@@ -80,7 +80,7 @@ def nbytes(shape, dtype):
 
 
 def compare(out, expected, dtype):
-    from gpubench.kernels.softmax._compare import assert_rows_close, assert_rows_sum_to_one
+    from gpubench.kernels.rowcompare import assert_rows_close, assert_rows_sum_to_one
 
     tol = TOLERANCES[dtype]
     assert_rows_close(out, expected, tol.atol, tol.rtol, what="softmax", row_relative=True)
@@ -102,7 +102,7 @@ def _torch_softmax(x):
 def unfused(x):
     """The "before fusion" baseline: each step a separate torch kernel whose output is materialised in
     the input's dtype (the op list that kernels/fusion.py counts)."""
-    from gpubench.kernels.softmax._validate import validate
+    from gpubench.kernels.softmax.validate import validate
 
     validate(x)
     m = x.amax(dim=-1, keepdim=True)  # values only: x.max(-1) would also write int64 indices

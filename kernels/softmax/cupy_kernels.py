@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_cuda
-from gpubench.kernels.softmax._validate import validate
+from gpubench.kernels import cuda_loader as _cuda
+from gpubench.kernels.checks import require_cuda
 from gpubench.kernels.softmax.config import SoftmaxConfig, config_for
+from gpubench.kernels.softmax.validate import validate
 
 SOURCE = _cuda.source_path(__file__, "softmax.cu")
 SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}

@@ -21,8 +21,8 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels.softmax._validate import validate
 from gpubench.kernels.softmax.config import SoftmaxConfig, config_for
+from gpubench.kernels.softmax.validate import validate
 
 
 @triton.jit

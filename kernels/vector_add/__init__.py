@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 AXES = ("n",)
 DTYPES = ("fp32", "fp16", "bf16")
@@ -37,7 +37,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize
     n = shape["n"]

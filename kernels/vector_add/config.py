@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass
 
-from gpubench.kernels._arch import pick
+from gpubench.kernels.arch import pick
 
 
 @dataclass(frozen=True)

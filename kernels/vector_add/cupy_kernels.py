@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_contiguous, require_cuda, require_dtype, require_same
+from gpubench.kernels import cuda_loader as _cuda
+from gpubench.kernels.checks import require_contiguous, require_cuda, require_dtype, require_same
 from gpubench.kernels.vector_add.config import config_for
 
 SOURCE = _cuda.source_path(__file__, "vector_add.cu")

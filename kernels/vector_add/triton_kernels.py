@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels._checks import require_contiguous, require_dtype, require_same, require_tensor
+from gpubench.kernels.checks import require_contiguous, require_dtype, require_same, require_tensor
 from gpubench.kernels.vector_add.config import config_for
 
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)

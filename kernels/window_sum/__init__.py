@@ -6,8 +6,8 @@ through shared memory (or register blocking) buys over re-reading global memory.
 
 from __future__ import annotations
 
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
+from gpubench.kernels.workload import Tolerance, Variant, Workload
 
 AXES = ("n", "radius")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -86,7 +86,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     size = torch_dtype(dtype).itemsize
     n = shape["n"]
@@ -100,7 +100,7 @@ def _torch_pool(x, radius):
     """A torch user's window sum: average pooling with the zero padding counted, times the window."""
     import torch.nn.functional as F
 
-    from gpubench.kernels.window_sum._validate import validate
+    from gpubench.kernels.window_sum.validate import validate
 
     r = validate(x, radius)
     if x.numel() == 0:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_cuda
-from gpubench.kernels.window_sum._validate import validate
+from gpubench.kernels import cuda_loader as _cuda
+from gpubench.kernels.checks import require_cuda
 from gpubench.kernels.window_sum.config import CudaSegment, WindowSumConfig, config_for
+from gpubench.kernels.window_sum.validate import validate
 
 SOURCE = _cuda.source_path(__file__, "window_sum.cu")
 _SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}

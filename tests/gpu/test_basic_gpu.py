@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gpubench import kernels
-from gpubench.bench.correctness import CorrectnessError, check_variant
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant
 
 pytestmark = [
     pytest.mark.gpu,
@@ -56,8 +56,8 @@ def test_cpu_tensor_rejected_by_cuda_variant():
 
 def test_wrong_cuda_kernel_is_caught():
     """A CUDA variant that drops its last element must be rejected by the correctness check."""
-    from gpubench.kernels._workload import Variant
     from gpubench.kernels.vector_add.cupy_kernels import vector_add_simple
+    from gpubench.kernels.workload import Variant
 
     def broken(x, y):
         out = vector_add_simple(x, y)
@@ -71,7 +71,7 @@ def test_wrong_cuda_kernel_is_caught():
 
 def test_device_timer_measures_kernel_time():
     """A spin kernel of known length measures within 10% of its length; cold mode is not faster than warm."""
-    from gpubench.bench.timing import DeviceTimer
+    from gpubench.bench.measure.timing import DeviceTimer
 
     timer = DeviceTimer(torch.device("cuda"), "warm")
     cycles = int(timer._clock_hz * 200e-6)

@@ -4,9 +4,9 @@ on the test shapes plus large, ragged, unaligned and skinny ones (run with `nox 
 import pytest
 import torch
 
-from gpubench.bench.correctness import CorrectnessError, check_variant
-from gpubench.kernels._workload import Variant
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant
 from gpubench.kernels.gemm import WORKLOAD
+from gpubench.kernels.workload import Variant
 
 pytestmark = [
     pytest.mark.gpu,

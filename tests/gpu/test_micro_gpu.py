@@ -18,7 +18,7 @@ OVER_DATASHEET = 1.5
 
 @pytest.fixture(scope="module")
 def ctx():
-    from gpubench.bench.device import device_info
+    from gpubench.bench.measure.device import device_info
     from gpubench.bench.micro.common import Context
 
     device = torch.device("cuda", torch.cuda.current_device())
@@ -136,7 +136,7 @@ def test_sweep(ctx):
 
 def test_cli_writes_a_ceilings_file(tmp_path):
     from gpubench import results
-    from gpubench.bench.micro.cli import run_gpu
+    from gpubench.bench.commands.micro_cli import run_gpu
 
     out = tmp_path / "ceilings.json"
     assert run_gpu(["launch"], True, str(out)) == 0

@@ -8,9 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpubench.bench.correctness import CorrectnessError, check_variant
-from gpubench.kernels import _cuda
-from gpubench.kernels._workload import Variant, shape_id
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.layernorm import WORKLOAD as LN
 from gpubench.kernels.layernorm import config as ln_config
 from gpubench.kernels.layernorm import cupy_kernels as ln_cuda
@@ -24,6 +23,7 @@ from gpubench.kernels.softmax import WORKLOAD as SM
 from gpubench.kernels.softmax import config as sm_config
 from gpubench.kernels.softmax import cupy_kernels as sm_cuda
 from gpubench.kernels.softmax import triton_kernels as sm_triton
+from gpubench.kernels.workload import Variant, shape_id
 
 pytestmark = [
     pytest.mark.gpu,

@@ -8,16 +8,16 @@ import json
 import pytest
 import torch
 
-from gpubench.bench.modprofile import layer_cli, profile_cli, profile_module
-from gpubench.bench.modprofile.blocks import block_from_config, block_inputs
-from gpubench.bench.modprofile.compose import plan_layer, registry_info
-from gpubench.bench.modprofile.layer_run import layer_document, measure_layer
-from gpubench.roofline.model import Ceilings, check_ceiling
 from gpubench.roofline.placement import TOLERANCE
-from gpubench.roofline.transformer.configs import MODELS
-from gpubench.roofline.transformer.operators import layer_operators
-from gpubench.roofline.transformer.predict import predict_model
-from gpubench.roofline.transformer.scenario import Scenario
+from gpubench.roofline.roof import Ceilings, check_ceiling
+from gpubench.transformer.configs import MODELS
+from gpubench.transformer.measured import layer_cli, profile_cli, profile_module
+from gpubench.transformer.measured.blocks import block_from_config, block_inputs
+from gpubench.transformer.measured.compose import plan_layer, registry_info
+from gpubench.transformer.measured.layer_run import layer_document, measure_layer
+from gpubench.transformer.operators import layer_operators
+from gpubench.transformer.predict import predict_model
+from gpubench.transformer.scenario import Scenario
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 GPU = torch.device("cuda")
@@ -33,7 +33,7 @@ def _violations(time_s, flops, nbytes, dtype, tensor_cores):
 
 
 def _spec():
-    from gpubench.bench.device import device_info
+    from gpubench.bench.measure.device import device_info
     from gpubench.roofline.specs import resolve_spec
 
     return resolve_spec(device_info(GPU))

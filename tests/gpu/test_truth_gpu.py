@@ -22,8 +22,8 @@ def _gemm():
 
 
 def test_the_sampler_sees_a_gemms_load():
-    from gpubench.bench.measure import load
-    from gpubench.bench.telemetry import TelemetrySampler
+    from gpubench.bench.measure.sampling import load
+    from gpubench.bench.measure.telemetry import TelemetrySampler
 
     s = TelemetrySampler(torch.device("cuda", 0))
     fn = _gemm()
@@ -42,8 +42,8 @@ def test_the_sampler_sees_a_gemms_load():
 
 
 def test_a_record_burst_and_sustained_and_an_injected_slowdown():
-    from gpubench.bench import worker
-    from gpubench.bench.plan import PROFILES, PlanItem
+    from gpubench.bench.run import worker
+    from gpubench.bench.run.plan import PROFILES, PlanItem
 
     item = PlanItem("vector_add", "torch", "torch", {"n": 1 << 26}, "fp32", "cold")
     journal = type("J", (), {"write": lambda self, event, **kw: None})()
@@ -64,7 +64,7 @@ def test_gpubench_ncu_on_real_records(tmp_path):
     import subprocess
 
     from gpubench import results
-    from gpubench.bench.ncu_csv import parse
+    from gpubench.bench.ncu.csvfile import parse
 
     out = tmp_path / "run.json"
     cli = [sys.executable, "-m", "gpubench.cli"]

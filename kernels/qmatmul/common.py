@@ -1,0 +1,222 @@
+"""What the qmatmul workloads share: shapes, inputs, tolerances, the dense byte count, the error record.
+
+A record's dtype is the unquantised dtype the format stands in for: the activations' and the output's
+(fp16 or bf16); the format is the workload (qmatmul_fp8, qmatmul_fp8_rowwise, qmatmul_int8,
+qmatmul_int4), so every variant of a workload, the fp16/bf16 baseline included, shares one reference,
+one byte count and one key per (shape, dtype) (docs/qmatmul.md). Imports neither torch nor triton at
+import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import math
+
+from gpubench.kernels.workload import Tolerance
+from gpubench.opcount import activation_bytes, weight_bytes
+
+DTYPES = ("bf16", "fp16")  # bf16 first: the inference dtype, and what the quick profile picks
+ITEMSIZE = {"fp16": 2, "bf16": 2}
+ERROR_SEED = 0  # the inputs the recorded quantisation error is measured on
+
+# Inputs are N(0, 1) x K^-1/4 on both sides, so out ~ N(0, 1) for any K (gemm's convention). Two tables:
+# KERNEL_TOLERANCES: the suite's kernels read the quantised operands exactly and accumulate exactly (int8:
+#   int32) or in fp32 (products of e4m3 values, and of int4 values with fp16/bf16 activations, are exact
+#   in fp32); the output is rounded once, and the Triton interpreter truncates to bf16 instead of rounding.
+#   So two ulps: rtol 2e-3 (fp16) and 1.6e-2 (bf16); atol covers outputs near zero.
+# TOLERANCES (the workloads', so every variant, the dense baseline too): the dense baseline multiplies the
+#   dequantised operands rounded to fp16/bf16, each off by up to half an ulp. Measured on 256 x 2048 x
+#   4096 (CPU, float64 products of the rounded operands): the output error has a spread of 3e-4 (fp16)
+#   and 2.4e-3 (bf16) whatever the format; the largest of 33M outputs (the bench shapes) is near 5.8
+#   sigma, 1.7e-3 and 1.4e-2. atol 5e-3 and 3e-2 leave 3x and 2x. A wrong kernel (scales on the wrong
+#   axis, a swapped nibble, a missed K tile) is off by 10 % or more of an O(1) output: far outside both.
+KERNEL_TOLERANCES = {"fp16": Tolerance(atol=1e-3, rtol=2e-3), "bf16": Tolerance(atol=1e-2, rtol=1.6e-2)}
+TOLERANCES = {"fp16": Tolerance(atol=5e-3, rtol=2e-3), "bf16": Tolerance(atol=3e-2, rtol=1.6e-2)}
+
+BF16_INTERPRETER = (
+    "bf16 tl.dot is not supported by the Triton interpreter (triton issue 11584); runs on GPU only"
+)
+# The layers the bench sweeps (N x K): a 4096-wide projection, a 7B-class MLP down-projection, and a
+# 70B-class one. M: one token, a small decode batch, a prefill chunk, a long prefill.
+LAYERS = ((4096, 4096), (4096, 14336), (8192, 28672))
+BENCH_M = (1, 16, 128, 4096)
+
+
+def mnk(M: int, N: int, K: int) -> dict[str, int]:
+    return {"M": M, "N": N, "K": K}
+
+
+def bench_shapes() -> list[dict[str, int]]:
+    return [mnk(M, N, K) for N, K in LAYERS for M in BENCH_M]
+
+
+def torch_dtype(dtype: str):
+    import torch
+
+    try:
+        return {"fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; expected one of {DTYPES}") from None
+
+
+def unquantised(shape, dtype: str, device, seed: int):
+    """The fp16/bf16 operands a format quantises: x [M, K] and w [N, K], N(0, 1) x K^-1/4 each."""
+    from gpubench.kernels.inputs import generator, randn
+
+    M, N, K = shape["M"], shape["N"], shape["K"]
+    g = generator(device, seed)
+    scale = 1.0 / math.sqrt(math.sqrt(max(K, 1)))
+    return randn((M, K), dtype, device, g, scale), randn((N, K), dtype, device, g, scale)
+
+
+def flops(shape) -> int:
+    return 2 * shape["M"] * shape["N"] * shape["K"]  # one multiply-add per (m, n, k)
+
+
+def dense_bytes(shape, dtype: str) -> int:
+    """The same GEMM unquantised: x and w in fp16/bf16, read once; out written once."""
+    M, N, K = shape["M"], shape["N"], shape["K"]
+    return activation_bytes(M, K, dtype) + weight_bytes(K, N, dtype) + M * N * ITEMSIZE[dtype]
+
+
+def matmul64(x64, w64, out_dtype):
+    """float64 x @ w.T, rounded once to the output dtype: the reference of every format."""
+    return (x64 @ w64.t()).to(out_dtype)
+
+
+def error_device():
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+@functools.lru_cache(maxsize=256)
+def _error(quantised_product, shape_items: tuple, dtype: str) -> dict:
+    from gpubench.kernels.qmatmul import quant
+
+    shape = dict(shape_items)
+    x, w = unquantised(shape, dtype, error_device(), ERROR_SEED)
+    exact = x.double() @ w.double().t()
+    stats = quant.error_stats(quantised_product(x, w), exact)
+    del exact
+    return {
+        **stats,
+        "seed": ERROR_SEED,
+        "against": "float64 GEMM of the unquantised fp16/bf16 inputs",
+    }
+
+
+def quant_error(quantised_product, shape, dtype: str) -> dict:
+    """The error the format costs on this shape: rel. Frobenius and SQNR of the float64 product of the
+    dequantised operands (`quantised_product(x, w)`) against the float64 product of x and w, measured on
+    the inputs of seed ERROR_SEED (on the current GPU when there is one); cached per shape and dtype."""
+    return dict(_error(quantised_product, tuple(sorted(shape.items())), dtype))
+
+
+def record_details(fmt: dict, shape, dtype: str, quantised_product) -> dict:
+    return {
+        "format": dict(fmt),
+        "dense_bytes": dense_bytes(shape, dtype),
+        "quant_error": quant_error(quantised_product, shape, dtype),
+    }
+
+
+class Lazy:
+    """A launcher resolved on first call: importing a workload loads neither torch nor triton."""
+
+    def __init__(self, module: str, attr: str):
+        self.module, self.attr, self._fn = module, attr, None
+        self.__name__ = attr
+
+    def __call__(self, *args):
+        if self._fn is None:
+            self._fn = getattr(importlib.import_module(f"gpubench.kernels.qmatmul.{self.module}"), self.attr)
+        return self._fn(*args)
+
+
+def capability(device) -> tuple[int, int] | None:
+    if getattr(device, "type", "cpu") != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.get_device_capability(device)
+
+
+def needs_sm80_for_bf16(device, dtype: str) -> str | None:
+    cap = capability(device)
+    if dtype == "bf16" and cap is not None and cap < (8, 0):
+        return "bf16 needs compute capability 8.0 or newer"
+    return None
+
+
+def tma_supported(device, shape, dtype) -> str | None:
+    """Why the persistent TMA kernel cannot run here (None when it can)."""
+    from gpubench.kernels.qmatmul import triton_scaled
+
+    if not triton_scaled.HAS_TENSOR_DESCRIPTORS:
+        import triton
+
+        return f"triton {triton.__version__} has no tensor descriptors (triton.tools.tensor_descriptor)"
+    cap = capability(device)
+    if cap is not None and cap[0] != 9:
+        return f"needs Hopper (sm_90) TMA and is tuned for it; this GPU is sm_{cap[0]}{cap[1]}"
+    return triton_scaled.tma_problem(shape["K"])
+
+
+# ---- the scaled formats (fp8, int8): inputs (a, a_scale, b, b_scale, a_deq, b_deq) ----
+
+
+def scaled_inputs(quantise):
+    """make_inputs for a scaled format: `quantise(x, w)` gives (a, a_scale, b, b_scale); the dequantised
+    operands rounded to the dtype come along for the dense baseline."""
+
+    def make_inputs(shape, dtype, device, seed=0):
+        from gpubench.kernels.qmatmul import quant
+
+        x, w = unquantised(shape, dtype, device, seed)
+        a, sa, b, sb = quantise(x, w)
+        out = torch_dtype(dtype)
+        return a, sa, b, sb, quant.dequantize(a, sa).to(out), quant.dequantize(b, sb).to(out)
+
+    return make_inputs
+
+
+def scaled_reference(a, a_scale, b, b_scale, a_deq, b_deq):
+    """float64 product of the dequantised operands, rounded once to the output dtype."""
+    from gpubench.kernels.qmatmul import quant
+
+    return matmul64(quant.dequantize(a, a_scale), quant.dequantize(b, b_scale), a_deq.dtype)
+
+
+def scaled_product(quantise):
+    """The float64 product of the dequantised operands of x and w (for the recorded error)."""
+
+    def product(x, w):
+        from gpubench.kernels.qmatmul import quant
+
+        a, sa, b, sb = quantise(x, w)
+        return quant.dequantize(a, sa) @ quant.dequantize(b, sb).t()
+
+    return product
+
+
+def scaled_launcher(module: str, attr: str):
+    """A variant's fn: the launcher `module.attr(a, a_scale, b, b_scale, out_dtype)` on the inputs."""
+    launcher = Lazy(module, attr)
+
+    def fn(a, a_scale, b, b_scale, a_deq, b_deq):
+        return launcher(a, a_scale, b, b_scale, a_deq.dtype)
+
+    fn.__name__ = attr
+    return fn
+
+
+_dense = Lazy("baselines", "dense")
+
+
+def scaled_dense(a, a_scale, b, b_scale, a_deq, b_deq):
+    """The dense fp16/bf16 baseline on the dequantised operands."""
+    return _dense(a_deq, b_deq)
