@@ -80,6 +80,14 @@ def test_a_slow_timer_stops_at_the_timeout():
     assert m.stop_reason == "timeout" and m.wall_s >= 0.3
 
 
+def test_a_kernel_slower_than_the_timeout_still_gets_its_minimum():
+    """However busy the machine, a measurement ends with at least min_samples, and says the timeout came
+    first: every batch here takes longer than the whole timeout."""
+    rule = dataclasses.replace(RULE, min_samples=3, timeout_s=0.01)
+    m = measure(lambda: None, FakeTimer(NOISY, sleep_s=0.02), rule)
+    assert len(m.samples) >= 3 and m.stop_reason == "min_samples"
+
+
 def test_batches_with_launch_gaps_are_retried_then_flagged():
     few = measure(lambda: None, FakeTimer(STEADY, gaps=2), RULE)
     assert few.flags == [] and any("2 batch(es) had launch gaps and were discarded" in n for n in few.notes)

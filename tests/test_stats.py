@@ -59,6 +59,7 @@ def test_noisy_samples_keep_sampling_until_timeout_or_max():
     rule = StoppingRule(min_samples=10, max_samples=25, min_time_s=0, rel_noise=0.001, timeout_s=5)
     assert rule.reason_to_stop(noisy, 1.0) is None
     assert rule.reason_to_stop(noisy, 6.0) == "timeout"
+    assert rule.reason_to_stop(noisy[:9], 60.0) is None  # never fewer than min_samples, whatever the time
     assert rule.reason_to_stop(noisy + noisy[:5], 1.0) == "max_samples"
 
 

@@ -67,10 +67,13 @@ def measure(
     methods: set[str] = set()
     flags: list[str] = []
     gapped = 0
+    late = False  # the timeout passed before the minimum number of samples
     while True:
-        stop = rule.reason_to_stop(samples, time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        stop = rule.reason_to_stop(samples, elapsed)
         if stop:
             break
+        late = late or elapsed >= rule.timeout_s
         want = rule.next_batch(samples, time.perf_counter() - t0)
         est = quantile(sorted(samples), 0.5) if samples else per_sample
         count = max(1, min(want, int(_BATCH_BUDGET_S / max(est, 1e-7))))
@@ -85,6 +88,8 @@ def measure(
         samples.extend(batch)
         if on_batch is not None:
             on_batch(len(samples))
+    if stop == "timeout" and late:
+        stop = "min_samples"
     return Measurement(
         samples=samples,
         method=", ".join(sorted(methods)) or "none",

@@ -19,7 +19,9 @@ class StoppingRule:
 
     Stop as soon as, after at least `min_samples` samples and `min_time_s` of measured device time, the
     median's relative 95% interval half-width is below `rel_noise`; else at `max_samples`, or when the
-    wall-clock `timeout_s` runs out. The reason is recorded with the result.
+    wall-clock `timeout_s` runs out. The timeout never ends sampling before `min_samples`: a measurement
+    always has its minimum, however slow the kernel or busy the machine. The reason is recorded with the
+    result.
     """
 
     min_samples: int = 10
@@ -38,9 +40,11 @@ class StoppingRule:
         n = len(samples)
         if n >= self.max_samples:
             return "max_samples"
+        if n < self.min_samples:
+            return None
         if elapsed_wall_s >= self.timeout_s:
             return "timeout"
-        if n < self.min_samples or sum(samples) < self.min_time_s:
+        if sum(samples) < self.min_time_s:
             return None
         xs = sorted(samples)
         med = quantile(xs, 0.5)

@@ -33,7 +33,8 @@ __all__ = [
 STATUSES = ("ok", "failed", "skipped")
 MODES = ("cold", "warm")
 # Why sampling stopped (bench.measure.stopping.StoppingRule), and "synthetic" for generated test documents.
-STOP_REASONS = ("converged", "max_samples", "timeout", "synthetic")
+# min_samples: the timeout passed before the rule's minimum number of samples, which were taken anyway.
+STOP_REASONS = ("converged", "max_samples", "timeout", "min_samples", "synthetic")
 # The summary statistics a timing writes beside its samples (gpubench.results.stats.summarize's keys).
 SUMMARY_KEYS = ("n", "median", "q1", "q3", "iqr", "min", "max", "mean", "stdev", "cv", "rel_ci")
 # A stored median may differ from the samples' by float rounding only.
