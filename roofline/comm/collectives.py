@@ -1,0 +1,75 @@
+"""The collectives, nccl-tests' bandwidth rules, and the topology a collective runs over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# nccl-tests' busbw = algbw x factor (its doc/PERFORMANCE.md): the factor turns the application's view
+# (algbw = S / t) into the bytes each link of a ring carries per unit time.
+_FACTORS = {
+    "all_reduce": lambda n: 2 * (n - 1) / n,
+    "all_gather": lambda n: (n - 1) / n,
+    "reduce_scatter": lambda n: (n - 1) / n,
+    "all_to_all": lambda n: (n - 1) / n,
+    "broadcast": lambda n: 1.0,
+    "reduce": lambda n: 1.0,
+    "send_recv": lambda n: 1.0,
+}
+COLLECTIVES = tuple(_FACTORS)
+
+
+def check_collective(collective: str) -> None:
+    if collective not in _FACTORS:
+        raise ValueError(f"unknown collective {collective!r}; known: {', '.join(COLLECTIVES)}")
+
+
+def bus_factor(collective: str, ranks: int) -> float:
+    """busbw / algbw for `collective` over `ranks` ranks (nccl-tests' rule)."""
+    check_collective(collective)
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    return _FACTORS[collective](ranks)
+
+
+def algbw(nbytes: int, time_s: float) -> float:
+    """nccl-tests' algorithm bandwidth in GB/s (1e9 B/s): the size S over the time."""
+    if time_s <= 0:
+        raise ValueError(f"time must be > 0, got {time_s}")
+    return nbytes / time_s / 1e9
+
+
+@dataclass(frozen=True)
+class Link:
+    """One GPU's share of a level of the network: GB/s per direction, and the latency of one step."""
+
+    gbps: float
+    latency_s: float
+    kind: str = ""
+
+    def __post_init__(self):
+        if not self.gbps > 0 or not self.latency_s >= 0:
+            raise ValueError(f"link {self.kind or '?'}: need gbps > 0 and latency_s >= 0")
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A cluster as a collective sees it: `gpus_per_node` GPUs joined by `intra` (NVLink/NVSwitch or
+    PCIe), nodes joined by `inter` (the NICs, as GB/s per GPU); `nvls`: NVLink SHARP in the switches."""
+
+    name: str
+    gpus_per_node: int
+    intra: Link
+    inter: Link | None = None
+    nodes: int = 1
+    nvls: bool = False
+    source: str = ""
+
+    def __post_init__(self):
+        if self.gpus_per_node < 1 or self.nodes < 1:
+            raise ValueError(f"topology {self.name}: gpus_per_node and nodes must be >= 1")
+        if self.nodes > 1 and self.inter is None:
+            raise ValueError(f"topology {self.name}: {self.nodes} nodes need an inter-node link")
+
+    @property
+    def gpus(self) -> int:
+        return self.gpus_per_node * self.nodes
