@@ -35,11 +35,11 @@ REPO = Path(__file__).resolve().parent.parent
 # forward, dK/dV, dQ, decode at d64 and d128) took 0.35-0.82 s each, vector_add 0.05-0.13 s. The slowest
 # is taken for every compilation: the GPU machine's cores are not assumed faster.
 COMPILE_S = 0.82
-# Triton's autotuner times every candidate of a new key with do_bench's defaults (warmup 25 ms, rep
-# 100 ms; triton/testing.py, triton 3.6.0), and the longest candidate lists in kernels/*/config.py have 4
-# tiles (qmatmul on Hopper; attention's forward 2-3): a Triton test item is counted as 4 compilations,
-# each followed by its 0.125 s of timing.
-CANDIDATES = 1
+# Triton's autotuner times a candidate of a new key with do_bench's defaults (warmup 25 ms, rep 100 ms;
+# triton/testing.py, triton 3.6.0). A Triton key is counted as one compilation and one such timing; the
+# kernels that autotune over 2-4 tiles (attention's forward, the GEMMs, qmatmul: kernels/*/config.py)
+# compile more, which TEST_S covers: it is the mean test time of a run with the GEMMs' autotuning in it,
+# and tests/test_packs.py holds the estimate of that run not below the time it took.
 AUTOTUNE_S = 0.125
 # One CUDA C module compiled by NVRTC (CuPy), once per workload, variant and dtype (CuPy keeps it on disk
 # for the other test processes): bench.nvrtc.compile_file for sm_90 on the 2-core CPU, no GPU, took
@@ -56,9 +56,10 @@ WORKERS = 8
 # Starting pytest on the GPU machine: collecting tests/gpu took 3 s on the 2-core CPU, no GPU, and each
 # worker imports torch and initialises CUDA, counted as 15 s (not measured on a GPU yet).
 PYTEST_START_S = 15.0
-# Starting `gpubench run` (the orchestrator, then its worker: imports, CUDA context, NVML): the committed
-# H100 quick run's duration less its items' cost (reports/reference/NVIDIA-H100-80GB-HBM3/
-# results-quick.json: 154 s for 186 items) leaves about 20 s; taken as 20 s.
+# Starting `gpubench run` (the orchestrator, then its worker: imports, a CUDA context, NVML): not
+# measured apart on a GPU; importing torch, triton and the workloads took 7 s on the busy 2-core CPU, no
+# GPU; assumed 20 s with the CUDA context and the worker (bench.split's per-item overhead is measured net
+# of it).
 RUN_START_S = 20.0
 # Commands that only read results files, on the 2-core CPU, no GPU: `gpubench gate` of two 1.1 MB files
 # took 2.2 s, the gate's calibration over 11 runs of the 31-record A/A plan 8.6 s; each is given about
@@ -164,11 +165,12 @@ def compile_keys(tests: Iterable[GpuTest], registry) -> tuple[set, set]:
 def tests_cost(tests: Sequence[GpuTest], registry, workers: int = WORKERS) -> Cost:
     """Seconds of one pytest run of `tests` over `workers` processes."""
     triton, nvrtc = compile_keys(tests, registry)
-    compiling = len(triton) * CANDIDATES * (COMPILE_S + AUTOTUNE_S) + len(nvrtc) * NVRTC_S
+    compiling = len(triton) * (COMPILE_S + AUTOTUNE_S) + len(nvrtc) * NVRTC_S
     seconds = PYTEST_START_S + (compiling + len(tests) * TEST_S) / workers
-    basis = (f"{len(tests)} tests, {len(triton)} Triton keys x {CANDIDATES} candidates x "
-             f"{COMPILE_S + AUTOTUNE_S:.2f} s, {len(nvrtc)} NVRTC modules x {NVRTC_S:.0f} s, "
-             f"{TEST_S} s a test, over {workers} workers")  # fmt: skip
+    basis = (
+        f"{len(tests)} tests, {len(triton)} Triton keys x {COMPILE_S + AUTOTUNE_S:.2f} s, "
+        f"{len(nvrtc)} NVRTC modules x {NVRTC_S:.0f} s, {TEST_S} s a test, over {workers} workers"
+    )
     return Cost(seconds, basis)
 
 

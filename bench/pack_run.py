@@ -123,7 +123,7 @@ def run_pack(
         lines.append(f"{step.name:<20} {status:<12} {seconds:6.0f} s  ({detail})")
         echo(lines[-1])
         if status == "ok":
-            places.update({name: at.place(where) for name, where in step.keep.items()})
+            places.update({n: at.place(w) for n, w in step.keep.items() if (at.out / n).is_file()})
         (at.out / "steps.txt").write_text("\n".join(lines) + "\n")
     lines.append(f"{'total':<20} {'':<12} {time.monotonic() - start:6.0f} s")
     (at.out / "commit.json").write_text(json.dumps(places, indent=1) + "\n")

@@ -64,7 +64,7 @@ class Where:
 @dataclass(frozen=True)
 class Step:
     """One command of a pack. `keep`: output -> its place in the repository (committed when the step
-    succeeds); other outputs stay in the archive only."""
+    succeeds and wrote it); other outputs stay in the archive only. `outputs()`: what the step must write."""
 
     name: str
     keep: dict[str, str] = field(default_factory=dict)
@@ -242,7 +242,7 @@ class Ncu(Step):
                       str(self.calls), "--out", str(at.out / f"{self.name}.json"))  # fmt: skip
 
     def outputs(self, at: Where) -> list[str]:
-        return [f"{self.name}.json", *self.keep]
+        return [f"{self.name}.json"]  # ncu's own CSV is named after how ncu ran (one process or several)
 
     def cost(self, at: Where) -> Cost:
         return pack_costs.ncu_cost(self.records, self.calls)

@@ -13,7 +13,7 @@ plan, commit and GPU, run after run) and its detection rate for 5 % and 10 % slo
                    provenance: the same rate without scaling samples on the CPU.
 
 `python -m gpubench.reports.gate_calibration --aa RUN... [--slowed RUN...] [--json OUT] [--markdown OUT]`
-writes the figures (scripts/reference_run.sh, step calib). Pure: results files only, no torch.
+writes the figures (the GPU packs' calib step, docs/gpu-runs.md). Pure: results files only, no torch.
 """
 
 from __future__ import annotations

@@ -180,3 +180,26 @@ def _check_archive(pack, archive: Path, at: Where) -> None:
         places = json.loads(read("commit.json"))
         assert places == {k: at.place(v) for s in pack.steps for k, v in s.keep.items()}
         assert all(p.startswith("reports/") for p in places.values())
+
+
+def test_the_plan_command_lists_every_pack_and_what_each_gpu_owes(plans, capsys):
+    assert pack_cli.main(["--plan"]) == 0
+    out = capsys.readouterr().out
+    for pack in packs.PACKS:
+        assert f". {pack.name}: {pack.about}" in out
+    assert "NVIDIA H200: owed: 5 GPU test files never run on it" in out and f"of {packs.PACK_LIMIT_S} s" in out
+    assert "- tests_new" in out and "844 tests" in out  # the count behind the estimate
+
+
+def test_the_command_refuses_a_bad_argument_in_one_line(tmp_path, capsys):
+    for argv, words in (
+        ([], "give PACK and OUT"),
+        (["nope", str(tmp_path), "--gpu", H100], "no pack 'nope'; the packs: correctness, bench-new"),
+        (["correctness", str(tmp_path / "missing"), "--gpu", H100], "no such folder"),
+        (["correctness", str(tmp_path), "--gpu", H100, "--limit", "nan"], "--limit must be"),
+        (["--commit", str(tmp_path / "x.tar.gz")], "not a pack's archive"),
+    ):
+        assert pack_cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("scripts/gpu_pack.py: error:") and words in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
