@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -68,6 +69,8 @@ def _execute(cmd: list[str], at: Where, step: Step, limit_s: float, log: Path) -
     t0 = time.monotonic()
     captured = open(at.out / step.stdout, "w") if step.stdout else None  # noqa: SIM115 (closed below)
     with open(log, "w") as err, captured or contextlib.nullcontext(err) as out:
+        err.write(f"$ {shlex.join(cmd)}\n")  # the command first, for whoever reads the log
+        err.flush()
         errors = err if step.stdout else subprocess.STDOUT  # a log of both, or stdout the step's output
         proc = subprocess.Popen(cmd, cwd=at.repo, env=env, stdout=out, stderr=errors, start_new_session=True)
         try:
@@ -118,7 +121,10 @@ def run_pack(
     lines, places, statuses = [head], {}, {}
     echo(head)
     for step in pack.steps:
-        status, seconds, detail = _one(step, at, deadline, margin)
+        try:
+            status, seconds, detail = _one(step, at, deadline, margin)
+        except Exception as exc:  # a step that cannot even start costs itself, never the archive
+            status, seconds, detail = "error", 0.0, f"{type(exc).__name__}: {exc}"
         statuses[step.name] = status
         lines.append(f"{step.name:<20} {status:<12} {seconds:6.0f} s  ({detail})")
         echo(lines[-1])

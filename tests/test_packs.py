@@ -123,21 +123,25 @@ class _Exit(_Sleep):
         return [sys.executable, "-c", "import sys; sys.exit(3)"]
 
 
+class _Broken(_Sleep):
+    def command(self, at):
+        raise RuntimeError("no command")
+
+
 def test_a_step_is_stopped_at_its_limit_and_the_pack_goes_on_within_its_own(tmp_path):
     at = _repo(tmp_path, [])
     at.out.mkdir()
-    pack = packs.Pack(
-        "test", "a test pack", (_Exit("fails"), _Sleep("sleeps"), _Exit("late")), lambda at: None
-    )
+    steps = (_Broken("broken"), _Exit("fails"), _Sleep("sleeps"), _Exit("late"))
+    pack = packs.Pack("test", "a test pack", steps, lambda at: None)
     limit = pack_run.RESERVE_S + pack_run.MIN_STEP_S + 1  # room for one step of 2 s (1 s x MARGIN), no more
     archive, statuses = pack_run.run_pack(pack, at, tmp_path, "abc", limit_s=limit, echo=lambda line: None)
-    assert statuses == {"fails": "failed(rc=3)", "sleeps": "timeout", "late": "not-run"}
+    assert statuses == {"broken": "error", "fails": "failed(rc=3)", "sleeps": "timeout", "late": "not-run"}
     assert [p.name for p in tmp_path.glob("*.tar.gz")] == [archive.name]
     with tarfile.open(archive) as tar:
         top = tar.getnames()[0].split("/")[0]
         steps = tar.extractfile(f"{top}/steps.txt").read().decode().splitlines()
-    assert [line.split()[:2] for line in steps[1:4]] == [["fails", "failed(rc=3)"], ["sleeps", "timeout"],
-                                                         ["late", "not-run"]]  # fmt: skip
+    assert [line.split()[1] for line in steps[1:5]] == [statuses[s.name] for s in pack.steps]
+    assert "RuntimeError: no command" in steps[1]
 
 
 @pytest.mark.slow
@@ -187,7 +191,8 @@ def test_the_plan_command_lists_every_pack_and_what_each_gpu_owes(plans, capsys)
     out = capsys.readouterr().out
     for pack in packs.PACKS:
         assert f". {pack.name}: {pack.about}" in out
-    assert "NVIDIA H200: owed: 5 GPU test files never run on it" in out and f"of {packs.PACK_LIMIT_S} s" in out
+    assert "NVIDIA H200: owed: 5 GPU test files never run on it" in out
+    assert f"of {packs.PACK_LIMIT_S} s" in out
     assert "- tests_new" in out and "844 tests" in out  # the count behind the estimate
 
 
