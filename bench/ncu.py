@@ -1,7 +1,7 @@
 """Records of a results file profiled under Nsight Compute: which records, the ncu command, and the
-profile each record gets from ncu's CSV (bench.ncu_csv).
+profile each record gets from ncu's CSV (bench.ncu.csvfile).
 
-The profiled process is bench.ncu_target: for every chosen record it builds the inputs, runs the variant
+The profiled process is bench.ncu.target: for every chosen record it builds the inputs, runs the variant
 (compilation and autotuning happen there, unprofiled), then profiles `calls` calls, each between
 cudaProfilerStart and cudaProfilerStop (ncu runs with --profile-from-start off) inside an NVTX range
 "gpubench:<record>:<call>"; ncu renames each kernel after that range (--print-nvtx-rename kernel), so the
@@ -20,7 +20,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from gpubench.bench.ncu_csv import KernelRow
+from gpubench.bench.ncu.csvfile import KernelRow
 from gpubench.results import NcuProfile, Record, Run
 
 __all__ = [

@@ -64,8 +64,8 @@ def _out_path(args) -> Path:
 def _check(args):
     """(run, records, extra ncu args, out path) or the usage error's message."""
     from gpubench import results
-    from gpubench.bench import ncu
-    from gpubench.bench.outpath import unwritable
+    from gpubench.bench.ncu import records as ncu
+    from gpubench.outpath import unwritable
 
     if not (1 <= args.calls <= MAX_CALLS):
         return f"--calls must be 1 to {MAX_CALLS}, got {args.calls}"
@@ -96,13 +96,13 @@ def run(args) -> int:
     if isinstance(checked, str):
         return usage_error(PROG, checked)
     run_, recs, extra, out = checked
-    from gpubench.bench import ncu
+    from gpubench.bench.ncu import records as ncu
 
     ncu_path = ncu.find_ncu(args.ncu)
     if args.dry_run:
         for rec in recs:
             print(rec.label)
-        target = ["python", "-m", "gpubench.bench.ncu_target", "ITEMS", "STATUS"]
+        target = ["python", "-m", "gpubench.bench.ncu.target", "ITEMS", "STATUS"]
         metrics = [*ncu.CORE_METRICS, "(the tensor metrics this GPU has)"]
         cmd = ncu.command(ncu_path or "ncu", metrics, Path("LOG"), target, extra)
         print(f"{len(recs)} records; ncu: {ncu_path or 'not found'}\n{shlex.join(cmd)}")
@@ -137,8 +137,8 @@ def profile_into(
 ) -> int:
     """Profile `recs` (records of `run_`), store each one's NcuProfile in it and write the run to `out`."""
     from gpubench import results
-    from gpubench.bench import ncu
-    from gpubench.bench.ncu_run import profile_records
+    from gpubench.bench.ncu import records as ncu
+    from gpubench.bench.ncu.launch import profile_records
     from gpubench.fmt import fmt_time
 
     echo(f"{PROG}: {len(recs)} records of {run_.where} under {ncu_path}, {calls} calls each")

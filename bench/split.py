@@ -15,8 +15,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 
-from gpubench.bench.plan import PlanItem
-from gpubench.bench.stats import StoppingRule
+from gpubench.bench.run.plan import PlanItem
+from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.results import RecordKey, Run
 
 __all__ = [
@@ -83,7 +83,7 @@ def roofline_cost(item: PlanItem, workload, ceilings, l2_bytes: int | None, rule
 
 def call_seconds(item: PlanItem, workload, ceilings, l2_bytes: int | None) -> float:
     """One sample of an item on the roofline: its time per call, plus the L2 flush before a cold one."""
-    from gpubench.roofline.model import predict
+    from gpubench.roofline.roof import predict
 
     flops, nbytes = int(workload.flops(item.shape)), int(workload.bytes(item.shape, item.dtype))
     per_call = predict(flops, nbytes, item.dtype, ceilings, workload.uses_tensor_cores).time_s or 0.0
@@ -94,7 +94,7 @@ def call_seconds(item: PlanItem, workload, ceilings, l2_bytes: int | None) -> fl
 
 def datasheet(gpu_name: str | None):
     """(ceilings, L2 bytes) of `gpu_name`'s datasheet; (None, None) for a GPU the spec database lacks."""
-    from gpubench.roofline.model import Ceilings
+    from gpubench.roofline.roof import Ceilings
     from gpubench.roofline.specs import match_gpu
 
     spec = match_gpu(gpu_name)

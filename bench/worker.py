@@ -11,10 +11,10 @@ import os
 import traceback
 
 from gpubench import kernels
-from gpubench.bench.correctness import CorrectnessError, ReferenceCache, check_variant
-from gpubench.bench.measure import Measurement, load, measure
-from gpubench.bench.plan import PlanItem
-from gpubench.bench.telemetry import flags_from
+from gpubench.bench.measure.correctness import CorrectnessError, ReferenceCache, check_variant
+from gpubench.bench.measure.sampling import Measurement, load, measure
+from gpubench.bench.run.plan import PlanItem
+from gpubench.bench.measure.telemetry import flags_from
 from gpubench.results import Correctness, Record, Sustained, Telemetry, Timing
 from gpubench.results.provenance import SLOWDOWN_ENV, SUSTAINED_ENV, positive_float
 
@@ -51,7 +51,7 @@ class DeviceClock:
 class WorkerContext:
     """What the items of one worker share: the device, its timers (one per L2 mode), the telemetry
     sampler and the correctness verdicts. `timer_factory(device, mode)` and `telemetry` stand in for
-    bench.timing.DeviceTimer and bench.telemetry.TelemetrySampler where no GPU is (the CPU tests)."""
+    bench.measure.timing.DeviceTimer and bench.measure.telemetry.TelemetrySampler where no GPU is (the CPU tests)."""
 
     def __init__(
         self, journal: Journal, rule, device=None, *, timer_factory=None, telemetry=None, gpu_uuid=None,
@@ -68,10 +68,10 @@ class WorkerContext:
         self.device = device or torch.device("cuda", torch.cuda.current_device())
         self.gpu_uuid = gpu_uuid
         if timer_factory is None:
-            from gpubench.bench.timing import DeviceTimer as timer_factory
+            from gpubench.bench.measure.timing import DeviceTimer as timer_factory
         self._timer_factory = timer_factory
         if telemetry is None:
-            from gpubench.bench.telemetry import TelemetrySampler
+            from gpubench.bench.measure.telemetry import TelemetrySampler
 
             telemetry = TelemetrySampler(self.device)
         self.telemetry = telemetry
@@ -109,7 +109,7 @@ class WorkerContext:
         return m, telemetry
 
     def measure_sustained(self, fn, mode: str) -> Sustained:
-        """The same measurement after `sustained_s` of back-to-back calls (bench.measure.load)."""
+        """The same measurement after `sustained_s` of back-to-back calls (bench.measure.sampling.load)."""
         loaded = load(fn, self.timer(mode).synchronize, self.sustained_s)
         m, telemetry = self.measure(fn, mode)
         timing = _timing(m, getattr(self.timer(mode), "flush_bytes", 0) if mode == "cold" else 0)

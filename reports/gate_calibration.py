@@ -9,7 +9,7 @@ plan, commit and GPU, run after run) and its detection rate for 5 % and 10 % slo
                    a slowdown of exactly f under the real run-to-run drift; the detection rate is the
                    share of those comparisons the gate calls SLOWER, with a 95 % lower bound.
     measured       runs made with GPUBENCH_TEST_SLOWDOWN=f (a real spin of f of each kernel's time inside
-                   every sample, bench.worker) gated against the A/A runs, f read from each file's
+                   every sample, bench.run.worker) gated against the A/A runs, f read from each file's
                    provenance: the same rate without scaling samples on the CPU.
 
 `python -m gpubench.reports.gate_calibration --aa RUN... [--slowed RUN...] [--json OUT] [--markdown OUT]`

@@ -25,7 +25,7 @@ if mode == "denied":
           "Counters on the target device 0.")  # fmt: skip
     sys.exit(1)
 log = args[args.index("--log-file") + 1]
-at = args.index("gpubench.bench.ncu_target")
+at = args.index("gpubench.bench.ncu.target")
 items_path, status_path = args[at + 1], args[at + 2]
 calls = int(args[args.index("--calls", at) + 1])
 items = json.loads(open(items_path).read())

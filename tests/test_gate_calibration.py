@@ -12,7 +12,7 @@ import pytest
 
 from gpubench.reports import gate_calibration as cal
 from gpubench.results import Provenance
-from tests import realdata
+from tests.support import realdata
 
 
 def aa():

@@ -1,4 +1,4 @@
-"""The measurement loop (bench.measure) and one worker item (bench.worker.run_item) on the CPU, driven by
+"""The measurement loop (bench.measure.sampling) and one worker item (bench.run.worker.run_item) on the CPU, driven by
 a stand-in timer: stop reasons, the retry of batches with launch gaps, the CUDA-graph fallback, and the
 record an item becomes (correct, wrong, skipped, failed). The kernels are real torch code on the CPU."""
 
@@ -13,11 +13,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from gpubench.bench import worker as worker_mod
-from gpubench.bench.measure import measure
-from gpubench.bench.plan import PlanItem
-from gpubench.bench.stats import StoppingRule
-from gpubench.bench.timing import BatchInfo
+from gpubench.bench.run import worker as worker_mod
+from gpubench.bench.measure.sampling import measure
+from gpubench.bench.run.plan import PlanItem
+from gpubench.bench.measure.stopping import StoppingRule
+from gpubench.bench.measure.timing import BatchInfo
 from gpubench.kernels import REGISTRY, Variant
 from gpubench.results import Telemetry
 
@@ -25,7 +25,7 @@ RULE = StoppingRule(min_samples=10, max_samples=200, min_time_s=0.0, rel_noise=0
 
 
 class FakeTimer:
-    """bench.timing.DeviceTimer's interface over scripted samples. `gaps` batches report launch gaps;
+    """bench.measure.timing.DeviceTimer's interface over scripted samples. `gaps` batches report launch gaps;
     `graph` is "ok", "fail" or None (never asked)."""
 
     graph_below_s = 10e-6
@@ -206,7 +206,7 @@ def test_the_reference_is_computed_once_per_shape_and_dtype(vector_add, monkeypa
 
 
 def test_load_runs_back_to_back_for_the_time_asked():
-    from gpubench.bench.measure import load
+    from gpubench.bench.measure.sampling import load
 
     now = [0.0]
     calls, syncs = [], []

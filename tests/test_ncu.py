@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from gpubench import results
-from gpubench.bench import ncu, ncu_cli
-from gpubench.bench.ncu_csv import NcuCsvError, errors, parse, to_base
+from gpubench.bench.ncu import records as ncu
+from gpubench.bench.commands import ncu_cli
+from gpubench.bench.ncu.csvfile import NcuCsvError, errors, parse, to_base
 from gpubench.reports import report_cli
-from tests import realdata
+from tests.support import realdata
 
 DATA = Path(__file__).parent / "data" / "ncu"
 FAKE = Path(__file__).with_name("_fake_ncu.py")

@@ -1,7 +1,7 @@
 """The GPU packs (bench.packs) on the CPU: every pack's plan fits a lent GPU session, with estimates
 derived from counts; the estimates are not below what the GPU runs committed under reports/ took; which
 packs a GPU model owes, from what is committed; and a rehearsal that runs every pack end to end through
-the real runner, its GPU parts stood in for (tests/_fake_pack_python.py), then checks the archive it
+the real runner, its GPU parts stood in for (tests/support/fake_pack_python.py), then checks the archive it
 leaves, so that a slip in a pack costs no GPU minutes."""
 
 import json
@@ -13,10 +13,16 @@ from pathlib import Path
 import pytest
 
 from gpubench import kernels, results
-from gpubench.bench import pack_cli, pack_costs, pack_run, pack_steps, packs
-from gpubench.bench.pack_costs import Cost
-from gpubench.bench.pack_steps import Step, Where
-from gpubench.bench.plan import PROFILES, PlanItem
+from gpubench.bench.packs import (
+    cli as pack_cli,
+    costs as pack_costs,
+    runner as pack_run,
+    steps as pack_steps,
+)
+from gpubench.bench import packs
+from gpubench.bench.packs.costs import Cost
+from gpubench.bench.packs.steps import Step, Where
+from gpubench.bench.run.plan import PROFILES, PlanItem
 
 REPO = Path(__file__).resolve().parent.parent
 H100 = "NVIDIA H100 80GB HBM3"

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from gpubench.bench.correctness import check_variant
+from gpubench.bench.measure.correctness import check_variant
 from gpubench.kernels.attention import WORKLOAD as ATT
 from gpubench.kernels.attention import config, cupy_kernels, triton_bwd, triton_decode, triton_fwd
 from gpubench.kernels.attention import shape_of as S

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpubench.bench.plan import PROFILES, PlanItem
-from gpubench.bench.split import ITEM_OVERHEAD_S, call_seconds, datasheet, item_key, measured_costs
-from gpubench.bench.stats import StoppingRule
+from gpubench.bench.run.plan import PROFILES, PlanItem
+from gpubench.bench.fleet.split import ITEM_OVERHEAD_S, call_seconds, datasheet, item_key, measured_costs
+from gpubench.bench.measure.stopping import StoppingRule
 
 __all__ = [
     "Cost", "GpuTest", "bench_cost", "collect_gpu_tests", "compile_keys", "layer_cost", "micro_cost",
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # ---- the factors -------------------------------------------------------------------------------------
 
-# One Triton compilation, seconds: triton.compile for GPUTarget("cuda", 90, 32), as tests/aot.py does,
+# One Triton compilation, seconds: triton.compile for GPUTarget("cuda", 90, 32), as tests/support/aot.py does,
 # measured on the 2-core CPU, no GPU (triton 3.6.0, a fresh cache): the attention kernels (forward, TMA
 # forward, dK/dV, dQ, decode at d64 and d128) took 0.35-0.82 s each, vector_add 0.05-0.13 s. The slowest
 # is taken for every compilation: the GPU machine's cores are not assumed faster.
@@ -42,7 +42,7 @@ COMPILE_S = 0.82
 # and tests/test_packs.py holds the estimate of that run not below the time it took.
 AUTOTUNE_S = 0.125
 # One CUDA C module compiled by NVRTC (CuPy), once per workload, variant and dtype (CuPy keeps it on disk
-# for the other test processes): bench.nvrtc.compile_file for sm_90 on the 2-core CPU, no GPU, took
+# for the other test processes): bench.cpucheck.nvrtc.compile_file for sm_90 on the 2-core CPU, no GPU, took
 # 0.04-2.01 s a source, attention.cu the slowest; that is taken for every module.
 NVRTC_S = 2.0
 # The run of one GPU test beyond compiling: the mean test time of the committed H100 GPU-test report
@@ -58,7 +58,7 @@ WORKERS = 8
 PYTEST_START_S = 15.0
 # Starting `gpubench run` (the orchestrator, then its worker: imports, a CUDA context, NVML): not
 # measured apart on a GPU; importing torch, triton and the workloads took 7 s on the busy 2-core CPU, no
-# GPU; assumed 20 s with the CUDA context and the worker (bench.split's per-item overhead is measured net
+# GPU; assumed 20 s with the CUDA context and the worker (bench.fleet.split's per-item overhead is measured net
 # of it).
 RUN_START_S = 20.0
 # Commands that only read results files, on the 2-core CPU, no GPU: `gpubench gate` of two 1.1 MB files
@@ -184,7 +184,7 @@ def sampling_bound(rule: StoppingRule, call_s: float) -> float:
 
 def bench_cost(items: Sequence[PlanItem], rule: StoppingRule, gpu_name: str, registry, previous=None) -> Cost:
     """Seconds of one `gpubench run` of `items`, an upper figure: the run's start, and per item the measured
-    overhead (bench.split.ITEM_OVERHEAD_S) and the stopping rule's bound on its sampling on the datasheet
+    overhead (bench.fleet.split.ITEM_OVERHEAD_S) and the stopping rule's bound on its sampling on the datasheet
     roofline of `gpu_name` (its timeout where the GPU is unknown); an item that `previous` (a results file
     of this GPU model) holds costs what it took there."""
     ceilings, l2 = datasheet(gpu_name)

@@ -67,7 +67,7 @@ def detect_gpu(python: list[str]) -> str | None:
 def where(gpu: str, python: list[str], out: Path | None = None):
     """Where a pack runs; without `out`, a plan's view: the GPU machine's (pytest-xdist installed)."""
     from gpubench import kernels
-    from gpubench.bench.pack_steps import Where, has
+    from gpubench.bench.packs.steps import Where, has
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     parallel = has("xdist") if out is not None else True
@@ -75,7 +75,7 @@ def where(gpu: str, python: list[str], out: Path | None = None):
 
 
 def print_plan(gpu: str, python: list[str], echo=print) -> int:
-    from gpubench.bench.pack_run import plan
+    from gpubench.bench.packs.runner import plan
     from gpubench.bench.packs import PACK_LIMIT_S, PACKS
 
     at = where(gpu, python)
@@ -118,8 +118,8 @@ def commit_archive(archive: str, repo: Path = REPO, echo=print) -> int:
 
 
 def run(args, python: list[str]) -> int:
-    from gpubench.bench import pack_run
-    from gpubench.bench.device import suite_commit
+    from gpubench.bench.packs import runner as pack_run
+    from gpubench.bench.measure.device import suite_commit
     from gpubench.bench.packs import PACK_LIMIT_S, by_name, owed
 
     gpu = args.gpu or detect_gpu(python)

@@ -1,5 +1,5 @@
 """The kinds of step a GPU pack is made of (bench.packs lists the packs): each knows its command, what it
-costs (bench.pack_costs: a count times a per-unit time) and which of its outputs are committed where.
+costs (bench.packs.costs: a count times a per-unit time) and which of its outputs are committed where.
 
 A step runs in the repository with `at.python` (the GPU machine's interpreter; a rehearsal's stand-in) and
 writes into `at.out`, the pack's folder. Output names are relative to that folder; a committed output
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from gpubench.bench import pack_costs
-from gpubench.bench.pack_costs import Cost
-from gpubench.bench.plan import PROFILES, PlanItem
-from gpubench.bench.runner import slug
+from gpubench.bench.packs import costs as pack_costs
+from gpubench.bench.packs.costs import Cost
+from gpubench.bench.run.plan import PROFILES, PlanItem
+from gpubench.fmt import file_slug
 
 __all__ = ["Calib", "Cmd", "Gate", "Layer", "Micro", "Ncu", "Pytest", "Run", "Step", "Where"]
 
@@ -42,7 +42,7 @@ class Where:
 
     @property
     def slug(self) -> str:
-        return slug(self.gpu)
+        return file_slug(self.gpu)
 
     @property
     def ref(self) -> Path:
@@ -316,10 +316,10 @@ class Layer(Step):
         return [f"{self.name}.json", *self.keep]
 
     def cost(self, at: Where) -> Cost:
-        from gpubench.bench.modprofile.compose import plan_layer, registry_info
-        from gpubench.roofline.transformer.configs import get_model
-        from gpubench.roofline.transformer.operators import layer_operators
-        from gpubench.roofline.transformer.scenario import Scenario
+        from gpubench.transformer.measured.compose import plan_layer, registry_info
+        from gpubench.transformer.configs import get_model
+        from gpubench.transformer.operators import layer_operators
+        from gpubench.transformer.scenario import Scenario
 
         seq = self.tokens if self.phase == "prefill" else 1
         sc = Scenario(self.phase, self.batch, seq, self.tokens)

@@ -2,9 +2,9 @@
 returns one archive, and knows from what is committed under reports/ whether it is still owed for a GPU
 model. PACKS lists them in order of value: whoever next has a GPU runs the first one owed.
 
-A pack is a row of PACKS: a name, what it is for, its steps (bench.pack_steps) and the test of whether it
+A pack is a row of PACKS: a name, what it is for, its steps (bench.packs.steps) and the test of whether it
 is owed. Adding one is adding a row; a new kind of work (collectives, training) adds its step kind to
-bench.pack_steps and its rows here.
+bench.packs.steps and its rows here.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpubench.bench.pack_costs import RUN_START_S
-from gpubench.bench.pack_steps import (
+from gpubench.bench.packs.costs import RUN_START_S
+from gpubench.bench.packs.steps import (
     MICRO_TESTS,
     Calib,
     Cmd,
@@ -31,7 +31,7 @@ from gpubench.bench.pack_steps import (
     never_run,
     run_before,
 )
-from gpubench.bench.plan import PROFILES, PlanItem, build_plan
+from gpubench.bench.run.plan import PROFILES, PlanItem, build_plan
 
 __all__ = ["BUDGET_S", "PACKS", "PACK_LIMIT_S", "Pack", "by_name", "owed"]
 
@@ -79,7 +79,7 @@ def _keys(path: Path, mtime_ns: int) -> frozenset:
 
 
 def missing(items: list[PlanItem], at: Where) -> str | None:
-    from gpubench.bench.split import item_key
+    from gpubench.bench.fleet.split import item_key
 
     have = committed_keys(at)
     lacking = [i for i in items if item_key(i) not in have]

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpubench.bench.pack_costs import Cost, collect_gpu_tests
-from gpubench.bench.pack_steps import Pytest, Step, Where
+from gpubench.bench.packs.costs import Cost, collect_gpu_tests
+from gpubench.bench.packs.steps import Pytest, Step, Where
 from gpubench.bench.packs import PACK_LIMIT_S, PACKS, Pack
 
 __all__ = ["MARGIN", "MAX_ARCHIVE_BYTES", "Planned", "plan", "run_pack"]

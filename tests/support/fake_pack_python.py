@@ -9,7 +9,7 @@ its test files by their paths. What needs a GPU, or time, is stood in for: `gpub
 (real data, not measured by this run; a run's file holds the committed records of the items it was
 given), `device` and the calibration a note. `gpubench gate` runs for real.
 
-    python tests/_fake_pack_python.py -m MODULE ARGS...
+    python tests/support/fake_pack_python.py -m MODULE ARGS...
 """
 
 import os
@@ -34,8 +34,8 @@ def committed_records(items_file: str, out: str) -> None:
     import json
 
     from gpubench import results
-    from gpubench.bench.plan import PlanItem
-    from gpubench.bench.split import item_key
+    from gpubench.bench.run.plan import PlanItem
+    from gpubench.bench.fleet.split import item_key
 
     keys = {item_key(PlanItem.from_json(i)) for i in json.loads(Path(items_file).read_text())}
     run = results.read(REF / "results-quick.json")
