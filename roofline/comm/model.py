@@ -54,7 +54,7 @@ def predict(
         raise ValueError(f"{ranks} ranks span nodes of {topology.name}, which has no inter-node link")
     steps = _STEPS.get(collective, lambda p: p - 1)(ranks)
     moved = nbytes * bus_factor(collective, ranks)
-    terms = {"latency": steps * link.latency_s, "bandwidth": moved / (link.gbps * 1e9)}
+    terms = {"latency": steps * link.latency_s, "bandwidth": moved / (link.model_gbps * 1e9)}
     limit = "latency" if terms["latency"] >= terms["bandwidth"] else (
         "intra-node link" if link is topology.intra else "NIC")  # fmt: skip
     return CommPrediction(collective, nbytes, ranks, sum(terms.values()), "ring", limit, terms)
