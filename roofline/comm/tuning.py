@@ -24,6 +24,9 @@ class NcclConstants:
     channel_gbps: Mapping[str, tuple[float, ...]]  # architecture (or "default") -> speeds tried
     max_nvls_channels: int
     caps: Mapping[str, Mapping[str, tuple[float, ...]]]  # cap -> architecture -> [1 node, 2, more]
+    tree_correction: Mapping[str, tuple[float, ...]]  # protocol -> factor by log2(bytes / 64)
+    ring_plateau_latency_factor: float
+    net_overhead_us: float
     sources: tuple[Document, ...]
 
     def latency_s(self, algorithm: str, protocol: str, hw: str | None = None) -> float:
@@ -39,6 +42,18 @@ class NcclConstants:
 
     def speeds(self, arch: str) -> tuple[float, ...]:
         return self.channel_gbps.get(arch, self.channel_gbps["default"])
+
+    def tree_factor(self, protocol: str, nbytes: int) -> float:
+        """NCCL's tree all-reduce correction at this size (1.0 outside its table)."""
+        row, chunks = self.tree_correction[protocol], nbytes >> 6
+        log_size = chunks.bit_length() - 1  # log2 rounded down; -1 below 64 B
+        return row[log_size] if 0 <= log_size < len(row) else 1.0
+
+
+def cap_arch(arch: str) -> str:
+    """The row of NCCL's per-architecture tables an architecture uses (its compCapIndex)."""
+    rows = {"blackwell": "blackwell", "hopper": "hopper", "volta": "volta", "turing": "volta"}
+    return rows.get(arch, "ampere")
 
 
 def _rows(table: Mapping) -> Mapping[str, tuple[float, ...]]:
@@ -62,5 +77,8 @@ def nccl_constants() -> NcclConstants:
         channel_gbps=MappingProxyType({a: tuple(v) for a, v in model["channel_gbps"].items()}),
         max_nvls_channels=int(model["max_nvls_channels"]),
         caps=MappingProxyType(caps),
+        tree_correction=MappingProxyType({p: tuple(raw["tree_correction"][p]) for p in PROTOCOLS}),
+        ring_plateau_latency_factor=float(raw["refinements"]["ring_plateau_latency_factor"]),
+        net_overhead_us=float(raw["refinements"]["net_overhead_us"]),
         sources=tuple(docs[i] for i in model["sources"]),
     )
