@@ -90,3 +90,20 @@ def test_bad_topology_files_are_refused_by_name(tmp_path, text, message):
         load_topology(path)
     with pytest.raises(ValueError, match="does not exist"):
         load_topology(tmp_path / "absent.toml")
+
+
+def test_gpubench_specs_shows_links_and_systems(capsys):
+    from gpubench.roofline import specs_cli
+
+    assert specs_cli.main(["dgx-h100"]) == 0
+    out = capsys.readouterr().out
+    assert "NVIDIA H100 SXM5 80GB  nvlink4     18       25.0        450.0      370.8   yes  gen5 x16" in out
+    assert "dgx-h100" in out and "8 x cx7_ndr" in out and "pcie-server" not in out
+    assert specs_cli.main(["l4", "--json"]) == 0
+    import json
+
+    (l4,) = json.loads(capsys.readouterr().out)
+    assert l4["interconnect"]["pcie"] == "gen4" and l4["interconnect"]["sources"]["pcie"][0]["url"]
+    assert specs_cli.main(["dgx-b200", "--json"]) == 0
+    (b200,) = json.loads(capsys.readouterr().out)
+    assert [s["key"] for s in b200["interconnect"]["systems"]] == ["dgx-b200"]
