@@ -6,8 +6,8 @@ transformer.counts for the row-wise and elementwise operators).
           dW = x^T dy (2MNK, a [K, N] output over M) accumulated into the gradient buffer (read and written
           in the gradients' dtype: fp32 where micro-batches accumulate in fp32, as Megatron and Llama 3 do)
     attention (flash)  opcount's backward: 2.5x the forward's FLOPs; Q, K, V, O, dO, LSE read, dQ, dK, dV
-          written. Materialised: dS K and dS^T Q, dO V^T and P^T dO (each twice its forward), and the softmax's
-          backward over the score matrix
+          written. Materialised: dS K and dS^T Q, dO V^T and P^T dO (each twice its forward), and the
+          softmax's backward over the score matrix
     norms, softmax, elementwise, dropout, rotary  transformer.counts' backward forms
     loss  cross-entropy over the logits in fp32: a softmax forward, its gradient (P - onehot) backward
     optimizer  AdamW per parameter: fp32 master weight, m and v read and written, the gradient read, the
@@ -45,7 +45,9 @@ MASTER_STATE_BYTES = 12  # fp32 master weight, first and second moments
 
 def _gemm_backward(op: Operator, sc: Scenario, grad_size: int) -> list[Operator]:
     if sc.weights is not None:
-        raise ValueError("a backward of quantised weights is not modelled: train with the weights in the dtype")
+        raise ValueError(
+            "a backward of quantised weights is not modelled: train with the weights in the dtype"
+        )
     M, N, K, s = op.shape["M"], op.shape["N"], op.shape["K"], sc.itemsize
     bias = M * N if op.bias else 0  # db: the column sums of dy
     dgrad = Operator(
@@ -106,8 +108,15 @@ def _rowwise_backward(op: Operator, sc: Scenario) -> Operator:
 def _embedding_backward(op: Operator, sc: Scenario, grad_size: int) -> Operator:
     """Scatter-add of dy into the table's gradient: dy read, the touched rows read and written."""
     n = op.weight_bytes // sc.itemsize  # the T rows of H values the forward gathered
-    return replace(op, name="embedding.backward", flops=n, bytes=n * sc.itemsize + 2 * n * grad_size,
-                   weight_bytes=0, resident_bytes=0, note="scatter-add into the table's gradient")  # fmt: skip
+    return replace(
+        op,
+        name="embedding.backward",
+        flops=n,
+        bytes=n * sc.itemsize + 2 * n * grad_size,
+        weight_bytes=0,
+        resident_bytes=0,
+        note="scatter-add into the table's gradient",
+    )
 
 
 def backward_operators(ops: list[Operator], sc: Scenario, grad_dtype: str = "fp32") -> list[Operator]:
@@ -134,7 +143,8 @@ def loss_operators(rows: int, vocab: int) -> tuple[Operator, Operator]:
     shape = {"rows": rows, "cols": vocab}
     f = Operator("loss", "softmax", "model", fwd.flops, fwd.bytes, "fp32", False, shape,
                  note="cross-entropy: fp32 softmax of the logits")  # fmt: skip
-    b = Operator("loss.backward", "softmax", "model", rows * vocab, 2 * rows * vocab * 4, "fp32", False, shape,
+    moved = 2 * rows * vocab * 4  # read P, write dlogits
+    b = Operator("loss.backward", "softmax", "model", rows * vocab, moved, "fp32", False, shape,
                  note="dlogits = P - onehot: read P, write dlogits")  # fmt: skip
     return f, b
 
