@@ -35,6 +35,7 @@ SUBCOMMANDS = {
     "history": "gpubench.reports.history_cli",
     "model": "gpubench.transformer.model_cli",
     "train": "gpubench.transformer.training.cli",
+    "train-step": "gpubench.transformer.measured.train_step_cli",
     "layer": "gpubench.transformer.measured.layer_cli",
     "profile-module": "gpubench.transformer.measured.profile_cli",
 }

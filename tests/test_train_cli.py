@@ -20,8 +20,20 @@ def _run(capsys, *args):
 def test_the_report_shows_memory_terms_and_rates(capsys):
     rc, out, err = _run(capsys, "--gpus", "16", "--tp", "4", "--pp", "2", "--zero", "1", "--tokens", "1e12")
     assert rc == 0, err
-    for what in ("Memory", "optimizer states", "activations", "fits, with", "pipeline bubble",
-                 "TP communication", "MFU", "HFU", "tokens/s", "GPU-hours", "all_gather", "overlaps"):
+    for what in (
+        "Memory",
+        "optimizer states",
+        "activations",
+        "fits, with",
+        "pipeline bubble",
+        "TP communication",
+        "MFU",
+        "HFU",
+        "tokens/s",
+        "GPU-hours",
+        "all_gather",
+        "overlaps",
+    ):
         assert what in out, what
 
 

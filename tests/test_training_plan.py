@@ -32,7 +32,9 @@ def test_activation_terms_are_korthikantis_table_2(tp, sp, recompute, mb):
     job, lay = _gpt_job(), Layout(tp=tp, sp=sp, recompute=recompute, micro_batch=mb)
     got = sum(activation_terms(job, lay).values())
     cfg = GPT_22B
-    want = formulas.korthikanti_activation_bytes(2048, mb, cfg.hidden, cfg.heads, tp, sp and tp > 1, recompute)
+    want = formulas.korthikanti_activation_bytes(
+        2048, mb, cfg.hidden, cfg.heads, tp, sp and tp > 1, recompute
+    )
     assert got == pytest.approx(want, rel=1e-12)
 
 
@@ -88,8 +90,10 @@ def test_the_step_is_the_sum_of_its_terms_and_mfu_follows_palm(llama_8b_step):
     per_token = 6 * formulas.model_params(p.job.cfg) + 12 * 32 * 32 * 128 * 4096
     assert p.mfu == pytest.approx(per_token * p.job.tokens / p.step_time_s / 16 / 989.4e12, rel=1e-3)
     assert p.roofs.side == "measured"  # the committed H100 ceilings
-    bubble = p.term("pipeline bubble") / (p.term("pipeline bubble") + sum(
-        p.term(t) for t in ("forward", "backward", "recompute", "TP communication", "CP communication")))
+    bubble = p.term("pipeline bubble") / (
+        p.term("pipeline bubble")
+        + sum(p.term(t) for t in ("forward", "backward", "recompute", "TP communication", "CP communication"))
+    )
     f = formulas.bubble_fraction(2, p.layout.micro_batches(p.job), 2)  # (p - 1)/(m v) of the ideal m u
     assert p.layout.micro_batches(p.job) == 64 and bubble == pytest.approx(f / (1 + f))
 
@@ -110,8 +114,8 @@ def test_sp_moves_the_same_bytes_as_tp_and_full_recompute_adds_a_forward():
 
 
 def _ends_fwd(p) -> float:
-    from gpubench.transformer.training.step import op_sums
     from gpubench.transformer.training.shard import operator_key
+    from gpubench.transformer.training.step import op_sums
 
     s = op_sums(p.job, operator_key(p.layout), p.roofs).seconds
     return (s["first_fwd"] + s["last_fwd"]) * p.layout.micro_batches(p.job)
@@ -156,8 +160,8 @@ def test_search_ranks_fitting_layouts_fastest_first_and_says_why():
     res = search(job, 16, H100, roofs_for(H100), load_topology("dgx-h100", nodes=2), top=5)
     times = [r.prediction.step_time_s for r in res.ranked]
     assert times == sorted(times) and len(times) == 5
-    assert res.ranked[0].why == "best" and all("+" in r.why for r in res.ranked[1:] if r.prediction.step_time_s
-                                                > times[0])  # fmt: skip
+    assert res.ranked[0].why == "best"
+    assert all(r.why.startswith("+") for r in res.ranked[1:] if r.prediction.step_time_s > times[0])
     assert all(r.prediction.memory.fits for r in res.ranked)
     assert res.considered > res.too_big >= 0
 

@@ -48,8 +48,9 @@ def test_korthikanti_table_5_step_times(rows):
 
 def test_llama_3_throughput_is_bounded_above_by_the_prediction(rows):
     """What the plan leaves out only slows a step, so the predicted TFLOP/s per GPU may not fall below the
-    published ones by more than the roof's own uncertainty; and fewer sequences per DP rank (16 against 32,
-    the same tokens per batch on twice the GPUs) must cost throughput, as it did for Llama 3 (43 % -> 41 %)."""
+    published ones by more than the roof's own uncertainty; and fewer sequences per DP rank (16 against
+    32, the same tokens per batch on twice the GPUs) must cost throughput, as it did for Llama 3 (43 % ->
+    41 %)."""
     llama = [v for v in rows if v.row in LLAMA3]
     for v in llama:
         assert v.error > -ROOF_SPREAD, _table(rows)

@@ -22,10 +22,10 @@ def budget(p: StepPrediction, tokens: float) -> dict:
 
 
 def _head(p: StepPrediction) -> list[str]:
-    job, lay = p.job, p.layout
+    job, lay, topo = p.job, p.layout, p.topology
+    where = f"{topo.name} ({topo.nodes} nodes of {topo.gpus_per_node})" if topo is not None else "one GPU"
     return [
-        f"{job.cfg.name} ({job.cfg.params() / 1e9:.1f} B params) on {lay.gpus} x {p.spec.name}, "
-        f"{p.topology.name} ({p.topology.nodes} nodes of {p.topology.gpus_per_node})",
+        f"{job.cfg.name} ({job.cfg.params() / 1e9:.1f} B params) on {lay.gpus} x {p.spec.name}, {where}",
         f"  batch {job.global_batch} x {job.seq} tokens, {job.dtype}, gradients {job.grad_dtype}, "
         f"{job.attention} attention{', dropout' if job.dropout else ''}",
         f"  layout {lay.describe()}; {lay.micro_batches(job)} micro-batches per step",
@@ -96,8 +96,8 @@ def step_json(p: StepPrediction, tokens: float | None = None) -> dict:
     out = {
         "model": job.cfg.to_json(),
         "gpu": p.spec.key,
-        "topology": {"name": topo.name, "nodes": topo.nodes, "gpus_per_node": topo.gpus_per_node,
-                     "source": topo.source},
+        "topology": None if topo is None else {"name": topo.name, "nodes": topo.nodes,
+                                               "gpus_per_node": topo.gpus_per_node, "source": topo.source},
         "job": {"seq": job.seq, "global_batch": job.global_batch, "dtype": job.dtype,
                 "grad_dtype": job.grad_dtype, "attention": job.attention, "dropout": job.dropout,
                 "tokens_per_step": job.tokens},

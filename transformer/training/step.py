@@ -100,7 +100,7 @@ class StepPrediction:
     layout: Layout
     spec: GPUSpec
     roofs: Roofs
-    topology: Topology
+    topology: Topology | None  # None: one GPU, nothing to communicate
     memory: Memory
     stages: dict[str, StageTime]
     slowest: str
@@ -181,10 +181,12 @@ def _hardware_flops(job: Job, lay: Layout, stages: dict[str, StageTime], opt: Op
     return per_step + opt.flops * lay.gpus
 
 
-def predict_step(job: Job, lay: Layout, spec: GPUSpec, roofs: Roofs, topo: Topology,
+def predict_step(job: Job, lay: Layout, spec: GPUSpec, roofs: Roofs, topo: Topology | None,
                  memory: Memory | None = None) -> StepPrediction:  # fmt: skip
-    """The step of `job` laid out as `lay` on GPUs `spec` joined by `topo` (`memory`: its stage_memory,
-    when the caller has it)."""
+    """The step of `job` laid out as `lay` on GPUs `spec` joined by `topo` (None for one GPU; `memory`: its
+    stage_memory, when the caller has it)."""
+    if topo is None and lay.gpus > 1:
+        raise ValueError(f"{lay.gpus} GPUs need a topology")
     if memory is None:
         check(job, lay)
         memory = stage_memory(job, lay, spec.mem_bytes)
