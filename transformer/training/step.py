@@ -201,7 +201,8 @@ def predict_step(job: Job, lay: Layout, spec: GPUSpec, roofs: Roofs, topo: Topol
     held = max(params["first"], params["last"], params["layer"] * lay.stage_layers(job.cfg.layers)[1])
     dp = comm.dp_terms(job, lay, topo, held, slowest.backward, slowest.forward, u)
     shards = lay.dp * lay.cp if lay.zero >= 1 else 1
-    opt = optimizer_operator(held // shards, job.grad_dtype, job.itemsize)
+    n_opt = held // shards
+    opt = optimizer_operator(n_opt, job.grad_dtype, job.itemsize)
     terms = [
         Term("forward", m * slowest.forward, f"{slowest.name} stage, {m} micro-batches"),
         Term("backward", m * slowest.backward),
@@ -212,7 +213,7 @@ def predict_step(job: Job, lay: Layout, spec: GPUSpec, roofs: Roofs, topo: Topol
         Term("PP communication", (p2p.total_exposed_s if p2p else 0.0)
              + sum(t.total_exposed_s for t in dp if t.group == "PP"), "exposed part"),
         Term("DP communication", sum(t.total_exposed_s for t in dp if t.group == "DP"), "exposed part"),
-        Term("optimizer step", op_time(opt, roofs.machine).time_s or 0.0, f"AdamW, {held // shards:,} p."),
+        Term("optimizer step", op_time(opt, roofs.machine).time_s or 0.0, f"AdamW over {n_opt:,} parameters"),
     ]  # fmt: skip
     comms = comms + ([p2p] if p2p else []) + dp
     return StepPrediction(job, lay, spec, roofs, topo, memory, stages, slowest.name, terms, comms,
