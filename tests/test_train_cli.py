@@ -7,6 +7,7 @@ import re
 import pytest
 
 from gpubench.cli import main
+from tests.support.realdata import H200_CEILINGS
 
 BASE = ["train", "llama-3-8b", "--gpu", "h100_sxm5", "--seq", "4096", "--global-batch", "64"]
 
@@ -103,3 +104,12 @@ def test_llama_405b_on_16384_h100s_has_a_best_layout_that_fits(capsys):
     assert rc == 0
     best = json.loads(out)["ranked"][0]
     assert best["memory"]["fits"] is True and best["layout"]["gpus"] == 16384
+
+
+def test_one_gpu_needs_no_topology_and_other_gpus_ceilings_get_a_note(capsys):
+    rc = main(["train", "llama-3-8b", "--gpu", "rtx_4090", "--gpus", "1", "--seq", "512", "--global-batch", "8"])
+    out = capsys.readouterr()
+    assert rc == 2 and "on 1 x NVIDIA GeForce RTX 4090, one GPU" in out.out and "more than" in out.err
+    rc = main([*BASE, "--gpus", "8", "--tp", "8", "--ceilings", str(H200_CEILINGS)])
+    err = capsys.readouterr().err
+    assert rc == 0 and "were measured on NVIDIA H200, not on NVIDIA H100" in err

@@ -16,7 +16,6 @@ import argparse
 import json
 import sys
 
-from gpubench import results
 from gpubench.exits import EXIT_USAGE, usage_error
 from gpubench.fmt import fmt_bytes
 from gpubench.results import ResultsError, finite_or_none
@@ -24,7 +23,7 @@ from gpubench.roofline.comm import TOPOLOGIES, load_interconnects, load_topology
 from gpubench.roofline.specs import get_spec
 from gpubench.transformer.backward import GRAD_DTYPES
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
-from gpubench.transformer.model_cli import check_plot, one_line_errors
+from gpubench.transformer.model_cli import check_plot, measured_ceilings, one_line_errors
 from gpubench.transformer.scenario import ATTENTION_FORMS
 from gpubench.transformer.training import render
 from gpubench.transformer.training.efficiency import SIDES, roofs_for
@@ -101,13 +100,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _topology(args, gpus: int, spec):
+    """The topology named, else the system of the GPU; None for one GPU (nothing to communicate)."""
     name = args.topology
     if name is None:
+        if gpus == 1:
+            return None
         systems = [k for k, s in load_interconnects().systems.items() if s.gpu == spec.key]
         if not systems:
-            raise ValueError(
-                f"no known system has {spec.key} GPUs: give --topology ({', '.join(TOPOLOGIES)})"
-            )
+            known = ", ".join(TOPOLOGIES)
+            raise ValueError(f"no known system has {spec.key} GPUs: give --topology ({known})")
         name = systems[0]
     per_node = load_topology(name).gpus_per_node
     return load_topology(name, nodes=-(-gpus // per_node))
@@ -138,11 +139,10 @@ def _setup(args):
     if not args.gpus or args.gpus < 1:
         raise ValueError("--gpus is required (a positive number of GPUs)")
     cfg, spec = get_model(args.model), get_spec(args.gpu)
-    measured, origin = None, ""
-    if args.ceilings:
-        f = results.read_ceilings(args.ceilings)
-        measured, origin = f.ceilings, f"{f.device.name}, {args.ceilings}"
-    roofs = roofs_for(spec, measured, origin, args.side)
+    measured, origin, notes = measured_ceilings(args, spec)
+    for note in notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    roofs = roofs_for(spec, measured, origin or "", args.side)
     job = _job(args, cfg)
     check(job, Layout())  # the job alone (sequence, batch, dtypes)
     return job, spec, roofs, _topology(args, args.gpus, spec)
@@ -179,7 +179,7 @@ def _search(args, job, spec, roofs, topo) -> int:
 
 
 def _largest(args, job, spec, roofs, topo) -> int:
-    cfg = largest_model(job, args.gpus, spec, topo.gpus_per_node)
+    cfg = largest_model(job, args.gpus, spec, topo.gpus_per_node if topo is not None else 1)
     if cfg is None:
         where = f"{args.gpus} x {spec.name}"
         return usage_error(PROG, f"even the narrowest member of {job.cfg.name}'s family does not fit {where}")

@@ -99,11 +99,12 @@ def why_slower(p: StepPrediction, best: StepPrediction) -> str:
     return f"+{extra:.3g} s: {worst} +{diffs[worst]:.3g} s"
 
 
-def search(job: Job, gpus: int, spec: GPUSpec, roofs: Roofs, topo: Topology, top: int = 10,
+def search(job: Job, gpus: int, spec: GPUSpec, roofs: Roofs, topo: Topology | None, top: int = 10,
            p2p_overlap: bool = False, fixed: dict | None = None) -> SearchResult:  # fmt: skip
     """Rank the fitting layouts (those matching `fixed`'s fields, when given) by predicted step time."""
     fits, considered, too_big, closest = [], 0, 0, None
-    for lay in layouts(job, gpus, topo.gpus_per_node, p2p_overlap):
+    per_node = topo.gpus_per_node if topo is not None else 1  # None: one GPU
+    for lay in layouts(job, gpus, per_node, p2p_overlap):
         if fixed and any(getattr(lay, k) != v for k, v in fixed.items()):
             continue
         considered += 1
