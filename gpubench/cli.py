@@ -13,8 +13,8 @@ from gpubench import __version__
 from gpubench.exits import EXIT_INTERRUPTED, EXIT_USAGE
 
 # Subcommand -> module with add_parser(subparsers) and run(args). Modules import only what they need
-# at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic`, `dse` and `model`
-# run without torch.
+# at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic`, `dse`, `model`
+# and `train` run without torch.
 SUBCOMMANDS = {
     "list": "gpubench.bench.commands.list_cli",
     "device": "gpubench.bench.commands.device_cli",
@@ -34,6 +34,8 @@ SUBCOMMANDS = {
     "merge": "gpubench.reports.merge_cli",
     "history": "gpubench.reports.history_cli",
     "model": "gpubench.transformer.model_cli",
+    "train": "gpubench.transformer.training.cli",
+    "train-step": "gpubench.transformer.measured.train_step_cli",
     "layer": "gpubench.transformer.measured.layer_cli",
     "profile-module": "gpubench.transformer.measured.profile_cli",
 }

@@ -9,7 +9,8 @@ import argparse
 import json
 import sys
 
-from gpubench.roofline.specs import GPUSpec, load_specs, match_gpu, to_json
+from gpubench.roofline.comm import show as comm_show
+from gpubench.roofline.specs import GPUSpec, get_spec, load_specs, match_gpu, to_json
 
 _PEAK_COLUMNS = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 
@@ -41,6 +42,8 @@ def select(name: str | None) -> list[GPUSpec]:
     hits = [s for s in specs if needle in s.name.lower() or needle in s.key]
     if not hits and (spec := match_gpu(name)) is not None:
         hits = [spec]
+    if not hits:  # a system's name (dgx-h100) shows its GPU
+        hits = [get_spec(s.gpu) for s in comm_show.systems_of([], name)]
     return hits
 
 
@@ -75,10 +78,13 @@ def run(args) -> int:
         known = "\n  ".join(s.name for s in load_specs())
         print(f"gpubench specs: no GPU matches {args.name!r}. Known GPUs:\n  {known}", file=sys.stderr)
         return 2
+    keys, name = [s.key for s in specs], getattr(args, "name", None)
     if args.json:
-        print(json.dumps([to_json(s) for s in specs], indent=2))
+        out = [{**to_json(s), "interconnect": comm_show.gpu_json(s.key)} for s in specs]
+        print(json.dumps(out, indent=2))
     else:
         print(table(specs))
+        print(comm_show.table(keys, {s.key: s.name for s in specs}, comm_show.systems_of(keys, name)))
     return 0
 
 

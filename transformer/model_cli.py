@@ -138,7 +138,8 @@ def measured_ceilings(args, spec):
     return f.ceilings, f"{f.gpu}, {args.ceilings}", notes
 
 
-def _check_plot(path: str | None) -> str | None:
+def check_plot(path: str | None) -> str | None:
+    """What is wrong with `--plot PATH` (its suffix or its folder), or None."""
     if path is None:
         return None
     p = Path(path)
@@ -179,7 +180,7 @@ def run(args) -> int:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
-    if (problem := _check_plot(args.plot)) is not None:
+    if (problem := check_plot(args.plot)) is not None:
         return usage_error(PROG, problem)
     pred = predict_model(cfg, sc, spec, measured, origin)
     base = predict_model(cfg, sc.baseline, spec, measured, origin)
