@@ -1,0 +1,80 @@
+"""The collective launcher: a rank that dies or hangs is named, the others are stopped, nothing is left
+running, and what rank 0 finished is kept. Driven by a torch-free stand-in worker, so it takes seconds."""
+
+import os
+
+import pytest
+
+from gpubench.bench.comm.launch import launch
+from gpubench.bench.comm.rendezvous import RendezvousError, check_nodes, first_host, rendezvous
+from tests.support.procs import REPO, alive
+
+WORKER = "tests.support.fake_comm_worker"
+ITEMS = [{"n": i} for i in range(4)]
+
+
+def _env(fault: str | None = None) -> dict:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    if fault:
+        env["FAKE_COMM_FAULT"] = fault
+    return env
+
+
+def test_every_rank_finishes_and_rank_0s_records_come_back(tmp_path):
+    got = launch({"items": ITEMS}, 3, tmp_path, hang_s=30, worker=WORKER, env=_env())
+    assert got.failure is None and got.exit_codes == [0, 0, 0]
+    assert [r["item"] for r in got.records] == ITEMS
+
+
+def test_a_rank_that_dies_is_named_and_finished_records_are_kept(tmp_path):
+    got = launch({"items": ITEMS}, 3, tmp_path, hang_s=30, worker=WORKER, env=_env("die:1:2"))
+    assert got.failure.startswith("rank 1 exited with status 3: rank 1: dying on purpose")
+    assert len(got.records) >= 1 and got.records[0]["item"] == ITEMS[0]
+    assert not any(alive(pid) for pid in got.pids)
+
+
+def test_a_rank_that_hangs_is_named_within_the_timeout(tmp_path):
+    got = launch({"items": ITEMS}, 2, tmp_path, hang_s=2, worker=WORKER, env=_env("hang:1:1"))
+    assert "no progress for 2 s: rank 1 at 'done item 0'" in got.failure
+    assert "rank 0" not in got.failure.split(":", 1)[1]  # only the rank furthest behind is named
+    assert [r["item"] for r in got.records] == ITEMS  # rank 0 got through, alone (the stand-in does not wait)
+    assert not any(alive(pid) for pid in got.pids)
+
+
+def test_rendezvous_from_torchrun_variables_and_from_slurm():
+    rv = rendezvous(
+        {"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "3", "MASTER_ADDR": "h", "MASTER_PORT": "1"}
+    )
+    assert (rv.rank, rv.world, rv.local_rank, rv.master_addr, rv.master_port, rv.source) == (
+        3,
+        8,
+        3,
+        "h",
+        1,
+        "env",
+    )
+    slurm = {
+        "SLURM_PROCID": "9",
+        "SLURM_NTASKS": "16",
+        "SLURM_LOCALID": "1",
+        "SLURM_NNODES": "2",
+        "SLURM_JOB_NODELIST": "gpu[07-08]",
+        "SLURM_JOB_ID": "123",
+    }
+    rv = rendezvous(slurm)
+    assert (rv.rank, rv.world, rv.local_rank, rv.nodes, rv.source) == (9, 16, 1, 2, "slurm")
+    assert rv.master_addr == first_host("gpu[07-08]") and rv.master_port == 29500 + 123
+    with pytest.raises(RendezvousError, match="SLURM_NTASKS is not set"):
+        rendezvous({"SLURM_PROCID": "0"})
+    with pytest.raises(RendezvousError, match="neither RANK/WORLD_SIZE"):
+        rendezvous({})
+    assert check_nodes(4, 2) == "asked for 4 nodes; the allocation has 2 (SLURM_NNODES)"
+    assert check_nodes(2, 2) is None
+
+
+def test_first_host_of_a_slurm_node_list_without_scontrol():
+    assert first_host("node1") == "node1"
+    assert first_host("gpu[03-05,09],cpu1").startswith("gpu03")
