@@ -42,8 +42,8 @@ def test_predict_table_forced_ring(capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--collective", "allreduce", "--predict", "--topology", "dgx-h100"], "unknown collective 'allreduce'"),
-    (["--collective", "all_gather", "--ranks", "3", "-b", "8", "-e", "8", "--predict", "--topology", "dgx-h100"],
-     "all_gather of 8 B: not a whole number of 3 ranks' fp32 chunks"),
+    (["--collective", "all_gather", "--ranks", "3", "-b", "8", "-e", "8", "--predict", "--topology",
+      "dgx-h100"], "all_gather of 8 B: not a whole number of 3 ranks' fp32 chunks"),
     (["--predict", "--topology", "dgx-h100", "--ranks", "16"], "need 2 nodes; dgx-h100 has 1"),
     (["--predict"], "--predict needs --topology"),
     (["--predict", "--topology", "dgx-h900"], "unknown topology 'dgx-h900'"),
@@ -86,5 +86,7 @@ def test_an_unknown_algorithm_is_refused_by_argparse(capsys):
 
 
 def test_the_system_of_a_gpu_predicts_its_records():
-    assert comm_measure.system_of("NVIDIA H100 80GB HBM3", 1).name == "dgx-h100"
-    assert comm_measure.system_of("NVIDIA GeForce RTX 4090", 1) is None
+    from gpubench.bench.comm.sweep import system_of
+
+    assert system_of("NVIDIA H100 80GB HBM3", 1).name == "dgx-h100"
+    assert system_of("NVIDIA GeForce RTX 4090", 1) is None

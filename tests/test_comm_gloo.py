@@ -77,3 +77,16 @@ def test_a_report_draws_the_collective_roofline(swept, tmp_path):
     assert not any("roofline-" in n for n in names)  # no kernel roofline for collectives
     page = (tmp_path / "index.html").read_text()
     assert "Collectives" in page and "ring (default)" in page
+
+
+def test_gate_compare_and_export_take_collective_records_unchanged(swept, tmp_path, capsys):
+    from gpubench.reports import compare_cli, export_cli, gate_cli
+
+    _, _, run, _, out = swept
+    assert gate_cli.main([str(out), str(out)]) == 0  # the same file: no regression
+    assert compare_cli.main([str(out), str(out)]) == 0
+    csv = tmp_path / "comm.csv"
+    assert export_cli.main([str(out), "--csv", "--out", str(csv)]) == 0
+    df = run.to_frame()
+    assert list(df["busbw_GBps"]) == [r.busbw_gbps for r in run.records] and (df["wrong"] == 0).all()
+    assert "busbw_GBps" in csv.read_text().splitlines()[0]

@@ -26,13 +26,13 @@ def _env(fault: str | None = None) -> dict:
 def test_every_rank_finishes_and_rank_0s_records_come_back(tmp_path):
     got = launch({"items": ITEMS}, 3, tmp_path, hang_s=30, worker=WORKER, env=_env())
     assert got.failure is None and got.exit_codes == [0, 0, 0]
-    assert [r["item"] for r in got.records] == ITEMS
+    assert got.records == ITEMS
 
 
 def test_a_rank_that_dies_is_named_and_finished_records_are_kept(tmp_path):
     got = launch({"items": ITEMS}, 3, tmp_path, hang_s=30, worker=WORKER, env=_env("die:1:2"))
     assert got.failure.startswith("rank 1 exited with status 3: rank 1: dying on purpose")
-    assert len(got.records) >= 1 and got.records[0]["item"] == ITEMS[0]
+    assert len(got.records) >= 1 and got.records[0] == ITEMS[0]
     assert not any(alive(pid) for pid in got.pids)
 
 
@@ -40,7 +40,7 @@ def test_a_rank_that_hangs_is_named_within_the_timeout(tmp_path):
     got = launch({"items": ITEMS}, 2, tmp_path, hang_s=2, worker=WORKER, env=_env("hang:1:1"))
     assert "no progress for 2 s: rank 1 at 'done item 0'" in got.failure
     assert "rank 0" not in got.failure.split(":", 1)[1]  # only the rank furthest behind is named
-    assert [r["item"] for r in got.records] == ITEMS  # rank 0 got through, alone (the stand-in does not wait)
+    assert got.records == ITEMS  # rank 0 got through, alone (the stand-in does not wait)
     assert not any(alive(pid) for pid in got.pids)
 
 
@@ -78,3 +78,36 @@ def test_rendezvous_from_torchrun_variables_and_from_slurm():
 def test_first_host_of_a_slurm_node_list_without_scontrol():
     assert first_host("node1") == "node1"
     assert first_host("gpu[03-05,09],cpu1").startswith("gpu03")
+
+
+def test_a_collective_job_through_submitit_local(tmp_path, monkeypatch, capsys):
+    """`gpubench submit --local --gpus-per-node 2 --comm ...`: one job of two tasks, each a rank (rank,
+    world and rendezvous from submitit's view of the job), rank 0's journal made into one results file."""
+    import argparse
+
+    from gpubench import results
+    from gpubench.bench.commands import comm_submit, submit_cli
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    p = argparse.ArgumentParser()
+    submit_cli.add_parser(p.add_subparsers())
+    argv = ["submit", "--local", "--gpus-per-node", "2", "--folder", str(tmp_path / "sub"), "--comm",
+            "--backend", "gloo", "--collective", "all_reduce", "all_gather", "-b", "1K", "-e", "2K"]
+    code = comm_submit.submit_comm(p.parse_args(argv), worker=WORKER)
+    assert code == 0, capsys.readouterr().err
+    run = results.read(tmp_path / "sub" / "comm.json")
+    assert run.status == "complete" and len(run.records) == 2 + 2 * 2  # all_gather: two modes
+    assert {r.collective.ranks for r in run.records} == {2}
+    bad = [
+        "submit",
+        "--local",
+        "--gpus-per-node",
+        "2",
+        "--folder",
+        str(tmp_path / "b"),
+        "--comm",
+        "--ranks",
+        "3",
+    ]
+    assert comm_submit.submit_comm(p.parse_args(bad), worker=WORKER) == 2
+    assert "--ranks 3: the job has 1 node(s) x 2 task(s)" in capsys.readouterr().err

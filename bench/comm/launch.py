@@ -46,6 +46,13 @@ class Launched:
         return next((e for e in self.journal if e.get("kind") == "run"), {})
 
 
+def read_journal(path: Path) -> list[dict]:
+    """What rank 0 journaled (one JSON object a line), [] when it wrote nothing."""
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
 def _describe_exit(code: int) -> str:
     if code < 0:
         try:
@@ -152,8 +159,5 @@ def launch(
         failure = _watch(procs, logs, folder, hang_s, start_s)
     finally:
         _stop(procs)
-    out = Launched(failure=failure, exit_codes=[p.returncode for p in procs], pids=[p.pid for p in procs])
-    journal = work / "journal.jsonl"
-    if journal.exists():
-        out.journal = [json.loads(ln) for ln in journal.read_text().splitlines() if ln.strip()]
-    return out
+    codes, pids = [p.returncode for p in procs], [p.pid for p in procs]
+    return Launched(read_journal(work / "journal.jsonl"), failure, codes, pids)

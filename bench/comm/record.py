@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from gpubench.bench.comm.plan import CommItem
-from gpubench.bench.comm.sampling import CommMeasurement
 from gpubench.results import Collective, Correctness, Record, Telemetry, Timing
+
+
+@dataclass
+class CommMeasurement:
+    samples: list[float]
+    method: str
+    stop_reason: str
+    wall_s: float
+    warmup_calls: int
+    notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
 
 def variant(backend: str, algorithm: str | None = None, protocol: str | None = None) -> str:

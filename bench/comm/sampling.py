@@ -17,27 +17,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
 
+from gpubench.bench.comm.record import CommMeasurement
 from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.results.stats import quantile
 
 _BATCH_BUDGET_S = 0.5  # a batch takes at most about this long, so stragglers show within a second
 WARMUP_CALLS = 3
-
-
-@dataclass
-class CommMeasurement:
-    samples: list[float]
-    method: str
-    stop_reason: str
-    wall_s: float
-    warmup_calls: int
-    notes: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
 
 
 class HostBatches:

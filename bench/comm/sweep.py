@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpubench import results
-from gpubench.bench.comm.launch import Launched, launch
+from gpubench.bench.comm.launch import Launched, launch, read_journal
 from gpubench.bench.comm.plan import CommItem
 from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.bench.run.runner import IMPORT_ROOT, annotate, capture_provenance, store_placement
 from gpubench.results import Device, Record, Run, RunInfo
-from gpubench.roofline.comm.placement import place_collective
+from gpubench.roofline.comm import load_interconnects, load_topology
+from gpubench.roofline.comm.placement import place_collective, topology_to_json
+from gpubench.roofline.specs import match_gpu
 
 NCCL_ALGO = {"ring": "Ring", "tree": "Tree", "nvls": "NVLS", "nvls_tree": "NVLSTree", "pat": "PAT"}
 TRANSPORT = {
@@ -92,13 +94,8 @@ def launch_srun(config: dict, opts: SweepOptions, work: Path, env: dict) -> Laun
     code = subprocess.run(
         cmd, env={k: v for k, v in env.items() if k not in ("RANK", "WORLD_SIZE")}
     ).returncode
-    out = Launched(
-        failure=None if code == 0 else f"srun exited with status {code} (its output names the task)"
-    )
-    journal = work / "journal.jsonl"
-    if journal.exists():
-        out.journal = [json.loads(ln) for ln in journal.read_text().splitlines() if ln.strip()]
-    return out
+    failure = None if code == 0 else f"srun exited with status {code} (its output names the task)"
+    return Launched(read_journal(work / "journal.jsonl"), failure)
 
 
 def new_run(opts: SweepOptions) -> Run:
@@ -127,12 +124,27 @@ def new_run(opts: SweepOptions) -> Run:
     return run
 
 
-def collect(run: Run, launched: Launched) -> None:
+def collect(run: Run, launched: Launched, nodes: int = 1) -> None:
+    """The journaled records into `run`; rank 0's GPU becomes the run's device, and records that name no
+    topology get the database system of that GPU (dgx-h100 for an H100 SXM), so they can be predicted."""
     rank0 = launched.run_info.get("rank0", {})
+    topology = None
     if rank0.get("device"):
         run.device = Device.from_json(rank0["device"])
+        system = system_of(run.device.name, nodes)
+        topology = topology_to_json(system) if system is not None else None
     for raw in launched.records:
-        run.add(Record.from_json(raw))
+        rec = Record.from_json(raw)
+        if rec.collective is not None and not rec.collective.topology and topology is not None:
+            rec.collective = dataclasses.replace(rec.collective, topology=topology)
+        run.add(rec)
+
+
+def system_of(gpu_name: str | None, nodes: int):
+    """The database system built from this GPU (dgx-h100 for an H100 SXM) as a Topology, or None."""
+    spec = match_gpu(gpu_name)
+    systems = [s for s in load_interconnects().systems.values() if spec is not None and s.gpu == spec.key]
+    return load_topology(systems[0].key, nodes=nodes) if systems else None
 
 
 def write(run: Run, out: Path, status: str) -> None:
@@ -155,7 +167,7 @@ def sweep(opts: SweepOptions, out: Path | None) -> tuple[Run, str | None, Path]:
     else:
         launched = launch(config, opts.ranks, work, opts.hang_s, opts.worker, env)
     run = new_run(opts)
-    collect(run, launched)
+    collect(run, launched, opts.nodes)
     if out is not None:
         write(run, out, "complete" if launched.failure is None else "partial")
     if launched.failure is None:

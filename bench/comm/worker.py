@@ -198,7 +198,7 @@ def main(argv=None, before_item=None) -> int:
     config = json.loads(Path(argv[0]).read_text())
     try:
         rv = rendezvous(os.environ)
-        if rv.source == "slurm" and (problem := check_nodes(config.get("nodes"), rv.nodes)):
+        if problem := check_nodes(config.get("nodes"), rv.nodes):
             raise RendezvousError(problem)
         return run(config, rv, before_item)
     except RendezvousError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gpubench.bench.comm import output
 from gpubench.bench.comm.plan import BACKENDS, ITEMSIZE, CommPlanError, build, parse_size
+from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.exits import EXIT_FOUND, EXIT_INTERRUPTED, EXIT_USAGE, usage_error
 from gpubench.results import COLLECTIVE_MODES
 from gpubench.roofline.comm import COLLECTIVES, TOPOLOGIES, load_topology
@@ -26,6 +27,7 @@ from gpubench.roofline.comm.tuning import PROTOCOLS
 PROG = "gpubench comm"
 NCCL_ALGORITHMS = ("ring", "tree", "nvls", "nvls_tree", "pat")
 MIN_BW_SHARE = 0.9  # nccl-tests' NCCL_TESTS_MIN_BW: the run fails below 0.9 x the given busbw
+QUICK = StoppingRule(min_samples=5, max_samples=20, min_time_s=0.0, rel_noise=0.05, timeout_s=1.0)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -88,7 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _collectives(names: list[str]) -> list[str]:
+def collectives(names: list[str]) -> list[str]:
     return list(COLLECTIVES) if names == ["all"] else names
 
 
@@ -100,7 +102,7 @@ def _predict_rows(args, items, topo) -> list[dict]:
     ]
 
 
-def _check(args) -> str | None:
+def check(args) -> str | None:
     """The first problem with the arguments that needs no torch, or None."""
     if args.ranks is not None and args.ranks < 1:
         return f"--ranks must be >= 1, got {args.ranks}"
@@ -108,7 +110,7 @@ def _check(args) -> str | None:
         return f"--nodes must be >= 1, got {args.nodes}"
     if args.backend == "gloo" and (args.algorithm or args.protocol):
         return "--algorithm and --protocol force NCCL's choice; gloo picks its own"
-    for c in _collectives(args.collective):
+    for c in collectives(args.collective):
         if args.algorithm and c in ALGORITHMS_OF and args.algorithm not in ALGORITHMS_OF[c]:
             has = ", ".join(ALGORITHMS_OF[c])
             return f"--algorithm {args.algorithm}: NCCL has no {args.algorithm} {c} (it has: {has})"
@@ -127,14 +129,14 @@ def _check(args) -> str | None:
 
 
 def run(args) -> int:
-    if problem := _check(args):
+    if problem := check(args):
         return usage_error(PROG, problem)
     try:
         begin, end = parse_size(args.minbytes), parse_size(args.maxbytes)
         topo = load_topology(args.topology, nodes=args.nodes) if args.topology else None
         if args.predict:
             items = build(
-                _collectives(args.collective),
+                collectives(args.collective),
                 begin,
                 end,
                 args.stepfactor,
@@ -148,7 +150,7 @@ def run(args) -> int:
         return usage_error(PROG, str(exc))
     from gpubench.bench.commands import comm_measure
 
-    return comm_measure.measure(args, begin, end, topo, _collectives(args.collective))
+    return comm_measure.measure(args, begin, end, topo, collectives(args.collective))
 
 
 def _emit(args, rows: list[dict]) -> int:

@@ -10,16 +10,12 @@ from pathlib import Path
 
 from gpubench.bench.comm import output
 from gpubench.bench.comm.plan import CommPlanError, build
-from gpubench.bench.comm.sweep import SweepOptions, sweep
-from gpubench.bench.commands.comm_cli import PROG, finish
+from gpubench.bench.comm.sweep import SweepOptions, sweep, system_of
+from gpubench.bench.commands.comm_cli import PROG, QUICK, finish
 from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.exits import EXIT_INTERRUPTED, usage_error
 from gpubench.outpath import unwritable
-from gpubench.roofline.comm import load_interconnects, load_topology
 from gpubench.roofline.comm.placement import topology_to_json
-from gpubench.roofline.specs import match_gpu
-
-QUICK = StoppingRule(min_samples=5, max_samples=20, min_time_s=0.0, rel_noise=0.05, timeout_s=1.0)
 
 
 def visible_gpus() -> list:
@@ -30,13 +26,6 @@ def visible_gpus() -> list:
         return visible(nvml_gpus(), os.environ.get("CUDA_VISIBLE_DEVICES"))
     except GpuSelectionError:
         return []
-
-
-def system_of(gpu_name: str, nodes: int):
-    """The database system built from this GPU (dgx-h100 for an H100 SXM), or None."""
-    spec = match_gpu(gpu_name)
-    systems = [s for s in load_interconnects().systems.values() if spec is not None and s.gpu == spec.key]
-    return load_topology(systems[0].key, nodes=nodes) if systems else None
 
 
 def _backend_and_ranks(args, gpus: list) -> tuple[str, int] | str:
