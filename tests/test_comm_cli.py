@@ -90,3 +90,18 @@ def test_the_system_of_a_gpu_predicts_its_records():
 
     assert system_of("NVIDIA H100 80GB HBM3", 1).name == "dgx-h100"
     assert system_of("NVIDIA GeForce RTX 4090", 1) is None
+
+
+def test_the_cpu_main_job_runs_a_small_gloo_sweep_only_for_the_default_selection(monkeypatch, capsys):
+    from gpubench.bench.commands import run_cli
+
+    ran = []
+    assert run_cli.collective_sweep(lambda cmd, env: ran.append(cmd) or 0) == 0
+    (cmd,) = ran
+    assert cmd[cmd.index("comm") + 1 :][:4] == ["--backend", "gloo", "--ranks", "2"] and "--quick" in cmd
+    assert "gloo over loopback, 2 processes on this CPU" in capsys.readouterr().out
+    # the sweep's arguments are valid: the same command, predicting instead of measuring, exits 0
+    args = cmd[cmd.index("comm") + 1 :]
+    out = args.index("--out")
+    del args[out : out + 2]
+    assert comm_cli.main([*args, "--predict", "--topology", "dgx-h100", "--json"]) == 0
