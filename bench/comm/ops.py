@@ -87,15 +87,20 @@ def _broadcast(item, rank, ranks, device, dtype) -> Prepared:
     return Prepared(lambda: dist.broadcast(buf, 0), lambda: _wrong(buf, _moved(0, idx)), reset, buf.numel())
 
 
-def _all_gather(item, rank, ranks, device, dtype) -> Prepared:
+def _whole_and_part(item, rank, ranks, device, dtype):
+    """The whole array, this rank's chunk of it (a view of it in place, its own buffer out of place), the
+    chunk's length and the global indices: the two buffers of all_gather and reduce_scatter."""
     chunk = item.count() // ranks
-    idx = _arange(item.count(), 0, device)
-    out = torch.empty(item.count(), dtype=dtype, device=device)
-    inp = (
-        out.narrow(0, rank * chunk, chunk)
-        if item.mode == "in_place"
-        else torch.empty(chunk, dtype=dtype, device=device)
+    whole = torch.empty(item.count(), dtype=dtype, device=device)
+    in_place = item.mode == "in_place"
+    part = (
+        whole.narrow(0, rank * chunk, chunk) if in_place else torch.empty(chunk, dtype=dtype, device=device)
     )
+    return whole, part, chunk, _arange(item.count(), 0, device)
+
+
+def _all_gather(item, rank, ranks, device, dtype) -> Prepared:
+    out, inp, chunk, idx = _whole_and_part(item, rank, ranks, device, dtype)
     mine = _moved(rank, idx.narrow(0, rank * chunk, chunk))
     reset = lambda: inp.copy_(mine)  # noqa: E731
     reset()
@@ -108,14 +113,7 @@ _scatter = getattr(dist, "reduce_scatter_single", None) or dist.reduce_scatter_t
 
 
 def _reduce_scatter(item, rank, ranks, device, dtype) -> Prepared:
-    chunk = item.count() // ranks
-    idx = _arange(item.count(), 0, device)
-    inp = torch.empty(item.count(), dtype=dtype, device=device)
-    out = (
-        inp.narrow(0, rank * chunk, chunk)
-        if item.mode == "in_place"
-        else torch.empty(chunk, dtype=dtype, device=device)
-    )
+    inp, out, chunk, idx = _whole_and_part(item, rank, ranks, device, dtype)
     reset = lambda: inp.copy_(_reduced(rank, idx))  # noqa: E731
     reset()
     want = _summed(ranks, idx.narrow(0, rank * chunk, chunk))

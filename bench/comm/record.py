@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from gpubench.bench.comm.plan import CommItem
+from gpubench.bench.measure.sampling import Measurement
 from gpubench.results import Collective, Correctness, Record, Telemetry, Timing
-
-
-@dataclass
-class CommMeasurement:
-    samples: list[float]
-    method: str
-    stop_reason: str
-    wall_s: float
-    warmup_calls: int
-    notes: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
 
 
 def variant(backend: str, algorithm: str | None = None, protocol: str | None = None) -> str:
     """The record's variant: the backend, and what was forced ('nccl', 'nccl-ring', 'nccl-ring-LL128')."""
     return "-".join(x for x in (backend, algorithm, protocol) if x)
+
+
+def timing(m: Measurement | None) -> Timing | None:
+    """The record's samples and how they were taken (None: not timed)."""
+    if m is None:
+        return None
+    return Timing(samples=m.samples, method=m.method, stop_reason=m.stop_reason, wall_s=m.wall_s,
+                  warmup_calls=m.warmup_calls, notes=list(m.notes))  # fmt: skip
 
 
 def build(
@@ -31,7 +27,7 @@ def build(
     nodes: int,
     wrong: int,
     elements: int,
-    m: CommMeasurement | None,
+    m: Measurement | None,
     ranks_info: list[dict],
     telemetry: Telemetry | None,
 ) -> Record:
@@ -53,16 +49,6 @@ def build(
         topology=config.get("topology") or {},
         ranks_info=ranks_info,
     )
-    timing = None
-    if m is not None:
-        timing = Timing(
-            samples=m.samples,
-            method=m.method,
-            stop_reason=m.stop_reason,
-            wall_s=m.wall_s,
-            warmup_calls=m.warmup_calls,
-            notes=list(m.notes),
-        )
     status, reason = "ok", None
     if wrong:
         status, reason = "failed", f"#wrong = {wrong} of {elements} elements checked over {world} ranks"
@@ -81,7 +67,7 @@ def build(
         description=f"{item.collective} of {item.nbytes} B over {world} ranks on {where} ({backend}, "
         f"{config.get('transport') or 'transport not recorded'}; {clock} clock)",
         correctness=Correctness(checked=True, passed=not wrong, extra={"wrong": wrong, "elements": elements}),
-        timing=timing,
+        timing=timing(m),
         telemetry=telemetry,
         flags=list(m.flags) if m else [],
         collective=section,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 import torch.distributed as dist
 
-from gpubench.bench.comm.record import CommMeasurement
+from gpubench.bench.measure.sampling import Measurement
 from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.results.stats import quantile
 
@@ -76,7 +76,7 @@ def max_over_ranks(local: list[float], elapsed_s: float, device) -> tuple[list[f
     return values[:-1], values[-1]
 
 
-def measure(fn: Callable[[], object], batches, rule: StoppingRule, device, synchronize) -> CommMeasurement:
+def measure(fn: Callable[[], object], batches, rule: StoppingRule, device, synchronize) -> Measurement:
     """Sample `fn` until `rule` stops, in batches of `batches(fn, count)`: the same on every rank."""
     for _ in range(WARMUP_CALLS):
         fn()
@@ -99,6 +99,5 @@ def measure(fn: Callable[[], object], batches, rule: StoppingRule, device, synch
         stop = "min_samples"
     flags = ["launch_gaps"] if getattr(batches, "launch_gaps", False) else []
     notes = ["each sample is the slowest rank's (MAX over ranks)"]
-    return CommMeasurement(
-        samples, batches.method, stop, time.perf_counter() - t0, WARMUP_CALLS, notes, flags
-    )
+    wall = time.perf_counter() - t0
+    return Measurement(samples, batches.method, stop, wall, WARMUP_CALLS, flags=flags, notes=notes)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from gpubench.bench.comm import record
 from gpubench.bench.comm.plan import CommItem
+from gpubench.bench.measure.sampling import Measurement
 
 
 def _entry(item: dict, config: dict, world: int) -> dict:
     if "collective" not in item:
         return item
-    m = record.CommMeasurement([1e-5, 2e-5, 3e-5], "stand-in (no measurement)", "max_samples", 0.0, 0)
+    m = Measurement([1e-5, 2e-5, 3e-5], "stand-in (no measurement)", "max_samples", 0.0, 0)
     rec = record.build(CommItem.from_json(item), config, world, int(os.environ.get("GPUBENCH_COMM_NODES", 1)),
                        0, 1, m, [{"rank": r} for r in range(world)], None)  # fmt: skip
     return rec.to_json()
