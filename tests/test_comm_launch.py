@@ -2,6 +2,7 @@
 running, and what rank 0 finished is kept. Driven by a torch-free stand-in worker, so it takes seconds."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -91,8 +92,24 @@ def test_a_collective_job_through_submitit_local(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     p = argparse.ArgumentParser()
     submit_cli.add_parser(p.add_subparsers())
-    argv = ["submit", "--local", "--gpus-per-node", "2", "--folder", str(tmp_path / "sub"), "--comm",
-            "--backend", "gloo", "--collective", "all_reduce", "all_gather", "-b", "1K", "-e", "2K"]
+    argv = [
+        "submit",
+        "--local",
+        "--gpus-per-node",
+        "2",
+        "--folder",
+        str(tmp_path / "sub"),
+        "--comm",
+        "--backend",
+        "gloo",
+        "--collective",
+        "all_reduce",
+        "all_gather",
+        "-b",
+        "1K",
+        "-e",
+        "2K",
+    ]
     code = comm_submit.submit_comm(p.parse_args(argv), worker=WORKER)
     assert code == 0, capsys.readouterr().err
     run = results.read(tmp_path / "sub" / "comm.json")
@@ -111,3 +128,45 @@ def test_a_collective_job_through_submitit_local(tmp_path, monkeypatch, capsys):
     ]
     assert comm_submit.submit_comm(p.parse_args(bad), worker=WORKER) == 2
     assert "--ranks 3: the job has 1 node(s) x 2 task(s)" in capsys.readouterr().err
+
+
+def test_sigterm_stops_every_rank_and_keeps_the_finished_records(tmp_path):
+    """A cancelled job's SIGTERM: the sweep's file says interrupted and holds what finished; no rank runs."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gpubench import results
+
+    out, scratch = tmp_path / "comm.json", tmp_path / "scratch"
+    scratch.mkdir()
+    script = (
+        "from pathlib import Path\n"
+        "from gpubench.bench.comm.plan import build\n"
+        "from gpubench.bench.comm.sweep import SweepOptions, sweep\n"
+        "items = build(['all_reduce'], 1024, 1 << 20, 2, ['fp32'], None, 2)\n"
+        f"sweep(SweepOptions(items, 'gloo', 2, worker='{WORKER}', hang_s=600), Path(r'{out}'))\n"
+    )
+    env = {**_env("hang:1:3"), "TMPDIR": str(scratch)}  # the sweep's work folder lands in scratch
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 60
+    journal = lambda: [p for p in scratch.glob("gpubench-comm-*/journal.jsonl")]  # noqa: E731
+    while time.time() < deadline and not (journal() and len(journal()[0].read_text().splitlines()) >= 3):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    run = results.read(out)
+    assert run.status == "interrupted" and len(run.records) >= 3  # the stand-in's rank 0 does not wait
+    left = [p for p in Path("/proc").glob("[0-9]*") if str(scratch) in _cmdline(p)]
+    assert not left, "a worker outlived the sweep"
+
+
+def _cmdline(proc_dir: Path) -> str:
+    try:
+        return (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

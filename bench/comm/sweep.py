@@ -19,7 +19,14 @@ from gpubench import results
 from gpubench.bench.comm.launch import Launched, launch, read_journal
 from gpubench.bench.comm.plan import CommItem
 from gpubench.bench.measure.stopping import StoppingRule
-from gpubench.bench.run.runner import IMPORT_ROOT, annotate, capture_provenance, store_placement
+from gpubench.bench.run.runner import (
+    IMPORT_ROOT,
+    Stopped,
+    annotate,
+    capture_provenance,
+    stop_on_sigterm,
+    store_placement,
+)
 from gpubench.results import Device, Record, Run, RunInfo
 from gpubench.roofline.comm import load_interconnects, load_topology
 from gpubench.roofline.comm.placement import place_collective, topology_to_json
@@ -162,11 +169,18 @@ def sweep(opts: SweepOptions, out: Path | None) -> tuple[Run, str | None, Path]:
     with every rank's log, when something failed)."""
     work = Path(tempfile.mkdtemp(prefix="gpubench-comm-"))
     config, env = config_of(opts), worker_env(opts)
-    if opts.nodes > 1:
-        launched = launch_srun(config, opts, work, env)
-    else:
-        launched = launch(config, opts.ranks, work, opts.hang_s, opts.worker, env)
     run = new_run(opts)
+    try:
+        with stop_on_sigterm():  # SIGTERM unwinds like Ctrl-C: the workers are stopped on the way out
+            if opts.nodes > 1:
+                launched = launch_srun(config, opts, work, env)
+            else:
+                launched = launch(config, opts.ranks, work, opts.hang_s, opts.worker, env)
+    except (KeyboardInterrupt, Stopped):  # what finished is kept, then the interruption goes on
+        collect(run, Launched(read_journal(work / "journal.jsonl")), opts.nodes)
+        if out is not None:
+            write(run, out, "interrupted")
+        raise KeyboardInterrupt from None
     collect(run, launched, opts.nodes)
     if out is not None:
         write(run, out, "complete" if launched.failure is None else "partial")

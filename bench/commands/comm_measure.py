@@ -81,7 +81,7 @@ def measure(args, begin: int, end: int, topo, collectives: list[str]) -> int:
     try:
         run, failure, work = sweep(opts, out)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{PROG}: interrupted; the records finished before are in {out}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if failure:
         failure += f" (every rank's log: {work})"
