@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "run": "gpubench.bench.commands.run_cli",
     "micro": "gpubench.bench.commands.micro_cli",
     "ncu": "gpubench.bench.commands.ncu_cli",
+    "comm": "gpubench.bench.commands.comm_cli",
     "specs": "gpubench.roofline.specs_cli",
     "tiling": "gpubench.roofline.tiling_cli",
     "predict": "gpubench.roofline.predict_cli",

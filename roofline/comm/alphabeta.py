@@ -19,6 +19,11 @@ import math
 ALGORITHMS = ("ring", "recursive_doubling", "rabenseifner", "double_binary_tree")
 
 
+def label(collective: str, algorithm: str) -> str:
+    """What the forms model for this collective: the algorithm, or the pattern of the others."""
+    return {"send_recv": "p2p", "all_to_all": "pairwise"}.get(collective, algorithm)
+
+
 def _log2(p: int) -> int:
     return math.ceil(math.log2(p)) if p > 1 else 0
 

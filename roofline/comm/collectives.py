@@ -1,42 +1,13 @@
-"""The collectives, nccl-tests' bandwidth rules, and the topology a collective runs over."""
+"""The collectives, nccl-tests' bandwidth rules (owned by gpubench.opcount), and the topology a collective
+runs over."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# nccl-tests' busbw = algbw x factor (its doc/PERFORMANCE.md): the factor turns the application's view
-# (algbw = S / t) into the bytes each link of a ring carries per unit time.
-_FACTORS = {
-    "all_reduce": lambda n: 2 * (n - 1) / n,
-    "all_gather": lambda n: (n - 1) / n,
-    "reduce_scatter": lambda n: (n - 1) / n,
-    "all_to_all": lambda n: (n - 1) / n,
-    "broadcast": lambda n: 1.0,
-    "reduce": lambda n: 1.0,
-    "send_recv": lambda n: 1.0,
-}
-COLLECTIVES = tuple(_FACTORS)
+from gpubench.opcount import COLLECTIVES, algbw, bus_factor, check_collective
 
-
-def check_collective(collective: str) -> None:
-    if collective not in _FACTORS:
-        raise ValueError(f"unknown collective {collective!r}; known: {', '.join(COLLECTIVES)}")
-
-
-def bus_factor(collective: str, ranks: int) -> float:
-    """busbw / algbw for `collective` over `ranks` ranks (nccl-tests' rule)."""
-    check_collective(collective)
-    if ranks < 1:
-        raise ValueError(f"ranks must be >= 1, got {ranks}")
-    return _FACTORS[collective](ranks)
-
-
-def algbw(nbytes: int, time_s: float) -> float:
-    """nccl-tests' algorithm bandwidth in GB/s (1e9 B/s): the size S over the time."""
-    if time_s <= 0:
-        raise ValueError(f"time must be > 0, got {time_s}")
-    return nbytes / time_s / 1e9
-
+__all__ = ["COLLECTIVES", "HW_CLASSES", "Link", "Topology", "algbw", "bus_factor", "check_collective"]
 
 # The hardware class of a link, as NCCL's tuning model names it (its per-hop latencies differ by class).
 HW_CLASSES = ("nvlink", "pcie", "net")

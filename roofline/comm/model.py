@@ -111,6 +111,7 @@ def _alpha_beta(collective, nbytes, lay, topology, algorithm, backend, chosen_by
         raise ValueError(f"unknown algorithm {algorithm!r}; known: {', '.join(alphabeta.ALGORITHMS)}")
     link = topology.intra if lay.nodes == 1 else topology.inter
     steps, moved = alphabeta.steps_and_bytes(collective, algorithm, lay.ranks, nbytes)
+    algorithm = alphabeta.label(collective, algorithm)
     terms = {"latency": steps * link.latency_s, "bandwidth": moved / (link.gbps * 1e9)}
     limit = "latency" if terms["latency"] >= terms["bandwidth"] else (
         "intra-node link" if lay.nodes == 1 else "NIC")  # fmt: skip
