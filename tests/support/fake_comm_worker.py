@@ -24,6 +24,17 @@ def _entry(item: dict, config: dict, world: int) -> dict:
     return rec.to_json()
 
 
+def _journaled(path: str, count: int, timeout_s: float = 60.0) -> None:
+    """Wait until rank 0 has journaled `count` records: ranks of a real collective run in step, so a rank
+    cannot die at item k before rank 0 finished the items before it (on a loaded machine the processes
+    start seconds apart)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if Path(path).exists() and len(Path(path).read_text().splitlines()) >= count:
+            return
+        time.sleep(0.02)
+
+
 def main() -> int:
     config = json.loads(Path(sys.argv[1]).read_text())
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
@@ -32,6 +43,7 @@ def main() -> int:
     for i, item in enumerate(config["items"]):
         if int(who) == rank and int(at) == i:
             if kind == "die":
+                _journaled(config["journal"], i)
                 print(f"rank {rank}: dying on purpose", file=sys.stderr)
                 return 3
             time.sleep(600)
