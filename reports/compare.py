@@ -282,7 +282,8 @@ def _row(key: RecordKey, ref: int, other: int, runs: list[PlacedRun]) -> Compare
     rrec, orec = runs[ref].run.index()[key], runs[other].run.index()[key]
     measured = rrec.median / orec.median
     pds, pms = (_ratio(_predicted(runs[ref], rrec, s), _predicted(runs[other], orec, s)) for s in SIDES)
-    pcs = _ratio(rrec.median, carried_time(rrec, runs[ref].ceilings, orec, runs[other].ceilings))
+    carried = carried_time(rrec, runs[ref].ceilings, orec, runs[other].ceilings, runs[ref].run)
+    pcs = _ratio(rrec.median, carried)
     return CompareRow(
         key=key,
         label=key.label,
