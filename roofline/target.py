@@ -85,7 +85,7 @@ def _spec(gpu: str | None, spec_file: str | None) -> GPUSpec:
         if extra:
             keys = ", ".join(s.key for s in extra)
             raise TargetError(f"--spec-file {spec_file} holds several GPUs ({keys}): pick one with --gpu KEY")
-        raise TargetError("name the GPU: --gpu NAME (a key or name of `gpubench specs`) or --spec-file FILE")
+        raise TargetError("--gpu is required (a key or name of `gpubench specs`), or --spec-file FILE")
     try:
         return get_spec(gpu, extra)
     except KeyError as exc:
