@@ -17,7 +17,15 @@ from typing import Any
 from gpubench.results import MeasuredCeilings
 from gpubench.roofline.rates import compute_rate, normalise_dtype, peak_key
 
-__all__ = ["Ceilings", "Prediction", "check_ceiling", "normalise_dtype", "peak_key", "predict"]
+__all__ = [
+    "Ceilings",
+    "Prediction",
+    "check_ceiling",
+    "normalise_dtype",
+    "peak_key",
+    "predict",
+    "ridge_points",
+]
 
 
 @dataclass(frozen=True)
@@ -183,3 +191,16 @@ def check_ceiling(
             f"{peak:.2f} TFLOP/s by more than {tolerance:.0%}: FLOP accounting too high?"
         )
     return out
+
+
+RIDGE_LEVELS = {"DRAM": "dram", "L2": "l2", "shared": "smem"}
+
+
+def ridge_points(ceilings: Ceilings) -> dict[str, dict[str, float]]:
+    """Peak key -> memory level (DRAM, L2, shared: those the ceilings have) -> the ridge point, FLOP per
+    byte: peak / bandwidth, the intensity above which a kernel fed from that level can be compute-bound."""
+    levels = {name: ceilings.bandwidth_gbs(level) for name, level in RIDGE_LEVELS.items()}
+    return {
+        key: {name: peak * 1e3 / gbs for name, gbs in levels.items() if gbs}
+        for key, peak in ceilings.peaks.items()
+    }
