@@ -33,13 +33,10 @@ _REPRESENTATIVE = {
     "7.0": "v100_sxm2_16gb",
     "7.5": "t4",
     "8.0": "a100_sxm4_40gb",
+    "8.6": "a10",
     "8.9": "l4",
     "9.0": "h100_sxm5",
 }
-# cc 8.6 has no GPU in the database: GA10x rates from the CUDA guide (FP64 2 results/clk/SM) and the A10
-# datasheet (62.5 TF32 / 125 FP16 / 250 INT8 dense at 72 SMs x 1695 MHz = 512 / 1024 / 2048 per SM per clock).
-_CC86_RATES = {"fp64": 4, "fp32": 256, "fp16_simt": 256, "tc_tf32": 512, "tc_fp16": 1024, "tc_bf16": 1024,
-               "tc_int8": 2048, "tc_int4": 4096}  # fmt: skip
 
 
 class UnknownGPUWarning(UserWarning):
@@ -112,7 +109,6 @@ def typical_rates(compute_capability: Any) -> tuple[dict[str, float], str]:
     if cc is None:
         return {}, f"compute capability {compute_capability!r} not understood: no compute peaks"
     tables = {c: dict(get_spec(k).flops_per_clk_per_sm) for c, k in _REPRESENTATIVE.items()}
-    tables["8.6"] = dict(_CC86_RATES)
     known = sorted((tuple(map(int, c.split("."))), c) for c in tables)
     text = f"{cc[0]}.{cc[1]}"
     if text in tables:
