@@ -76,8 +76,9 @@ def _split(rec_a: Record, other: Record, on_a: RunCeilings, on_b: RunCeilings, s
     scales = _scales(on_a, on_b, side)
     if scales is None:
         return None
-    m, c = split_time(rec_a.median, other.median, rec_a.bytes / other.bytes)
-    return ((m * scales[0]) ** OVERLAP_P + (c * scales[1]) ** OVERLAP_P) ** (1 / OVERLAP_P)
+    p = OVERLAP_P
+    m, c = split_time(rec_a.median, other.median, rec_a.bytes / other.bytes, p)
+    return ((m * scales[0]) ** p + (c * scales[1]) ** p) ** (1 / p)
 
 
 def carried_time(
