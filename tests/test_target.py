@@ -202,6 +202,25 @@ def test_what_ifs_are_read_and_checked():
 
 
 MINE = '[gpus.mine]\nbase = "h100_sxm5"\n'
+
+
+def test_the_documented_spec_file_example_loads(tmp_path):
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "model.md").read_text()
+    (example,) = re.findall(r"```toml\n(.*?)```", doc, re.S)
+    (tmp_path / "our.toml").write_text("\n".join(line.strip() for line in example.splitlines()))
+    t = resolve_target(spec_file=str(tmp_path / "our.toml"))
+    v100 = get_spec(V100)
+    assert t.spec.key == "our_v100" and t.spec.peaks["fp32"] == pytest.approx(
+        v100.peaks["fp32"] * 1245 / 1530
+    )
+    assert (
+        t.spec.mem_bandwidth_gbs == v100.mem_bandwidth_gbs
+        and t.spec.sources["peak_clock_mhz"][0].kind == "user"
+    )
+
+
 BROKEN = [
     (MINE + 'name = "Mine"\n\nsm_count = "many"\n', r"broken.toml:5: gpus.mine.sm_count: must be an integer"),
     (MINE + "mem_bandwith_gbs = 1\n", r"broken.toml:3: gpus.mine.mem_bandwith_gbs: unknown field"),
