@@ -18,6 +18,7 @@ import argparse
 import json
 
 from gpubench.exits import usage_error
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 
 PROG = "gpubench tiling"
 
@@ -38,7 +39,7 @@ def add_parser(subparsers):
     p.add_argument("--dtype", choices=tuple(DTYPE_BYTES), default="fp16", help="element type (default fp16)")
     p.add_argument("--bandwidth-gbs", type=float, help="DRAM bandwidth ceiling in GB/s (1e9 bytes/s)")
     p.add_argument("--peak-tflops", type=float, help="compute ceiling in TFLOP/s for --dtype")
-    p.add_argument("--gpu", metavar="NAME", help="take both ceilings from the spec database (roofline.specs)")
+    add_target_arguments(p, "take both ceilings from this GPU")
     p.add_argument(
         "--group-m",
         type=int,
@@ -47,7 +48,6 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per dataflow")
     p.set_defaults(func=run)
     return p
-
 
 
 def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]:
@@ -59,21 +59,21 @@ def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]
         if bw <= 0 or peak <= 0:
             return None, None, None, "--bandwidth-gbs and --peak-tflops must be positive"
         return bw, peak, None, None
-    if not args.gpu:
+    try:
+        target = target_from_args(args, required=False)
+    except TargetError as exc:
+        return None, None, None, str(exc)
+    if target is None:
         return None, None, "no ceilings given (--bandwidth-gbs/--peak-tflops or --gpu): bytes only", None
-    from gpubench.roofline import specs
+    from gpubench.roofline.rates import compute_rate
 
-    try:
-        spec = specs.get_spec(args.gpu)
-    except (KeyError, ValueError) as exc:
-        return None, None, None, f"unknown GPU {args.gpu!r}: {exc}"
-    try:
-        p = spec.peaks[args.dtype]
-    except (KeyError, TypeError):
-        return None, None, f"the spec of {args.gpu} has no {args.dtype} peak: bytes only", None
-    peak = float(getattr(p, "tflops", p))
-    name = getattr(spec, "name", args.gpu)
-    return float(spec.mem_bandwidth_gbs), peak, f"ceilings from the spec database entry {name}", None
+    on = target.ceilings()
+    c = on.measured or on.datasheet
+    rate = compute_rate(c.peaks, args.dtype, True, target.spec, c.label)  # a GEMM: tensor cores
+    if rate.tflops is None:
+        return None, None, f"{rate.refused}: bytes only", None
+    note = f"{c.label} ceilings of {target.name}" + (f"; {rate.fallback}" if rate.fallback else "")
+    return float(c.mem_bandwidth_gbs), rate.tflops, note, None
 
 
 def run(args) -> int:

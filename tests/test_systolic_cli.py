@@ -83,9 +83,10 @@ def test_suite_formats(capsys):
 
 
 def test_gpu_side_by_side(capsys):
-    out = _json(capsys, cli.main, [GEMMS, "--gpu", "H100", "--clock-mhz", "500", "--dtype", "bf16", "--json"])
+    argv = [GEMMS, "--gpu", "h100_sxm5", "--clock-mhz", "500", "--dtype", "bf16", "--json"]
+    out = _json(capsys, cli.main, argv)
     g = out["gpu"]
-    assert g["gpu"] == "NVIDIA H100 SXM5 80GB" and "PCIe" in g["note"] and g["clock_mhz"] == 500
+    assert g["gpu"] == "NVIDIA H100 SXM5 80GB" and g["note"] is None and g["clock_mhz"] == 500
     first = g["layers"][0]
     m, n, k = first["m"], first["n"], first["k"]
     expected = predict(
@@ -121,6 +122,8 @@ BAD = Path(__file__).resolve().parent / "data"
         ({}, ["missing.csv"], "cannot read topology 'missing.csv'"),
         ({}, [GEMMS, "--cycle-model", "exact"], "--cycle-model: unknown cycle model"),
         ({}, [GEMMS, "--gpu", "Z9000"], "--gpu: unknown GPU 'Z9000'"),
+        ({}, [GEMMS, "--gpu", "H100"], r"ambiguous GPU 'H100': .*\(h100_sxm5\), .*\(h100_pcie\)"),
+        ({}, [GEMMS, "--ceilings", "c.json"], "--ceilings needs the GPU"),
         ({}, [GEMMS, "--bandwidth", "fast"], "argument --bandwidth: invalid float value"),
         ({}, [GEMMS, "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],

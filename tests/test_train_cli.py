@@ -106,11 +106,11 @@ def test_llama_405b_on_16384_h100s_has_a_best_layout_that_fits(capsys):
     assert best["memory"]["fits"] is True and best["layout"]["gpus"] == 16384
 
 
-def test_one_gpu_needs_no_topology_and_other_gpus_ceilings_get_a_note(capsys):
+def test_one_gpu_needs_no_topology_and_other_gpus_ceilings_are_refused(capsys):
     rc = main(["train", "llama-3-8b", "--gpu", "rtx_4090", "--gpus", "1", "--seq", "512",
                "--global-batch", "8"])  # fmt: skip
     out = capsys.readouterr()
     assert rc == 2 and "on 1 x NVIDIA GeForce RTX 4090, one GPU" in out.out and "more than" in out.err
     rc = main([*BASE, "--gpus", "8", "--tp", "8", "--ceilings", str(H200_CEILINGS)])
     err = capsys.readouterr().err
-    assert rc == 0 and "were measured on NVIDIA H200, not on NVIDIA H100" in err
+    assert rc == 2 and "was measured on NVIDIA H200, not on NVIDIA H100" in err  # roofline.target's rule

@@ -1,12 +1,15 @@
 """`gpubench model NAME --phase prefill|decode --seq N --batch B [--context N] --gpu GPU`: a transformer's
-operators on a GPU's roofline.
+operators on a GPU's roofline (the GPU of the database, or yours with --spec-file; --what-if asks hardware
+questions; roofline.target resolves them).
 
 Every operator of a layer (norms, QKV and O projections, rotary embedding, attention, activation, MLP
 GEMMs, residual adds) and of the model (embedding, final norm, LM head) with FLOPs, bytes, intensity, the
 roof that binds and the predicted time on the GPU's datasheet (and on measured ceilings with --ceilings);
 per-layer and model totals, tokens per second, the memory footprint and whether it fits. What-ifs
-(--weights, --fusion off, --tile) are each set against the baseline. Runs without torch or a GPU.
-Exit 0, or 2 on a usage or input error (one line on stderr).
+(--weights, --fusion off, --tile) are each set against the baseline. Where the GPU lacks an operator's unit
+(bf16 tensor cores on a V100) the operator runs on a stated fallback, or has no time and the command says
+why (roofline.rates). Runs without torch or a GPU. Exit 0; 1 when an operator is refused (no total is
+given); 2 on a usage or input error (one line on stderr).
 """
 
 from __future__ import annotations
@@ -16,11 +19,10 @@ import json
 import sys
 from pathlib import Path
 
-from gpubench import results
 from gpubench.exits import usage_error
 from gpubench.opcount import WEIGHT_FORMATS
-from gpubench.results import ResultsError, finite_or_none
-from gpubench.roofline.specs import get_spec, match_gpu
+from gpubench.results import finite_or_none
+from gpubench.roofline.target import TargetError, add_target_arguments, check_ceilings, target_from_args
 from gpubench.roofline.tiling import DATAFLOWS
 from gpubench.transformer import render
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
@@ -55,9 +57,8 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=int,
         help="keys the last token attends to, itself included (decode: required; prefill: --seq)",
     )
-    p.add_argument("--gpu", metavar="NAME", help="a key or name of `gpubench specs`")
+    add_target_arguments(p, "the GPU")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="bf16", help="activations and KV cache (bf16)")
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on that GPU (gpubench micro)")
     p.add_argument("--weights", choices=tuple(WEIGHT_FORMATS), help="what-if: the layers' weight format")
     p.add_argument("--group", type=int, default=128, help="int4 scale group along K (default 128)")
     p.add_argument(
@@ -129,13 +130,12 @@ def scenario(args, cfg) -> Scenario:
 
 
 def measured_ceilings(args, spec):
+    """(ceilings, where they came from, notes) of --ceilings for `spec`; TargetError when they were measured
+    on another GPU model (roofline.target's rule, the same in every command)."""
     if not args.ceilings:
         return None, None, []
-    f = results.read_ceilings(args.ceilings)
-    notes = []
-    if match_gpu(f.gpu) != spec:  # another GPU, or one the database does not know
-        notes.append(f"the ceilings in {args.ceilings} were measured on {f.gpu}, not on {spec.name}")
-    return f.ceilings, f"{f.gpu}, {args.ceilings}", notes
+    ceilings, on = check_ceilings(spec, args.ceilings)
+    return ceilings, f"{on}, {args.ceilings}", []
 
 
 def check_plot(path: str | None) -> str | None:
@@ -169,37 +169,33 @@ def run(args) -> int:
         return 0
     if not args.model:
         return usage_error(PROG, f"name a model ({', '.join(MODELS)}) or give --list")
-    if not args.gpu:
-        return usage_error(PROG, "--gpu is required (a key or name of `gpubench specs`)")
     try:
         cfg = get_model(args.model)
-        spec = get_spec(args.gpu)
+        target = target_from_args(args)
         sc = scenario(args, cfg)
-        measured, origin, notes = measured_ceilings(args, spec)
-    except (ConfigError, ScenarioError, ResultsError) as exc:
+    except (ConfigError, ScenarioError, TargetError) as exc:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
     if (problem := check_plot(args.plot)) is not None:
         return usage_error(PROG, problem)
-    pred = predict_model(cfg, sc, spec, measured, origin)
-    base = predict_model(cfg, sc.baseline, spec, measured, origin)
-    whatifs = [
-        WhatIf(label, base, predict_model(cfg, alt, spec, measured, origin)) for label, alt in sc.whatifs()
-    ]
+    on = (target.spec, target.measured, target.measured_origin)
+    pred, base = predict_model(cfg, sc, *on), predict_model(cfg, sc.baseline, *on)
+    whatifs = [WhatIf(label, base, predict_model(cfg, alt, *on)) for label, alt in sc.whatifs()]
     if len(whatifs) > 1:
         whatifs.append(WhatIf("all together", base, pred))
-    for note in notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
     if args.json:
-        sys.stdout.write(json.dumps(finite_or_none(render.to_json(pred, whatifs)), indent=1) + "\n")
+        doc = {**render.to_json(pred, whatifs), "target": target.to_json(), "refused": pred.refused()}
+        sys.stdout.write(json.dumps(finite_or_none(doc), indent=1) + "\n")
     else:
         sys.stdout.write(render.table(pred, whatifs))
     if args.plot:
         render.plot(pred, whatifs, args.plot)
         if not args.json:
             print(f"plot: {args.plot}")
-    return 0
+    for why in pred.refused():
+        print(f"{PROG}: refused: {why}", file=sys.stderr)
+    return 1 if pred.refused() else 0
 
 
 def main(argv=None) -> int:

@@ -19,9 +19,10 @@ from pathlib import Path
 from gpubench.exits import usage_error
 from gpubench.fmt import DASH, fmt_time
 from gpubench.opcount import WEIGHT_FORMATS
-from gpubench.results import ResultsError, finite_or_none
+from gpubench.results import finite_or_none
+from gpubench.roofline.target import TargetError, add_target_arguments, check_ceilings, target_from_args
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
-from gpubench.transformer.model_cli import measured_ceilings, one_line_errors, scenario
+from gpubench.transformer.model_cli import one_line_errors, scenario
 from gpubench.transformer.scenario import PHASES, ScenarioError
 
 PROG = "gpubench layer"
@@ -43,10 +44,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--group", type=int, default=128, help="int4 scale group (default 128)")
     p.add_argument("--fusion", choices=("on", "off"), default="on", help="off: the unfused operators")
-    p.add_argument(
-        "--gpu", metavar="NAME", help="predict on this GPU of the spec database (default: the device)"
-    )
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on this GPU (gpubench micro)")
+    add_target_arguments(p, "predict on this GPU (default: the device)")
     p.add_argument(
         "--rule", choices=("quick", "full"), default="quick", help="the stopping rule (default quick)"
     )
@@ -128,16 +126,9 @@ def run(args) -> int:
     try:
         cfg = get_model(args.model)
         sc = scenario(_args_for_scenario(args), cfg)
-        spec = measured = origin = None
-        if args.gpu:
-            from gpubench.roofline.specs import get_spec
-
-            spec = get_spec(args.gpu)
-            measured, origin, _ = measured_ceilings(args, spec)
-    except (ConfigError, ScenarioError, ResultsError) as exc:
+        target = target_from_args(args, required=False)
+    except (ConfigError, ScenarioError, TargetError) as exc:
         return usage_error(PROG, str(exc))
-    except KeyError as exc:
-        return usage_error(PROG, str(exc.args[0]))
     if args.out and not Path(args.out).parent.is_dir():
         return usage_error(PROG, f"--out {args.out}: no such folder {str(Path(args.out).parent)!r}")
     import torch
@@ -148,16 +139,17 @@ def run(args) -> int:
 
     plan = plan_layer(layer_operators(cfg, sc), sc, registry_info())
     if args.dry_run:
-        pred = predict_model(cfg, sc, spec, measured, origin) if spec is not None else None
+        on = (target.spec, target.measured, target.measured_origin) if target is not None else None
+        pred = predict_model(cfg, sc, *on) if on is not None else None
         print(f"{cfg.name}, one layer: {sc.describe()} (dry run: nothing measured)")
         print("\n".join(plan_lines(plan, pred)))
         return 0
     if not torch.cuda.is_available():
         return usage_error(PROG, NO_GPU)
-    return _measure(args, cfg, sc, spec, plan, torch)
+    return _measure(args, cfg, sc, target, plan, torch)
 
 
-def _measure(args, cfg, sc, spec, plan, torch) -> int:
+def _measure(args, cfg, sc, target, plan, torch) -> int:
     from gpubench.bench.measure.device import device_info
     from gpubench.roofline.specs import resolve_spec
     from gpubench.transformer.measured.layer_run import layer_document, measure_layer
@@ -165,15 +157,20 @@ def _measure(args, cfg, sc, spec, plan, torch) -> int:
 
     device = torch.device("cuda", torch.cuda.current_device())
     info = device_info(device)
-    spec = spec or resolve_spec(info)
-    try:
-        measured, origin, notes = measured_ceilings(args, spec)
-    except ResultsError as exc:
-        return usage_error(PROG, str(exc))
+    if target is not None:
+        spec, measured, origin = target.spec, target.measured, target.measured_origin
+    else:  # the device itself: its ceilings file must be of its model too
+        spec, measured, origin = resolve_spec(info), None, None
+        try:
+            if args.ceilings:
+                measured, on = check_ceilings(spec, args.ceilings)
+                origin = f"{on}, {args.ceilings}"
+        except TargetError as exc:
+            return usage_error(PROG, str(exc))
     pred = predict_model(cfg, sc, spec, measured, origin)
     ops, layer = measure_layer(plan, pred, device, args.rule, args.ceilings)
     doc = layer_document(pred, ops, layer, info.get("name", str(device)))
-    doc["notes"] = notes
+    doc["notes"] = pred.refused()  # operators with no prediction on this GPU, and why
     text = json.dumps(finite_or_none(doc), indent=1)
     if args.out:
         Path(args.out).write_text(text + "\n")
