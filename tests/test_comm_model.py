@@ -109,3 +109,17 @@ def test_alpha_beta_forms_for_other_backends():
 def test_one_rank_costs_nothing():
     p = predict("all_reduce", GiB, 1, load_topology("dgx-h100"))
     assert p.time_s == 0.0 and p.algorithm == "none"
+
+
+def test_a_collective_reports_the_channels_it_holds():
+    """Each NCCL channel is one thread block: the SMs a collective takes from a kernel it overlaps."""
+    topo = load_topology("dgx-h100", nodes=8)
+    # ring over 370.8 GB/s of NVLink: 6 channels at 60 GB/s (the fastest speed two of which fit), doubled
+    assert predict("all_gather", GiB, 8, topo, algorithm="ring").channels == 12
+    # NVLS: one channel per GPU of the node
+    assert predict("all_reduce", GiB, 8, topo, algorithm="nvls").channels == 8
+    # one rank per node: the ring fits through the GPU's 50 GB/s NIC, 2 channels at 24 GB/s
+    assert predict("reduce_scatter", GiB, 8, topo, ranks_per_node=1).channels == 2
+    assert predict("send_recv", GiB, 2, topo).channels is None  # point-to-point: not modelled
+    box = Topology("box", 4, Link(10.0, 3e-6, "loopback"))
+    assert predict("all_reduce", GiB, 4, box, backend="gloo").channels is None

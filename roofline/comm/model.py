@@ -34,6 +34,7 @@ class CommPrediction:
     chosen_by: str = "model"
     ceiling_busbw_gbps: float | None = None  # the wire rate of the level that bounds the bus bandwidth
     alternatives: dict[str, float] = field(default_factory=dict)  # "algo/proto" -> seconds, others weighed
+    channels: int | None = None  # NCCL's channels (an SM each while it runs); None where not modelled
 
     @property
     def algbw_gbps(self) -> float:
@@ -103,6 +104,7 @@ def predict(
         "forced" if (algorithm or protocol) else "only" if best.algorithm == "p2p" else "model",
         _ceiling(topology, lay),
         {f"{c.algorithm}/{c.protocol}": t for t, c, _ in timed},
+        best.channels,
     )  # fmt: skip
 
 

@@ -9,6 +9,8 @@ What the model takes from the topology, not from NCCL's graph search:
   channels in the GPU's bandwidth, doubled as NCCL doubles fast channels; this only sets per-channel caps;
 - NVLS: one channel per GPU of the node (at most 32), each at the fastest speed s with (channels + 1) x s
   within the GPU's NVLink (the channel's head GPU moves twice its share), as the NVLS search checks.
+Each channel is one thread block of NCCL's kernel, so a collective holds that many SMs while it runs (what
+it takes from a kernel it overlaps); the prediction reports the count.
 Not modelled: CollNet (in-network reduction through IB SHARP switches), NVLS across nodes (needs it).
 All-to-all and send/recv are NCCL point-to-point operations that tuning.cc does not model: the suite times
 them as one Simple ring step of latency plus the bytes over the link they cross.
@@ -82,6 +84,9 @@ class Candidate:
     alg_gbps: float  # bytes / (alg_gbps * 1e9) is the bandwidth term
     link: str  # the link that bounds its bandwidth: INTRA or NIC
     tree_corrected: bool = False
+    # NCCL's channels, one thread block (one SM) each while the collective runs; None: point-to-point
+    # operations, whose channel count tuning.cc does not set
+    channels: int | None = None
 
     def terms(self, nbytes: int, k: NcclConstants) -> dict[str, float]:
         gbps = self.alg_gbps * (k.tree_factor(self.protocol, nbytes) if self.tree_corrected else 1.0)
@@ -214,7 +219,11 @@ def _collective_candidate(collective, algo, proto, lay, topology, k) -> Candidat
     else:  # NVLS and PAT all-gather / reduce-scatter: NCCL keeps the bus bandwidth as is
         alg = bus
     latency = _latency(collective, algo, proto, lay, topology, k)
-    return Candidate(algo, proto, latency, alg, link, algo == "tree")
+    if algo in ("nvls", "nvls_tree"):
+        channels = min(k.max_nvls_channels, int(lay.ppn))
+    else:
+        channels = ring_channels(lay.bus_gbps[0], lay.arch, k)
+    return Candidate(algo, proto, latency, alg, link, algo == "tree", channels)
 
 
 def _p2p_candidate(collective: str, lay: Layout, topology: Topology, k: NcclConstants) -> Candidate:
