@@ -3,8 +3,11 @@
 A step keeps the tensor cores busy for seconds, so its roofs are the sustained ones: the rates measured on
 the GPU after a load (the ceilings file's `peaks_sustained`, bench.micro.rates), never the burst a short
 benchmark sees. fp16 and bf16 run at one tensor-core rate, so both take the better of their two sustained
-figures (bench.micro.ceilings builds its roofs by the same rule). The DRAM roof and the launch overhead are
-the file's own.
+figures (bench.micro.ceilings builds its roofs by the same rule). A file from before bench.micro.rates
+measured each figure once and calls that figure sustained; its entry's own telemetry says whether the GPU
+was under load: a figure measured in no longer than a burst window (BURST_WINDOW_S) is a burst, and is
+left out of the 16-bit roof while a figure measured under load remains. The DRAM roof and the launch
+overhead are the file's own.
 
 Three sides, in the order they are chosen:
     measured   ceilings measured on that GPU: a file given, or the ones committed with the suite
@@ -23,19 +26,23 @@ from functools import cache
 from pathlib import Path
 
 from gpubench import results
-from gpubench.results import MeasuredCeilings, ResultsError
+from gpubench.results import CeilingsFile, MeasuredCeilings, ResultsError
 from gpubench.roofline.crossgen import ceilings_of_spec
 from gpubench.roofline.perfmodel import Machine
 from gpubench.roofline.roof import Ceilings
 from gpubench.roofline.specs import GPUSpec, get_spec, match_gpu
 
-__all__ = ["REFERENCE_DIR", "REFERENCE_GPU", "SIDES", "Roofs", "reference_ceilings", "roofs_for"]
+__all__ = ["BURST_WINDOW_S", "REFERENCE_DIR", "REFERENCE_GPU", "SIDES", "Roofs", "loaded",
+           "reference_ceilings", "roofs_for"]  # fmt: skip
 
 # The committed measurements: transformer/training/ -> the repository (or, installed, gpubench/) root.
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reports" / "reference"
 REFERENCE_GPU = "h100_sxm5"
 SIDES = ("measured", "carried", "datasheet")
 _SHARED_RATE = ("fp16", "bf16")  # one tensor-core rate (bench.micro.ceilings.RATE_GROUPS)
+# bench.micro.rates' burst window (its burst_rule stops at 0.25 s): a measurement no longer than this saw
+# the GPU at its idle clock, not settled under its power cap
+BURST_WINDOW_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -55,12 +62,38 @@ class Roofs:
 
 
 def sustained(measured: MeasuredCeilings) -> MeasuredCeilings:
-    """The ceilings with each peak replaced by its sustained rate (where one was measured)."""
+    """The ceilings with each peak replaced by its sustained rate (where one was measured); the 16-bit rate
+    the better of its sustained figures (of its peaks where none is)."""
     peaks = {**measured.peaks, **measured.peaks_sustained}
-    shared = [peaks[k] for k in _SHARED_RATE if k in peaks]
+    held = measured.peaks_sustained if any(k in measured.peaks_sustained for k in _SHARED_RATE) else peaks
+    shared = [held[k] for k in _SHARED_RATE if k in held]
     if shared:
         peaks.update({k: max(shared) for k in _SHARED_RATE})
     return dataclasses.replace(measured, peaks=peaks)
+
+
+def _window_s(f: CeilingsFile, key: str) -> float | None:
+    """How long the measurement of the sustained figure `key` of `f` ran (its entry's telemetry window)."""
+    value = f.ceilings.peaks_sustained.get(key)
+    entry = next((e for e in f.micro if e.value == value and e.unit == "TFLOP/s"), None)
+    return ((entry.telemetry or {}).get("window_s") if entry is not None else None) or None
+
+
+def loaded(f: CeilingsFile) -> tuple[MeasuredCeilings, str]:
+    """The ceilings of `f` without the 16-bit figures measured only in a burst window (a file from before
+    bench.micro.rates, which measured each figure once), while one measured under load is left; and a note
+    naming what was left out ("" when nothing was)."""
+    c = f.ceilings
+    if c.peaks_burst or c.peak_clocks_mhz:  # measured burst and sustained apart: its sustained ones hold
+        return c, ""
+    windows = {k: _window_s(f, k) for k in _SHARED_RATE if k in c.peaks_sustained}
+    short = {k for k, w in windows.items() if w is not None and w <= BURST_WINDOW_S}
+    if not short or short == set(windows):
+        return c, ""
+    kept = {k: v for k, v in c.peaks_sustained.items() if k not in short}
+    note = ", ".join(f"{k}'s {c.peaks_sustained[k]:.1f} TFLOP/s, measured in {windows[k]:.2f} s"
+                     for k in sorted(short))  # fmt: skip
+    return dataclasses.replace(c, peaks_sustained=kept), f"a burst left out: {note}"
 
 
 @cache
@@ -74,7 +107,9 @@ def reference_ceilings() -> dict[str, tuple[MeasuredCeilings, str]]:
             continue
         spec = match_gpu(f.device.name)
         if spec is not None:
-            out[spec.key] = (f.ceilings, f"{f.device.name}, {path.parent.name}/{path.name}")
+            ceilings, note = loaded(f)
+            where = f"{f.device.name}, {path.parent.name}/{path.name}"
+            out[spec.key] = (ceilings, f"{where}; {note}" if note else where)
     return out
 
 
