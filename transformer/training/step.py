@@ -2,9 +2,10 @@
 
 Compute: each operator of one GPU's micro-batch (shard.py) timed by the suite's performance model
 (transformer.predict.op_time: the largest of the DRAM, tensor, waves and launch terms) on the roofs of
-efficiency.py. A pipeline stage's micro-batch takes its layers' forward, backward and recompute plus the
-exposed TP and CP collectives (comm.py), and its extra operators (the embedding on the first stage; the
-final norm, output layer and loss on the last). The slowest stage sets the pace:
+efficiency.py; a flash-attention kernel at its published share of the tensor roof (flash.py). A pipeline
+stage's micro-batch takes its layers' forward, backward and recompute plus the exposed TP and CP
+collectives (comm.py), and its extra operators (the embedding on the first stage; the final norm, output
+layer and loss on the last). The slowest stage sets the pace:
 
     step = m u + (p - 1)/v u + exposed p2p + exposed DP + optimizer step
 
@@ -24,14 +25,14 @@ from gpubench.roofline.specs import GPUSpec
 from gpubench.transformer.backward import optimizer_operator
 from gpubench.transformer.operators import Operator
 from gpubench.transformer.predict import op_time
-from gpubench.transformer.training import comm
+from gpubench.transformer.training import comm, flash
 from gpubench.transformer.training.efficiency import Roofs
 from gpubench.transformer.training.formulas import palm_flops_per_token
 from gpubench.transformer.training.layout import Job, Layout, check
 from gpubench.transformer.training.memory import Memory, stage_memory, stage_params
 from gpubench.transformer.training.shard import operator_key, stage_operators
 
-__all__ = ["TERMS", "OpSums", "StageTime", "StepPrediction", "Term", "op_sums", "predict_step"]
+__all__ = ["TERMS", "OpSums", "StageTime", "StepPrediction", "Term", "op_sums", "predict_step", "seconds"]
 
 TERMS = ("forward", "backward", "recompute", "TP communication", "CP communication", "pipeline bubble",
          "PP communication", "DP communication", "optimizer step")  # fmt: skip
@@ -46,25 +47,25 @@ class OpSums:
     min_dgrad_s: float  # the shorter input-gradient GEMM of QKV and fc1 (SP re-gathers hide behind it)
 
 
+def seconds(op: Operator, roofs: Roofs, backward: bool = False) -> float:
+    """`op`'s time on `roofs` (a flash operator at its published share of the tensor roof, flash.py)."""
+    found = flash.share(op, backward)
+    machine = roofs.machine if found is None else flash.machine_for(roofs.machine, found.share)
+    return op_time(op, machine).time_s or 0.0
+
+
 @cache
 def op_sums(job: Job, key: Layout, roofs: Roofs) -> OpSums:
     """Time (the performance model on `roofs`) and FLOPs of the operators of `operator_key` layout `key`."""
     ops = stage_operators(job, key)
     secs: dict[str, float] = {}
     flops: dict[str, int] = {}
-    for name in (
-        "layer_fwd",
-        "layer_bwd",
-        "layer_recompute",
-        "first_fwd",
-        "first_bwd",
-        "last_fwd",
-        "last_bwd",
-    ):
+    for name in ("layer_fwd", "layer_bwd", "layer_recompute", "first_fwd", "first_bwd", "last_fwd",
+                 "last_bwd"):  # fmt: skip
         group = getattr(ops, name)
-        secs[name] = sum(op_time(op, roofs.machine).time_s or 0.0 for op in group)
+        secs[name] = sum(seconds(op, roofs, name.endswith("_bwd")) for op in group)
         flops[name] = sum(op.flops for op in group)
-    dgrads = [op_time(op, roofs.machine).time_s or 0.0 for op in ops.layer_bwd
+    dgrads = [seconds(op, roofs) for op in ops.layer_bwd
               if op.name in ("qkv_proj.dgrad", "gate_up_proj.dgrad", "fc1.dgrad")]  # fmt: skip
     return OpSums(secs, flops, min(dgrads, default=0.0))
 
