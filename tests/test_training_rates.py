@@ -1,16 +1,23 @@
 """The rates a training step is timed at (docs/training.md, "The roofs"): sustained roofs from figures
-measured under load only; flash attention at its published share of the GEMM roof."""
+measured under load only; flash attention at its published share of the GEMM roof; an overlapped
+collective's share of the SMs."""
 
 import pytest
 
 from gpubench import results
+from gpubench.roofline.comm import load_topology, predict
 from gpubench.roofline.specs import get_spec
+from gpubench.transformer.configs import MODELS
 from gpubench.transformer.operators import Operator
 from gpubench.transformer.predict import op_time
 from gpubench.transformer.training import flash
+from gpubench.transformer.training.comm import exposed_s
 from gpubench.transformer.training.efficiency import BURST_WINDOW_S, REFERENCE_DIR, loaded, roofs_for
-from gpubench.transformer.training.step import seconds
+from gpubench.transformer.training.layout import Job, Layout
+from gpubench.transformer.training.shard import operator_key
+from gpubench.transformer.training.step import op_sums, predict_step, seconds
 
+H100 = get_spec("h100_sxm5")
 H100_FILE = REFERENCE_DIR / "NVIDIA-H100-80GB-HBM3" / "ceilings.json"
 
 
@@ -74,3 +81,35 @@ def test_materialised_scores_and_gemms_keep_the_gemm_roof():
                       {"batch": 32, "M": 2048, "N": 2048, "K": 128})  # fmt: skip
     assert flash.share(scores, False) is None
     assert seconds(scores, roofs) == op_time(scores, roofs.machine).time_s
+
+
+def test_an_overlapped_collective_costs_its_channels_share_of_the_sms():
+    """NCCL's channels are thread blocks: overlapping a GEMM, a collective of time t with c channels on a
+    GPU of S SMs adds max(t - GEMM, t c / S)."""
+    topo = load_topology("dgx-h100")
+    p = predict("reduce_scatter", 1 << 28, 8, topo)
+    t, share = p.time_s, p.channels / H100.sm_count
+    assert p.channels == 12 and exposed_s(p, None, H100.sm_count) == t  # nothing hides it
+    assert exposed_s(p, 10 * t, H100.sm_count) == pytest.approx(t * share, rel=1e-12)  # a long GEMM
+    assert exposed_s(p, t / 2, H100.sm_count) == pytest.approx(t / 2, rel=1e-12)  # a short one
+    assert exposed_s(p, 10 * t, None) == 0.0  # no SM count: nothing taken
+
+
+@pytest.mark.parametrize("model", ["llama-3-70b", "llama-3-405b"])  # GEMMs shorter, then longer
+def test_megatron_hides_the_input_gradients_reduction_behind_the_weight_gradient(model):
+    """Megatron-LM's column-parallel backward: the re-gather overlaps dgrad, the input gradient's
+    reduce-scatter (all-reduce without SP) overlaps wgrad; the forward's collectives stay on the path."""
+    job = Job(MODELS[model], 8192, 64)
+    topo, roofs = load_topology("dgx-h100"), roofs_for(H100)
+    for sp, hidden in ((True, 4), (False, 2)):
+        p = predict_step(job, Layout(tp=8, sp=sp, dp=1), H100, roofs, topo)
+        tp = [c for c in p.comm if c.group == "TP" and c.count and "asynchronous" in c.why]
+        assert sum(c.count for c in tp) == hidden
+        sums = op_sums(job, operator_key(p.layout), roofs)
+        for c in tp:
+            gemm = sums.min_dgrad_s if "re-gather" in c.what else sums.min_wgrad_s
+            channels = predict(c.collective, c.nbytes, c.ranks, topo, c.ranks_per_node).channels
+            want = max(c.each_s - gemm, c.each_s * channels / H100.sm_count)
+            assert c.exposed_s == pytest.approx(want, rel=1e-12) and c.exposed_s < c.each_s
+        on_path = [c for c in p.comm if c.group == "TP" and c not in tp]
+        assert all(c.exposed_s == c.each_s for c in on_path)

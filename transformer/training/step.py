@@ -45,6 +45,7 @@ class OpSums:
     seconds: dict[str, float]
     flops: dict[str, int]
     min_dgrad_s: float  # the shorter input-gradient GEMM of QKV and fc1 (SP re-gathers hide behind it)
+    min_wgrad_s: float  # the shorter weight-gradient GEMM of QKV and fc1 (their input gradients' reductions)
 
 
 def seconds(op: Operator, roofs: Roofs, backward: bool = False) -> float:
@@ -65,9 +66,10 @@ def op_sums(job: Job, key: Layout, roofs: Roofs) -> OpSums:
         group = getattr(ops, name)
         secs[name] = sum(seconds(op, roofs, name.endswith("_bwd")) for op in group)
         flops[name] = sum(op.flops for op in group)
-    dgrads = [seconds(op, roofs) for op in ops.layer_bwd
-              if op.name in ("qkv_proj.dgrad", "gate_up_proj.dgrad", "fc1.dgrad")]  # fmt: skip
-    return OpSums(secs, flops, min(dgrads, default=0.0))
+    first = ("qkv_proj", "gate_up_proj", "fc1")  # the column-parallel GEMMs whose inputs TP gathers
+    dgrads = [seconds(op, roofs) for op in ops.layer_bwd if op.name in {f"{n}.dgrad" for n in first}]
+    wgrads = [seconds(op, roofs) for op in ops.layer_bwd if op.name in {f"{n}.wgrad" for n in first}]
+    return OpSums(secs, flops, min(dgrads, default=0.0), min(wgrads, default=0.0))
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,8 @@ def _stage(name: str, layers: int, sums: OpSums, tp: float, cp: float, ends: tup
 def _stages(job: Job, lay: Layout, roofs: Roofs, topo: Topology) -> tuple[dict[str, StageTime], list]:
     sums = op_sums(job, operator_key(lay), roofs)
     key = operator_key(lay)  # the TP and CP collectives depend on no other knob
-    layer_comm = comm.layer_terms(job, key, topo, sums.min_dgrad_s)
+    sms = roofs.machine.sm_count
+    layer_comm = comm.layer_terms(job, key, topo, sums.min_dgrad_s, sums.min_wgrad_s, sms)
     tp = sum(t.total_exposed_s for t in layer_comm if t.group == "TP")
     cp = sum(t.total_exposed_s for t in layer_comm if t.group == "CP")
     first_c, last_c = comm.stage_end_terms(job, key, topo)
@@ -197,10 +200,11 @@ def predict_step(job: Job, lay: Layout, spec: GPUSpec, roofs: Roofs, topo: Topol
     # (p-1)/(m v) of m u; interleaving shortens it only with at least p micro-batches to fill the
     # pipeline (Narayanan et al. 2021 require m a multiple of p): with fewer, one pass takes p u
     bubble = (p - 1) / (v if m >= p else 1)
-    p2p = comm.p2p_term(job, lay, topo, slowest.forward / v)  # a chunk's forward hides a send
+    sms = roofs.machine.sm_count
+    p2p = comm.p2p_term(job, lay, topo, slowest.forward / v, sms)  # a chunk's forward hides a send
     params = stage_params(job, lay)
     held = max(params["first"], params["last"], params["layer"] * lay.stage_layers(job.cfg.layers)[1])
-    dp = comm.dp_terms(job, lay, topo, held, slowest.backward, slowest.forward, u)
+    dp = comm.dp_terms(job, lay, topo, held, slowest.backward, slowest.forward, u, sms)
     shards = lay.dp * lay.cp if lay.zero >= 1 else 1
     n_opt = held // shards
     opt = optimizer_operator(n_opt, job.grad_dtype, job.itemsize)
