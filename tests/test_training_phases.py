@@ -7,6 +7,7 @@ from gpubench.kernels import REGISTRY
 from gpubench.transformer import counts
 from gpubench.transformer.backward import (
     backward_operators,
+    gradient_passes_operator,
     optimizer_operator,
     training_operators,
     training_scenario,
@@ -72,6 +73,16 @@ def test_adamw_moves_its_states_and_the_gradient():
     op = optimizer_operator(1000, "fp32")
     assert op.bytes == 1000 * (24 + 4 + 2)  # master, m, v read and written; fp32 grad read; bf16 weight
     assert optimizer_operator(1000, "bf16").bytes == 1000 * (24 + 2 + 2)
+
+
+def test_the_gradient_passes_zero_the_buffer_take_the_norm_and_unscale_under_fp16():
+    # a GPU holding 1000 fp32 gradients, stepping a shard of 250: the buffer zeroed (4 bytes each), the
+    # shard's norm (read once), and with fp16 the loss scaler's unscale (read and written once)
+    bf16 = gradient_passes_operator(1000, 250, "fp32")
+    fp16 = gradient_passes_operator(1000, 250, "fp32", loss_scaled=True)
+    assert [k.bytes for k in bf16.parts] == [4000, 1000] and bf16.bytes == 5000
+    assert [k.bytes for k in fp16.parts] == [4000, 1000, 2000] and fp16.bytes == 7000
+    assert gradient_passes_operator(1000, 1000, "bf16").bytes == 2000 + 2000
 
 
 def test_the_attention_form_is_a_whatif_and_materialised_attention_keeps_a_fused_softmax():

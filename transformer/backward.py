@@ -12,6 +12,10 @@ transformer.counts for the row-wise and elementwise operators).
     loss  cross-entropy over the logits in fp32: a softmax forward, its gradient (P - onehot) backward
     optimizer  AdamW per parameter: fp32 master weight, m and v read and written, the gradient read, the
           16-bit weight written; 14 FLOPs (m: 3, v: 4, the update: sqrt, add, divide, decay and step: 7)
+    gradient passes  what Megatron-LM's step runs over the gradients besides the optimizer, each a kernel
+          of its own: the gradient buffer zeroed for the next step (written once), the global norm for
+          clipping (read once: its default clip_grad is 1.0), and with fp16 the loss scaler's unscale and
+          inf/NaN check (read and written once)
 
 Standard library only. `training_operators` lists one GPU's step of a whole model (the single-GPU case of
 gpubench.transformer.training, which shards the same operators across GPUs).
@@ -32,6 +36,7 @@ __all__ = [
     "GRAD_DTYPES",
     "TrainingOps",
     "backward_operators",
+    "gradient_passes_operator",
     "loss_operators",
     "optimizer_operator",
     "training_operators",
@@ -155,6 +160,21 @@ def optimizer_operator(params: int, grad_dtype: str = "fp32", itemsize: int = 2)
     return Operator("adamw", "elementwise", "model", ADAMW_FLOPS * params, moved, "fp32", False,
                     {"elements": params}, note="AdamW: fp32 master, m, v read and written; grad read; "
                     "16-bit weight written")  # fmt: skip
+
+
+def gradient_passes_operator(held: int, stepped: int, grad_dtype: str = "fp32", loss_scaled: bool = False
+                             ) -> Operator:  # fmt: skip
+    """The step's passes over the gradients of a GPU holding `held` of them and stepping `stepped` (its
+    optimizer shard): zeroing the buffer, the norm for clipping, and (`loss_scaled`: fp16) the unscale."""
+    g = GRAD_DTYPES[grad_dtype]
+    parts = [counts.Count(0, g * held, "zero the gradient buffer"),
+             counts.Count(2 * stepped, g * stepped, "global norm: sum of squares")]  # fmt: skip
+    if loss_scaled:
+        parts.append(counts.Count(2 * stepped, 2 * g * stepped, "loss scale: unscale, inf/NaN check"))
+    what = "zeroed, norm" + (", unscale and inf/NaN check" if loss_scaled else "")
+    return Operator("gradient passes", "elementwise", "model", sum(c.flops for c in parts),
+                    sum(c.bytes for c in parts), "fp32", False, {"elements": held},
+                    note=f"the gradients {what}", parts=tuple(parts))  # fmt: skip
 
 
 def training_scenario(batch: int, seq: int, dtype: str = "bf16", attention: str | None = None) -> Scenario:

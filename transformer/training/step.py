@@ -22,7 +22,7 @@ from functools import cache
 
 from gpubench.roofline.comm import Topology
 from gpubench.roofline.specs import GPUSpec
-from gpubench.transformer.backward import optimizer_operator
+from gpubench.transformer.backward import gradient_passes_operator, optimizer_operator
 from gpubench.transformer.operators import Operator
 from gpubench.transformer.predict import op_time
 from gpubench.transformer.training import comm, flash
@@ -178,11 +178,23 @@ def _stages(job: Job, lay: Layout, roofs: Roofs, topo: Topology) -> tuple[dict[s
     return stages, layer_comm + first_c + last_c
 
 
-def _hardware_flops(job: Job, lay: Layout, stages: dict[str, StageTime], opt: Operator) -> float:
+def _hardware_flops(job: Job, lay: Layout, stages: dict[str, StageTime], opt: list[Operator]) -> float:
     m, ranks = lay.micro_batches(job), lay.tp * lay.cp * lay.dp
     count = {"only": 1, "first": 1, "last": 1, "middle": lay.pp - 2}
     per_step = sum(st.flops * count[name] for name, st in stages.items()) * m * ranks
-    return per_step + opt.flops * lay.gpus
+    return per_step + sum(op.flops for op in opt) * lay.gpus
+
+
+def _optimizer(job: Job, lay: Layout, held: int, roofs: Roofs) -> tuple[list[Operator], Term]:
+    """The optimizer step of a GPU holding `held` parameters: AdamW over its shard and the passes over its
+    gradients (backward.gradient_passes_operator), their operators and their term."""
+    n_opt = held // (lay.dp * lay.cp if lay.zero >= 1 else 1)
+    grads = held // (lay.dp * lay.cp if lay.zero >= 2 else 1)  # the gradient buffer it holds
+    scaled = job.dtype == "fp16"  # a loss scaler's unscale and check
+    ops = [optimizer_operator(n_opt, job.grad_dtype, job.itemsize),
+           gradient_passes_operator(grads, n_opt, job.grad_dtype, loss_scaled=scaled)]  # fmt: skip
+    secs = sum(op_time(op, roofs.machine).time_s or 0.0 for op in ops)
+    return ops, Term("optimizer step", secs, f"AdamW over {n_opt:,} parameters; {ops[1].note}")
 
 
 def predict_step(job: Job, lay: Layout, spec: GPUSpec, roofs: Roofs, topo: Topology | None,
@@ -205,9 +217,7 @@ def predict_step(job: Job, lay: Layout, spec: GPUSpec, roofs: Roofs, topo: Topol
     params = stage_params(job, lay)
     held = max(params["first"], params["last"], params["layer"] * lay.stage_layers(job.cfg.layers)[1])
     dp = comm.dp_terms(job, lay, topo, held, slowest.backward, slowest.forward, u, sms)
-    shards = lay.dp * lay.cp if lay.zero >= 1 else 1
-    n_opt = held // shards
-    opt = optimizer_operator(n_opt, job.grad_dtype, job.itemsize)
+    opt, opt_term = _optimizer(job, lay, held, roofs)
     terms = [
         Term("forward", m * slowest.forward, f"{slowest.name} stage, {m} micro-batches"),
         Term("backward", m * slowest.backward),
@@ -218,7 +228,7 @@ def predict_step(job: Job, lay: Layout, spec: GPUSpec, roofs: Roofs, topo: Topol
         Term("PP communication", (p2p.total_exposed_s if p2p else 0.0)
              + sum(t.total_exposed_s for t in dp if t.group == "PP"), "exposed part"),
         Term("DP communication", sum(t.total_exposed_s for t in dp if t.group == "DP"), "exposed part"),
-        Term("optimizer step", op_time(opt, roofs.machine).time_s or 0.0, f"AdamW over {n_opt:,} parameters"),
+        opt_term,
     ]  # fmt: skip
     comms = comms + ([p2p] if p2p else []) + dp
     return StepPrediction(job, lay, spec, roofs, topo, memory, stages, slowest.name, terms, comms,
