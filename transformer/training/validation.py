@@ -16,10 +16,12 @@ Llama 3 405B (arXiv:2407.21783): table 4 (GPUs, TP, CP, PP, DP, sequence, batch 
 BF16 MFU; DP 8 on the 131,072-token row, which the 16,384 GPUs and 16M tokens per batch need); section 3.3.2
 for what the runs did: FSDP that shards optimizer states and gradients but keeps the weights gathered
 after the forward (ZeRO-2 here), fp32 gradient accumulation and reduce-scatter, asynchronous
-point-to-point in PP, one layer fewer on the first and last stages, the 8K stage without activation
-checkpointing, all-gather based CP; section 3.3.1 for 8-GPU NVLink servers with 400 Gb/s per GPU between
-them (dgx-h100 here: the same per-GPU NIC rate). What the paper leaves out (micro-batch size, V, the
-131K stage's recompute) the planner chooses as its search would for anyone: the fastest that fits.
+point-to-point in PP, one layer fewer on the first and last stages (the first model chunk holding only the
+embedding and the last only the output layer and loss, so 128 one-layer chunks: V = 8 on 16 stages), the
+8K stage without activation checkpointing, all-gather based CP; section 3.3.1 for 8-GPU NVLink servers with
+400 Gb/s per GPU between them (dgx-h100 here: the same per-GPU NIC rate). What the paper leaves out
+(micro-batch size, the 131K stage's recompute) the planner chooses as its search would for anyone: the
+fastest that fits.
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ _L3 = "Llama Team, The Llama 3 Herd of Models, arXiv:2407.21783, table 4 and sec
 
 def _llama(gpus: int, cp: int, dp: int, seq: int, per_dp: int, tflops: float) -> Published:
     job = Job(MODELS["llama-3-405b"], seq, dp * per_dp)
-    fixed = {"tp": 8, "cp": cp, "pp": 16, "dp": dp, "zero": 2}
+    # V 8: the first chunk of the first stage holds only the embedding, the last of the last only the output
+    # layer and loss, in place of one layer each: 126 layers + 2 = 128 one-layer chunks = 16 stages x 8
+    fixed = {"tp": 8, "cp": cp, "pp": 16, "dp": dp, "zero": 2, "interleave": 8}
     if seq == 8192:
         fixed["recompute"] = "none"  # "we could pre-train Llama 3 on sequences of 8K tokens without ..."
     return Published(f"405B {gpus} GPUs, seq {seq}", job.cfg, "h100_sxm5", "dgx-h100", job, None,
