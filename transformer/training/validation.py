@@ -19,7 +19,7 @@ after the forward (ZeRO-2 here), fp32 gradient accumulation and reduce-scatter, 
 point-to-point in PP, one layer fewer on the first and last stages (the first model chunk holding only the
 embedding and the last only the output layer and loss, so 128 one-layer chunks: V = 8 on 16 stages), the
 8K stage without activation checkpointing, all-gather based CP; section 3.3.1 for 8-GPU NVLink servers with
-400 Gb/s per GPU between them (dgx-h100 here: the same per-GPU NIC rate). What the paper leaves out
+400 Gb/s RoCE per GPU between them (the interconnect database's meta-genai-roce). What the paper leaves out
 (micro-batch size, the 131K stage's recompute) the planner chooses as its search would for anyone: the
 fastest that fits.
 """
@@ -95,7 +95,7 @@ def _llama(gpus: int, cp: int, dp: int, seq: int, per_dp: int, tflops: float) ->
     fixed = {"tp": 8, "cp": cp, "pp": 16, "dp": dp, "zero": 2, "interleave": 8}
     if seq == 8192:
         fixed["recompute"] = "none"  # "we could pre-train Llama 3 on sequences of 8K tokens without ..."
-    return Published(f"405B {gpus} GPUs, seq {seq}", job.cfg, "h100_sxm5", "dgx-h100", job, None,
+    return Published(f"405B {gpus} GPUs, seq {seq}", job.cfg, "h100_sxm5", "meta-genai-roce", job, None,
                      tflops_per_gpu=tflops, fixed=fixed, source=_L3)  # fmt: skip
 
 
