@@ -171,10 +171,10 @@ def gradient_passes_operator(held: int, stepped: int, grad_dtype: str = "fp32", 
              counts.Count(2 * stepped, g * stepped, "global norm: sum of squares")]  # fmt: skip
     if loss_scaled:
         parts.append(counts.Count(2 * stepped, 2 * g * stepped, "loss scale: unscale, inf/NaN check"))
-    what = "zeroed, norm" + (", unscale and inf/NaN check" if loss_scaled else "")
+    what = "gradient unscale and inf/NaN check, " if loss_scaled else "gradient "
     return Operator("gradient passes", "elementwise", "model", sum(c.flops for c in parts),
                     sum(c.bytes for c in parts), "fp32", False, {"elements": held},
-                    note=f"the gradients {what}", parts=tuple(parts))  # fmt: skip
+                    note=f"{what}norm, buffer zeroed", parts=tuple(parts))  # fmt: skip
 
 
 def training_scenario(batch: int, seq: int, dtype: str = "bf16", attention: str | None = None) -> Scenario:
