@@ -16,12 +16,13 @@ import json
 import sys
 from pathlib import Path
 
+from gpubench.cliargs import count, output_file_problem, standalone
 from gpubench.exits import usage_error
 from gpubench.fmt import DASH, fmt_time
 from gpubench.opcount import WEIGHT_FORMATS
 from gpubench.results import ResultsError, finite_or_none
+from gpubench.transformer.args import measured_ceilings, read_ceilings, scenario
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
-from gpubench.transformer.model_cli import measured_ceilings, one_line_errors, scenario
 from gpubench.transformer.scenario import PHASES, ScenarioError
 
 PROG = "gpubench layer"
@@ -34,14 +35,16 @@ NO_GPU = (
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="NAME", help=f"{', '.join(MODELS)}, or a config's .json file")
     p.add_argument("--phase", choices=PHASES, required=True, help="prefill or a decode step")
-    p.add_argument("--seq", type=int, help="new tokens per sequence (prefill: required; decode: 1)")
-    p.add_argument("--batch", type=int, default=1, help="sequences (default 1)")
-    p.add_argument("--context", type=int, help="keys the last token attends to (decode: required)")
+    p.add_argument(
+        "--seq", type=count("tokens"), help="new tokens per sequence (prefill: required; decode 1)"
+    )
+    p.add_argument("--batch", type=count("sequences"), default=1, help="sequences (default 1)")
+    p.add_argument("--context", type=count("tokens"), help="keys the last token attends to (decode: needed)")
     p.add_argument("--dtype", choices=("fp16", "bf16"), default="bf16", help="default bf16")
     p.add_argument(
         "--weights", choices=tuple(WEIGHT_FORMATS), help="the projections' weight format (qmatmul)"
     )
-    p.add_argument("--group", type=int, default=128, help="int4 scale group (default 128)")
+    p.add_argument("--group", type=count("elements"), default=128, help="int4 scale group (default 128)")
     p.add_argument("--fusion", choices=("on", "off"), default="on", help="off: the unfused operators")
     p.add_argument(
         "--gpu", metavar="NAME", help="predict on this GPU of the spec database (default: the device)"
@@ -63,15 +66,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
     )
     configure(p)
-    one_line_errors(p, PROG)
     p.set_defaults(func=run)
     return p
-
-
-def _args_for_scenario(args):
-    # `gpubench model`'s scenario builder, with the what-ifs a layer run measures.
-    args.tile, args.dataflow, args.logits = None, "output_stationary", "last"
-    return args
 
 
 def plan_lines(plan, pred) -> list[str]:
@@ -127,7 +123,8 @@ def result_lines(doc: dict) -> list[str]:
 def run(args) -> int:
     try:
         cfg = get_model(args.model)
-        sc = scenario(_args_for_scenario(args), cfg)
+        sc = scenario(args, cfg)  # the what-ifs a layer run measures: weights and fusion
+        read_ceilings(args.ceilings)  # checked before anything runs, a --dry-run included
         spec = measured = origin = None
         if args.gpu:
             from gpubench.roofline.specs import get_spec
@@ -138,8 +135,8 @@ def run(args) -> int:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
-    if args.out and not Path(args.out).parent.is_dir():
-        return usage_error(PROG, f"--out {args.out}: no such folder {str(Path(args.out).parent)!r}")
+    if problem := output_file_problem("--out", args.out):
+        return usage_error(PROG, problem)
     import torch
 
     from gpubench.transformer.measured.compose import plan_layer, registry_info
@@ -188,8 +185,7 @@ def _measure(args, cfg, sc, spec, plan, torch) -> int:
 
 
 def main(argv=None) -> int:
-    p = one_line_errors(configure(argparse.ArgumentParser(prog=PROG, description=__doc__)), PROG)
-    return run(p.parse_args(argv))
+    return standalone(configure, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":
