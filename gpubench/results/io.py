@@ -15,6 +15,7 @@ from typing import Any
 
 from gpubench.results.ceilings import CEILINGS_SCHEMA, CEILINGS_SCHEMA_VERSION, CeilingsFile
 from gpubench.results.codec import FieldError
+from gpubench.results.machine import Device
 from gpubench.results.migrate import READABLE_VERSIONS, upgrade
 from gpubench.results.records import Record
 from gpubench.results.run import SCHEMA, SCHEMA_VERSION, EmbeddedCeilings, Run
@@ -95,6 +96,16 @@ def _records(raws: list[Any], where: str, strict: bool, problems: list[str]) -> 
     return out
 
 
+def _unnamed_gpu(*devices: Device) -> str | None:
+    """A device section without the GPU's name: runs are grouped, gated and matched to ceilings by it,
+    so a file that does not say is refused rather than read as GPU "unknown"."""
+    for i, d in enumerate(devices):
+        if not (isinstance(d.name, str) and d.name.strip()):
+            where = "device" if i == 0 else f"gpus[{i - 1}]"
+            return f"{where}.name: missing or empty: the file does not say which GPU measured it"
+    return None
+
+
 def parse_run(doc: Any, where: str = "results", strict: bool = True) -> Run:
     """A Run from a decoded results document (any readable version); ResultsError says what is wrong."""
     if _schema_of(doc) != SCHEMA:
@@ -115,6 +126,8 @@ def parse_run(doc: Any, where: str = "results", strict: bool = True) -> Run:
         run = Run.from_json({**doc, "records": []})
     except FieldError as exc:
         raise ResultsError(f"{where}: {exc}") from None
+    if problem := _unnamed_gpu(run.device, *run.gpus):
+        raise ResultsError(f"{where}: {problem}")
     run.path = where
     run.records = _records(raws, where, strict, run.problems)
     return run
@@ -135,6 +148,8 @@ def parse_ceilings(doc: Any, where: str = "ceilings") -> CeilingsFile:
         out = CeilingsFile.from_json(doc)
     except FieldError as exc:
         raise CeilingsError(f"{where}: {exc}") from None
+    if problem := _unnamed_gpu(out.device):
+        raise CeilingsError(f"{where}: {problem}")
     out.path = where
     return out
 
