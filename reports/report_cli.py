@@ -86,6 +86,9 @@ def run(args) -> int:
     except OSError as exc:
         print(f"{PROG}: error: cannot write the report into {args.out}: {exc}", file=sys.stderr)
         return 2
+    except HistoryError as exc:  # a history whose tables are damaged past what opening it reads
+        print(f"{PROG}: error: --history: {exc}", file=sys.stderr)
+        return 2
     finally:
         if history is not None:
             history.close()
