@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.cliargs import standalone
 from gpubench.exits import usage_error
 from gpubench.reports.history import DEFAULT_DB, History, HistoryError
 
@@ -50,7 +51,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     configure(p)
     p.set_defaults(func=run)
     return p
-
 
 
 def _readable(paths: list[str], allow_partial: bool) -> list[results.Run]:
@@ -118,7 +118,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG)).parse_args(argv))
+    return standalone(configure, run, PROG, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

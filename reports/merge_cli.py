@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.cliargs import standalone
 from gpubench.exits import usage_error
 from gpubench.reports.merge import DUPLICATE_RULES, MergeError, merge, merge_submission
 from gpubench.results.submission import is_submission
@@ -54,7 +55,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     configure(p)
     p.set_defaults(func=run)
     return p
-
 
 
 def _out_problem(out: Path) -> str | None:
@@ -128,7 +128,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG)).parse_args(argv))
+    return standalone(configure, run, PROG, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

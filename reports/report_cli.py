@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gpubench.cliargs import standalone
 from gpubench.reports.load import InputError, gather
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
@@ -103,7 +104,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG)).parse_args(argv))
+    return standalone(configure, run, PROG, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":
