@@ -47,6 +47,7 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 # A file system that is full, over quota, or refuses the file's size: the output cannot be written.
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 RULES = "cli_option_rules"  # where refuse_together / needs keep their rules: the parser's defaults
+PROG_DEST = "cli_prog"  # the name of the (sub)command that was parsed
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,6 +57,18 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         sys.exit(usage_error(self.prog, message))
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extras = super().parse_known_args(args, namespace)
+        if not hasattr(parsed, PROG_DEST):  # the innermost (sub)command's parser is the first to set it
+            setattr(parsed, PROG_DEST, self.prog)
+        return parsed, extras
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # argparse leaves them to the outermost parser: name the subcommand that got them
+            sys.exit(usage_error(getattr(parsed, PROG_DEST), f"unrecognized arguments: {' '.join(extras)}"))
+        return parsed
 
 
 # ------------------------------------------------------------------------------------------- numbers
