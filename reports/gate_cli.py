@@ -63,7 +63,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--confidence",
-        type=cliargs.number("(a fraction)"),
+        type=cliargs.number("fraction"),
         default=DEFAULT_CONFIDENCE,
         metavar="C",
         help="confidence of the bootstrap interval (default %(default)s)",

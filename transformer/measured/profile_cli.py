@@ -52,7 +52,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--config", metavar="NAME", help="the block's sizes from a model of `gpubench model --list`"
     )
     for flag in SIZE_FLAGS:
-        p.add_argument(f"--{flag.replace('_', '-')}", type=count("elements" if flag != "heads" else "heads"),
+        p.add_argument(f"--{flag.replace('_', '-')}", type=count("heads" if "heads" in flag else "elements"),
                        help="override the block's (or model's) size")  # fmt: skip
     p.add_argument("--layers", type=count("layers"), help="--hf: decoder layers (default 2)")
     p.add_argument("--vocab", type=count("tokens"), help="--hf: vocabulary (default 1024)")
