@@ -97,8 +97,8 @@ def _records(raws: list[Any], where: str, strict: bool, problems: list[str]) -> 
 
 
 def _unnamed_gpu(*devices: Device) -> str | None:
-    """A device section without the GPU's name: runs are grouped, gated and matched to ceilings by it,
-    so a file that does not say is refused rather than read as GPU "unknown"."""
+    """A run's device section without the GPU's name: runs are grouped, gated and matched to ceilings by
+    it, so a file that does not say is refused rather than read as GPU "unknown"."""
     for i, d in enumerate(devices):
         if not (isinstance(d.name, str) and d.name.strip()):
             where = "device" if i == 0 else f"gpus[{i - 1}]"
@@ -148,8 +148,6 @@ def parse_ceilings(doc: Any, where: str = "ceilings") -> CeilingsFile:
         out = CeilingsFile.from_json(doc)
     except FieldError as exc:
         raise CeilingsError(f"{where}: {exc}") from None
-    if problem := _unnamed_gpu(out.device):
-        raise CeilingsError(f"{where}: {problem}")
     out.path = where
     return out
 
