@@ -120,6 +120,7 @@ def test_list_names_every_model(capsys):
         ([*PREFILL[:-1], "tpu9"], "unknown GPU 'tpu9'"),
         ([*PREFILL, "--tile", "128x128"], "--tile must look like 128x128x64"),
         ([*PREFILL, "--weights", "int4", "--group", "100"], "do not divide"),
+        ([*PREFILL, "--group", "64"], "--group applies only with --weights"),
         ([*PREFILL, "--ceilings", "/nonexistent/c.json"], "c.json"),
         ([*PREFILL, "--plot", "/tmp/x.gif"], "must end in .png"),
         ([*PREFILL, "--phase", "train"], "invalid choice: 'train'"),

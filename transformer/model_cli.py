@@ -71,6 +71,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--plot", metavar="FILE", help="time per operator class, stacked (.png, .svg or .pdf)")
     needs(p, "--dataflow", "--tile", "the dataflow is the tiled GEMMs'")
+    needs(p, "--group", "--weights", "it is the int4 weights' scale group")
     refuse_together(p, "--list", ("model", "NAME"), "--phase", "--gpu", "--ceilings", "--tile", "--plot",
                     why="--list lists the models and does nothing else")  # fmt: skip
     return p

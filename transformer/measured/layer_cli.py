@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from gpubench.cliargs import count, output_file_problem, standalone
+from gpubench.cliargs import count, needs, output_file_problem, standalone
 from gpubench.exits import usage_error
 from gpubench.fmt import DASH, fmt_time
 from gpubench.opcount import WEIGHT_FORMATS
@@ -56,6 +56,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write the measurements and predictions as JSON")
     p.add_argument("--dry-run", action="store_true", help="show the plan; measure nothing")
     p.add_argument("--json", action="store_true", help="print the document instead of the table")
+    needs(p, "--group", "--weights", "it is the int4 weights' scale group")
     return p
 
 
