@@ -17,14 +17,15 @@ from gpubench.exits import EXIT_INTERRUPTED, EXIT_USAGE
 # Every subcommand's parser is a gpubench.cliargs.Parser (a usage error is one line, exit 2), and every
 # body runs under cliargs.run_command (its option rules, a closed or full stdout). A new command joins
 # here, and in the table of tests/test_cli_robustness.py. Modules import only what they need
-# at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic`, `dse` and `model`
-# run without torch.
+# at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic`, `dse`, `model`
+# and `train` run without torch.
 SUBCOMMANDS = {
     "list": "gpubench.bench.commands.list_cli",
     "device": "gpubench.bench.commands.device_cli",
     "run": "gpubench.bench.commands.run_cli",
     "micro": "gpubench.bench.commands.micro_cli",
     "ncu": "gpubench.bench.commands.ncu_cli",
+    "comm": "gpubench.bench.commands.comm_cli",
     "specs": "gpubench.roofline.specs_cli",
     "tiling": "gpubench.roofline.tiling_cli",
     "predict": "gpubench.roofline.predict_cli",
@@ -38,6 +39,8 @@ SUBCOMMANDS = {
     "merge": "gpubench.reports.merge_cli",
     "history": "gpubench.reports.history_cli",
     "model": "gpubench.transformer.model_cli",
+    "train": "gpubench.transformer.training.cli",
+    "train-step": "gpubench.transformer.measured.train_step_cli",
     "layer": "gpubench.transformer.measured.layer_cli",
     "profile-module": "gpubench.transformer.measured.profile_cli",
 }

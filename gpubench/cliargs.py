@@ -135,8 +135,10 @@ def refuse_together(p: argparse.ArgumentParser, first, *others, why: str = "") -
 
 
 def needs(p: argparse.ArgumentParser, option, required, why: str = "") -> None:
-    """`option` applies only when `required` is given too (declared as for refuse_together)."""
-    _add_rule(p, ("needs", _item(p, option), _item(p, required), why))
+    """`option` applies only when `required` is given too (declared as for refuse_together); a list for
+    `required` means any one of them (a GPU named by --gpu or by a --spec-file)."""
+    alternatives = required if isinstance(required, list) else [required]
+    _add_rule(p, ("needs", _item(p, option), [_item(p, r) for r in alternatives], why))
 
 
 def rule_problem(args: argparse.Namespace) -> str | None:
@@ -145,8 +147,8 @@ def rule_problem(args: argparse.Namespace) -> str | None:
     for kind, a, b, why in getattr(args, RULES, None) or ():
         if kind == "refuse" and given(a) and given(b):
             return f"{a[1]} and {b[1]} cannot be given together: {why or 'give one of them'}"
-        if kind == "needs" and given(a) and not given(b):
-            return f"{a[1]} applies only with {b[1]}" + (f": {why}" if why else "")
+        if kind == "needs" and given(a) and not any(map(given, b)):
+            return f"{a[1]} applies only with {' or '.join(r[1] for r in b)}" + (f": {why}" if why else "")
     return None
 
 

@@ -2,11 +2,8 @@
 
 Units: bandwidth GB/s (1e9 B/s), peaks TFLOP/s (1e12 FLOP/s), time seconds, intensity FLOP/byte.
 
-Which peak bounds a kernel (`peak_key`): a kernel that runs its inner products on tensor cores (matmul,
-attention) is bounded by the tensor peak of its dtype (tf32, fp16, bf16, fp8, int8; fp64 -> fp64_tc); fp32
-data on tensor cores means TF32, so pass dtype "tf32" for that. Every other kernel (elementwise, reductions,
-softmax, norms) is bounded by the non-tensor fp32 peak whatever its storage dtype, because it loads 16-bit
-values and computes in fp32 registers; only fp64 kernels use the fp64 peak.
+Which peak bounds a kernel, and what happens where the ceilings lack it (a stated fallback, or a refused
+prediction: never one on memory alone), is roofline.rates' rule (`compute_rate`).
 """
 
 from __future__ import annotations
@@ -18,34 +15,17 @@ from types import MappingProxyType
 from typing import Any
 
 from gpubench.results import MeasuredCeilings
+from gpubench.roofline.rates import compute_rate, normalise_dtype, peak_key
 
-_ALIASES = {
-    "float64": "fp64", "double": "fp64", "f64": "fp64",
-    "float32": "fp32", "float": "fp32", "f32": "fp32",
-    "float16": "fp16", "half": "fp16", "f16": "fp16",
-    "bfloat16": "bf16",
-    "tensorfloat32": "tf32",
-    "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "float8_e4m3fnuz": "fp8",
-    "float8_e5m2fnuz": "fp8", "e4m3": "fp8", "e5m2": "fp8",
-    "uint8": "int8", "qint8": "int8",
-    "float4": "fp4", "float4_e2m1fn_x2": "fp4", "nvfp4": "fp4", "mxfp4": "fp4",
-}  # fmt: skip
-_TENSOR_KEYS = {"fp64": "fp64_tc", "fp32": "fp32", "tf32": "tf32", "fp16": "fp16", "bf16": "bf16",
-                "fp8": "fp8", "int8": "int8", "int4": "int4", "fp4": "fp4"}  # fmt: skip
-
-
-def normalise_dtype(dtype: Any) -> str:
-    """'torch.float16', 'float16', 'half', 'fp16' -> 'fp16'; names already canonical pass through."""
-    text = str(dtype).strip().lower().removeprefix("torch.")
-    return _ALIASES.get(text, text)
-
-
-def peak_key(dtype: Any, uses_tensor_cores: bool) -> str:
-    """The peak that bounds a kernel on `dtype` (see the module docstring for the rule)."""
-    d = normalise_dtype(dtype)
-    if uses_tensor_cores:
-        return _TENSOR_KEYS.get(d, d)
-    return "fp64" if d == "fp64" else "fp32"
+__all__ = [
+    "Ceilings",
+    "Prediction",
+    "check_ceiling",
+    "normalise_dtype",
+    "peak_key",
+    "predict",
+    "ridge_points",
+]
 
 
 @dataclass(frozen=True)
@@ -111,24 +91,29 @@ def _check_non_negative(**values: float) -> None:
 
 
 def predict(
-    flops: float, bytes: float, dtype: Any, ceilings: Ceilings, uses_tensor_cores: bool = False
+    flops: float,
+    bytes: float,
+    dtype: Any,
+    ceilings: Ceilings,
+    uses_tensor_cores: bool = False,
+    gpu: Any = None,
 ) -> Prediction:
-    """Roofline time of a kernel doing `flops` FLOP and moving `bytes` bytes of compulsory DRAM traffic.
-    A peak or bandwidth the ceilings lack gives a one-sided prediction, with a note saying so."""
+    """Roofline time of a kernel doing `flops` FLOP and moving `bytes` bytes of compulsory DRAM traffic on
+    `gpu` (its spec, for roofline.rates' rule). A missing bandwidth gives a compute-only prediction, noted;
+    a missing compute rate a stated fallback or, with FLOPs to do, no prediction (time None), noted."""
     _check_non_negative(flops=flops, bytes=bytes)
-    key = peak_key(dtype, uses_tensor_cores)
-    peak, bandwidth = ceilings.peaks.get(key), ceilings.mem_bandwidth_gbs
+    rate = compute_rate(ceilings.peaks, dtype, uses_tensor_cores, gpu, ceilings.label)
+    key, peak, bandwidth = rate.used or rate.key, rate.tflops, ceilings.mem_bandwidth_gbs
     compute_s = flops / (peak * 1e12) if peak else None
     memory_s = bytes / (bandwidth * 1e9) if bandwidth else None
     intensity = flops / bytes if bytes else None
-    notes = []
-    if peak is None:
-        notes.append(f"no {ceilings.label} peak for {key!r}: memory-only prediction")
+    notes = [rate.note] if rate.note else []
     if bandwidth is None:
         notes.append(f"no {ceilings.label} memory bandwidth: compute-only prediction")
     if flops == 0 and bytes == 0:
         notes.append("no work: zero FLOPs and zero bytes")
-    times = [t for t in (compute_s, memory_s) if t is not None]
+    refused = bool(rate.refused and flops)  # never a time from memory alone
+    times = [] if refused else [t for t in (compute_s, memory_s) if t is not None]
     lower = max(times) if times else None
     if lower is None:
         bound = "unknown"
@@ -206,3 +191,16 @@ def check_ceiling(
             f"{peak:.2f} TFLOP/s by more than {tolerance:.0%}: FLOP accounting too high?"
         )
     return out
+
+
+RIDGE_LEVELS = {"DRAM": "dram", "L2": "l2", "shared": "smem"}
+
+
+def ridge_points(ceilings: Ceilings) -> dict[str, dict[str, float]]:
+    """Peak key -> memory level (DRAM, L2, shared: those the ceilings have) -> the ridge point, FLOP per
+    byte: peak / bandwidth, the intensity above which a kernel fed from that level can be compute-bound."""
+    levels = {name: ceilings.bandwidth_gbs(level) for name, level in RIDGE_LEVELS.items()}
+    return {
+        key: {name: peak * 1e3 / gbs for name, gbs in levels.items() if gbs}
+        for key, peak in ceilings.peaks.items()
+    }

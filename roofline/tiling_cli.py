@@ -19,6 +19,7 @@ import json
 
 from gpubench.cliargs import count, number, refuse_together
 from gpubench.exits import usage_error
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 
 PROG = "gpubench tiling"
 
@@ -41,17 +42,17 @@ def add_parser(subparsers):
                    help="DRAM bandwidth ceiling in GB/s (1e9 bytes/s)")  # fmt: skip
     p.add_argument("--peak-tflops", type=number("TFLOP/s", 0, low_open=True),
                    help="compute ceiling in TFLOP/s for --dtype")  # fmt: skip
-    p.add_argument("--gpu", metavar="NAME", help="take both ceilings from the spec database (roofline.specs)")
+    add_target_arguments(p, "take both ceilings from this GPU")
     p.add_argument(
         "--group-m",
         type=count("tiles"),
         help="also show output-stationary traffic with grouped launch order and L2 reuse (optimistic)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per dataflow")
-    refuse_together(p, "--gpu", "--bandwidth-gbs", "--peak-tflops", why="--gpu takes both ceilings")
+    for target in ("--gpu", "--spec-file"):
+        refuse_together(p, target, "--bandwidth-gbs", "--peak-tflops", why=f"{target} takes both ceilings")
     p.set_defaults(func=run)
     return p
-
 
 
 def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]:
@@ -61,21 +62,21 @@ def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]
         return None, None, None, "give both --bandwidth-gbs and --peak-tflops, or neither"
     if bw is not None:
         return bw, peak, None, None
-    if not args.gpu:
+    try:
+        target = target_from_args(args, required=False)
+    except TargetError as exc:
+        return None, None, None, str(exc)
+    if target is None:
         return None, None, "no ceilings given (--bandwidth-gbs/--peak-tflops or --gpu): bytes only", None
-    from gpubench.roofline import specs
+    from gpubench.roofline.rates import compute_rate
 
-    try:
-        spec = specs.get_spec(args.gpu)
-    except (KeyError, ValueError) as exc:
-        return None, None, None, f"unknown GPU {args.gpu!r}: {exc}"
-    try:
-        p = spec.peaks[args.dtype]
-    except (KeyError, TypeError):
-        return None, None, f"the spec of {args.gpu} has no {args.dtype} peak: bytes only", None
-    peak = float(getattr(p, "tflops", p))
-    name = getattr(spec, "name", args.gpu)
-    return float(spec.mem_bandwidth_gbs), peak, f"ceilings from the spec database entry {name}", None
+    on = target.ceilings()
+    c = on.measured or on.datasheet
+    rate = compute_rate(c.peaks, args.dtype, True, target.spec, c.label)  # a GEMM: tensor cores
+    if rate.tflops is None:
+        return None, None, f"{rate.refused}: bytes only", None
+    note = f"{c.label} ceilings of {target.name}" + (f"; {rate.fallback}" if rate.fallback else "")
+    return float(c.mem_bandwidth_gbs), rate.tflops, note, None
 
 
 def run(args) -> int:

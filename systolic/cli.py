@@ -2,7 +2,8 @@
 
 TOPOLOGY is a SCALE-Sim conv or GEMM CSV (a GEMM file is recognised by its `M, N, K` header) or the suite's
 TOML/JSON; CFG a SCALE-Sim .cfg or the suite's TOML/JSON (default: data/default.toml, a 32x32 weight-
-stationary array with 64 KiB SRAMs). Exit codes: 0 success, 2 bad input (one line on stderr).
+stationary array with 64 KiB SRAMs). Exit codes: 0 success, 1 --gpu lacks the dtype's unit (no GPU time,
+the reason on stderr), 2 bad input (one line on stderr).
 Also runs as `python -m gpubench.systolic.cli`.
 """
 
@@ -13,9 +14,11 @@ import json
 import sys
 
 from gpubench.cliargs import needs, number, standalone
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 
 from .analysis import evaluate
 from .args import add_array_arguments, build_config, input_errors
+from .errors import SystolicInputError
 from .model import check_cycle_model
 from .report import topology_report
 from .topology import read_topology
@@ -28,7 +31,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add_array_arguments(p)
     p.add_argument("--dataflow", metavar="DF", help="os, ws or is (overrides the config)")
     p.add_argument("--array", metavar="RxC", help="array rows x columns, e.g. 128x128 (overrides the config)")
-    p.add_argument("--gpu", metavar="NAME", help="also predict each GEMM on this GPU (e.g. H100, h100_pcie)")
+    add_target_arguments(p, "also predict each GEMM on this GPU (e.g. h100_sxm5, l4)")
     p.add_argument(
         "--clock-mhz", type=number("MHz", 0, low_open=True), metavar="MHZ",
         help="the array's clock for --gpu (default: config)",
@@ -38,8 +41,11 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="DTYPE",
         help="GPU dtype for --gpu (default from the word size: 1 byte int8, 2 bf16, 4 tf32)",
     )
+    target = ["--gpu", "--spec-file"]
     for option in ("--clock-mhz", "--dtype"):
-        needs(p, option, "--gpu", "it sets how the array is set against the GPU")
+        needs(p, option, target, "it sets how the array is set against the GPU")
+    for option in ("--ceilings", "--what-if"):
+        needs(p, option, target, "it describes the GPU the GEMMs are predicted on")
     return p
 
 
@@ -63,16 +69,23 @@ def _run(args) -> int:
     topology = read_topology(args.topology)
     result = evaluate(topology, config, cycle_model)
     out = result.to_dict()
-    if args.gpu:
+    try:
+        target = target_from_args(args, required=False)
+    except TargetError as exc:
+        raise SystolicInputError(str(exc)) from None
+    if target is not None:
         from .gpu import compare, comparison_table
 
-        out["gpu"] = compare(result, args.gpu, args.clock_mhz, args.dtype)
+        out["gpu"] = compare(result, target, args.clock_mhz, args.dtype)
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         print(topology_report(result))
-        if args.gpu:
+        if target is not None:
             print("\n" + comparison_table(out["gpu"]))
+    if target is not None and out["gpu"]["refused"]:  # no GPU time: say so in the exit status too
+        print(f"{PROG}: no GPU prediction: {out['gpu']['note']}", file=sys.stderr)
+        return 1
     return 0
 
 

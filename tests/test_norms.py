@@ -144,6 +144,8 @@ def test_layernorm_bytes_flops_by_hand():
     assert RMS.bytes(s, "fp16") == 2 * n * 2 + 4096 * 2
     assert RMS.flops(s) == 4 * n + 2 * 4096
     assert LN_BWD.bytes(s, "bf16") == 3 * n * 2 + 3 * 4096 * 2 + 2 * 4096 * 4
+    # torch's form is two kernels over dy and x (dx, then dw and db): its records count the second read
+    assert LN_BWD.variants["torch_bwd"].bytes_of(LN_BWD, s, "bf16") == LN_BWD.bytes(s, "bf16") + 2 * n * 2
     for w, name in ((LN, "layernorm"), (RMS, "rmsnorm")):
         for shape in w.shapes["bench"]:
             for dt in w.dtypes:

@@ -83,9 +83,10 @@ def test_suite_formats(capsys):
 
 
 def test_gpu_side_by_side(capsys):
-    out = _json(capsys, cli.main, [GEMMS, "--gpu", "H100", "--clock-mhz", "500", "--dtype", "bf16", "--json"])
+    argv = [GEMMS, "--gpu", "h100_sxm5", "--clock-mhz", "500", "--dtype", "bf16", "--json"]
+    out = _json(capsys, cli.main, argv)
     g = out["gpu"]
-    assert g["gpu"] == "NVIDIA H100 SXM5 80GB" and "PCIe" in g["note"] and g["clock_mhz"] == 500
+    assert g["gpu"] == "NVIDIA H100 SXM5 80GB" and g["note"] is None and g["clock_mhz"] == 500
     first = g["layers"][0]
     m, n, k = first["m"], first["n"], first["k"]
     expected = predict(
@@ -132,7 +133,9 @@ BAD = Path(__file__).resolve().parent / "data"
             [GEMMS, "--gpu", "h100_sxm5", "--clock-mhz", "nan"],
             r"--clock-mhz: 'nan' is not a finite number \(MHz\)",
         ),
-        ({}, [GEMMS, "--clock-mhz", "500"], "--clock-mhz applies only with --gpu"),
+        ({}, [GEMMS, "--clock-mhz", "500"], "--clock-mhz applies only with --gpu or --spec-file"),
+        ({}, [GEMMS, "--gpu", "H100"], r"ambiguous GPU 'H100': .*\(h100_sxm5\), .*\(h100_pcie\)"),
+        ({}, [GEMMS, "--ceilings", "c.json"], "--ceilings applies only with --gpu or --spec-file"),
         ({}, [GEMMS, "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )

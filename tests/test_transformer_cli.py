@@ -153,9 +153,10 @@ def test_runs_through_gpubench_with_torch_unimportable():
     assert json.loads(p.stdout)["predicted_s"] > 0
 
 
-def test_ceilings_of_another_gpu_are_noted(capsys):
+def test_ceilings_of_another_gpu_model_are_refused(capsys):
+    """The H100's ceilings are not the H200's: presenting them as its figures would mislead."""
     argv = [*DECODE[:-1], "h200_sxm", "--ceilings", CEILINGS, "--json"]
-    assert model_cli.main(argv) == 0
+    assert model_cli.main(argv) == 2
     captured = capsys.readouterr()
     assert "measured on NVIDIA H100 80GB HBM3, not on NVIDIA H200 SXM 141GB" in captured.err
-    assert json.loads(captured.out)["measured_ceilings"].startswith("NVIDIA H100 80GB HBM3")
+    assert captured.out == "" and captured.err.count("\n") == 1

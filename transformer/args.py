@@ -1,13 +1,15 @@
-"""What `gpubench model` and `gpubench layer` read from their command lines alike: the scenario (phase,
-batch, tokens, context and what-ifs) and the measured ceilings named with --ceilings."""
+"""What the transformer commands read from their command lines alike: the scenario of `model` and `layer`
+(phase, batch, tokens, context and what-ifs), and the measured ceilings named with --ceilings where the
+GPU is the device itself (`layer`, `train-step`)."""
 
 from __future__ import annotations
 
 from gpubench import results
-from gpubench.roofline.specs import match_gpu
+from gpubench.results import MeasuredCeilings
+from gpubench.roofline.target import check_ceilings
 from gpubench.transformer.scenario import Scenario, ScenarioError, check
 
-__all__ = ["DEFAULT_DATAFLOW", "measured_ceilings", "scenario"]
+__all__ = ["DEFAULT_DATAFLOW", "measured_ceilings", "read_ceilings", "scenario"]
 
 DEFAULT_DATAFLOW = "output_stationary"
 
@@ -55,12 +57,11 @@ def read_ceilings(path: str | None):
     return results.read_ceilings(path) if path else None
 
 
-def measured_ceilings(args, spec):
-    """(the measured ceilings of --ceilings, where they come from, notes) for predictions on `spec`."""
-    f = read_ceilings(args.ceilings)
-    if f is None:
-        return None, None, []
-    notes = []
-    if match_gpu(f.gpu) != spec:  # another GPU, or one the database does not know
-        notes.append(f"the ceilings in {args.ceilings} were measured on {f.gpu}, not on {spec.name}")
-    return f.ceilings, f"{f.gpu}, {args.ceilings}", notes
+def measured_ceilings(args, spec) -> tuple[MeasuredCeilings | None, str | None]:
+    """(the ceilings of --ceilings, where they came from) for predictions on `spec`, (None, None) without
+    one; TargetError when they were measured on another GPU model (roofline.target's rule, the same in
+    every command). For a GPU named by the device itself; a --gpu target reads its own (target_from_args)."""
+    if not args.ceilings:
+        return None, None
+    ceilings, on = check_ceilings(spec, args.ceilings)
+    return ceilings, f"{on}, {args.ceilings}"

@@ -1,12 +1,15 @@
 """`gpubench model NAME --phase prefill|decode --seq N --batch B [--context N] --gpu GPU`: a transformer's
-operators on a GPU's roofline.
+operators on a GPU's roofline (the GPU of the database, or yours with --spec-file; --what-if asks hardware
+questions; roofline.target resolves them).
 
 Every operator of a layer (norms, QKV and O projections, rotary embedding, attention, activation, MLP
 GEMMs, residual adds) and of the model (embedding, final norm, LM head) with FLOPs, bytes, intensity, the
 roof that binds and the predicted time on the GPU's datasheet (and on measured ceilings with --ceilings);
 per-layer and model totals, tokens per second, the memory footprint and whether it fits. What-ifs
-(--weights, --fusion off, --tile) are each set against the baseline. Runs without torch or a GPU.
-Exit 0, or 2 on a usage or input error (one line on stderr).
+(--weights, --fusion off, --tile) are each set against the baseline. Where the GPU lacks an operator's unit
+(bf16 tensor cores on a V100) the operator runs on a stated fallback, or has no time and the command says
+why (roofline.rates). Runs without torch or a GPU. Exit 0; 1 when an operator is refused (no total is
+given); 2 on a usage or input error (one line on stderr).
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import sys
 from gpubench.cliargs import PLOT_SUFFIXES, count, needs, output_file_problem, refuse_together, standalone
 from gpubench.exits import usage_error
 from gpubench.opcount import WEIGHT_FORMATS
-from gpubench.results import ResultsError, finite_or_none
-from gpubench.roofline.specs import get_spec
+from gpubench.results import finite_or_none
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 from gpubench.roofline.tiling import DATAFLOWS
 from gpubench.transformer import render
-from gpubench.transformer.args import DEFAULT_DATAFLOW, measured_ceilings, scenario
+from gpubench.transformer.args import DEFAULT_DATAFLOW, scenario
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
 from gpubench.transformer.predict import predict_model
 from gpubench.transformer.scenario import DTYPES, PHASES, ScenarioError
@@ -45,9 +48,8 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=count("tokens"),
         help="keys the last token attends to, itself included (decode: required; prefill: --seq)",
     )
-    p.add_argument("--gpu", metavar="NAME", help="a key or name of `gpubench specs`")
+    add_target_arguments(p, "the GPU")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="bf16", help="activations and KV cache (bf16)")
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on that GPU (gpubench micro)")
     p.add_argument("--weights", choices=tuple(WEIGHT_FORMATS), help="what-if: the layers' weight format")
     p.add_argument(
         "--group", type=count("elements"), default=128, help="int4 scale group along K (default 128)"
@@ -72,7 +74,8 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE", help="time per operator class, stacked (.png, .svg or .pdf)")
     needs(p, "--dataflow", "--tile", "the dataflow is the tiled GEMMs'")
     needs(p, "--group", "--weights", "it is the int4 weights' scale group")
-    refuse_together(p, "--list", ("model", "NAME"), "--phase", "--gpu", "--ceilings", "--tile", "--plot",
+    refuse_together(p, "--list", ("model", "NAME"), "--phase", "--gpu", "--spec-file", "--what-if",
+                    "--ceilings", "--tile", "--plot",
                     why="--list lists the models and does nothing else")  # fmt: skip
     return p
 
@@ -101,37 +104,33 @@ def run(args) -> int:
         return 0
     if not args.model:
         return usage_error(PROG, f"name a model ({', '.join(MODELS)}) or give --list")
-    if not args.gpu:
-        return usage_error(PROG, "--gpu is required (a key or name of `gpubench specs`)")
     try:
         cfg = get_model(args.model)
-        spec = get_spec(args.gpu)
+        target = target_from_args(args)
         sc = scenario(args, cfg)
-        measured, origin, notes = measured_ceilings(args, spec)
-    except (ConfigError, ScenarioError, ResultsError) as exc:
+    except (ConfigError, ScenarioError, TargetError) as exc:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
     if problem := output_file_problem("--plot", args.plot, PLOT_SUFFIXES):
         return usage_error(PROG, problem)
-    pred = predict_model(cfg, sc, spec, measured, origin)
-    base = predict_model(cfg, sc.baseline, spec, measured, origin)
-    whatifs = [
-        WhatIf(label, base, predict_model(cfg, alt, spec, measured, origin)) for label, alt in sc.whatifs()
-    ]
+    on = (target.spec, target.measured, target.measured_origin)
+    pred, base = predict_model(cfg, sc, *on), predict_model(cfg, sc.baseline, *on)
+    whatifs = [WhatIf(label, base, predict_model(cfg, alt, *on)) for label, alt in sc.whatifs()]
     if len(whatifs) > 1:
         whatifs.append(WhatIf("all together", base, pred))
-    for note in notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
     if args.json:
-        sys.stdout.write(json.dumps(finite_or_none(render.to_json(pred, whatifs)), indent=1) + "\n")
+        doc = {**render.to_json(pred, whatifs), "target": target.to_json(), "refused": pred.refused()}
+        sys.stdout.write(json.dumps(finite_or_none(doc), indent=1) + "\n")
     else:
         sys.stdout.write(render.table(pred, whatifs))
     if args.plot:
         render.plot(pred, whatifs, args.plot)
         if not args.json:
             print(f"plot: {args.plot}")
-    return 0
+    for why in pred.refused():
+        print(f"{PROG}: refused: {why}", file=sys.stderr)
+    return 1 if pred.refused() else 0
 
 
 def main(argv=None) -> int:

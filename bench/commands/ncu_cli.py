@@ -129,6 +129,7 @@ def profile_into(
 ) -> int:
     """Profile `recs` (records of `run_`), store each one's NcuProfile in it and write the run to `out`."""
     from gpubench import results
+    from gpubench.bench.ncu import records as ncu
     from gpubench.bench.ncu.launch import profile_records
     from gpubench.fmt import fmt_time
 
@@ -149,6 +150,8 @@ def profile_into(
         else:
             missing += 1
             echo(f"  {rec.label}: not profiled: {prof.reason}")
+    if gap := ncu.missing_metrics(profiles):
+        echo(f"{PROG}: {gap}")
     results.write(run_, out)
     echo(f"{PROG}: {len(recs) - missing} of {len(recs)} records profiled -> {out}")
     return EXIT_FOUND if missing else EXIT_OK

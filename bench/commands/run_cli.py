@@ -217,11 +217,35 @@ def cpu_pass(args, plan) -> int:
         return 130
     print("NVRTC compile of the CUDA C sources:")
     bad = nvrtc.check_sources(_sources(workloads), Path(kernels.__file__).parents[1])
+    if not any(getattr(args, k, None) for k in ("workload", "variant", "dtype", "items", "workload_module")):
+        comm = collective_sweep(_child)
+        if comm == 130:
+            return 130
+        bad = bad or comm != 0
     print(
         "\nTo see real measurements without a GPU, render the committed reference results:\n"
         "  nox -s report   (or: gpubench report --out report/)  then open report/index.html"
     )
     return max(code, 1 if bad else 0)
+
+
+def collective_sweep_command(out: Path) -> list[str]:
+    """The CPU main job's collective sweep: gloo over loopback, 2 processes, small sizes, a short rule."""
+    return [sys.executable, "-m", "gpubench.cli", "comm", "--backend", "gloo", "--ranks", "2", "--collective",
+            "all_reduce", "all_gather", "reduce_scatter", "-b", "1K", "-e", "64K", "-f", "8", "--quick",
+            "--out", str(out)]  # fmt: skip
+
+
+def collective_sweep(child) -> int:
+    """Run the collective sweep (its records are real measurements of gloo on this CPU, not of a GPU
+    interconnect) and say so; the results file goes to a temporary folder, as this pass writes none."""
+    import tempfile
+
+    print("\nCollectives: a small sweep with gloo over loopback, 2 processes on this CPU (gpubench comm: "
+          "real measurements of gloo here, beside its alpha-beta model over the loopback link the run "
+          "measures; GPU interconnects need a GPU machine):")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="gpubench-comm-cpu-") as tmp:
+        return child(collective_sweep_command(Path(tmp) / "comm.json"), dict(os.environ))
 
 
 def _child(cmd: list[str], env: dict) -> int:

@@ -59,6 +59,11 @@ def add_parser(subparsers):
     what.add_argument("--balance-from", metavar="RESULTS", help="split by the times measured in this file")
     what.add_argument("--storage", help="pytest-benchmark storage root, shared (default .benchmarks)")
     what.add_argument("--ceilings", metavar="PATH", help="measured ceilings file to predict against")
+    what.add_argument(
+        "--comm", nargs=argparse.REMAINDER, metavar="COMM_ARGS",
+        help="instead of kernels, one collective job of --nodes x --gpus-per-node ranks: the rest of the "
+        "line is `gpubench comm`'s arguments (e.g. --comm --collective all_reduce -e 1G); last on the line",
+    )  # fmt: skip
     out = p.add_argument_group("the submission")
     out.add_argument(
         "--folder",
@@ -127,7 +132,7 @@ def _local_gpus() -> str | None:
     return None
 
 
-def _options(args, saved: dict | None):
+def cluster_options(args, saved: dict | None):
     """The scheduler options: those given, else (--resume) the submission's, else the defaults."""
     from gpubench.bench.fleet.slurm import ClusterOptions
 
@@ -176,13 +181,18 @@ def submit(args, command=None, echo=print) -> int:
         return usage_error(PROG, problem)
     import submitit  # noqa: F401  (missing: one line naming the extra, before anything is written)
 
+    if args.comm is not None:
+        from gpubench.bench.commands.comm_submit import submit_comm
+
+        return submit_comm(args, echo)
+
     try:
         sub, items, profile = _work(args, folder)
     except (PlanError, results.ResultsError) as exc:
         return usage_error(PROG, str(exc))
     if args.local and command is None and items and (problem := _local_gpus()):
         return usage_error(PROG, problem)
-    opts = _options(args, sub.options if args.resume else None)
+    opts = cluster_options(args, sub.options if args.resume else None)
     out = Path(args.out) if args.out else folder / "merged.json"
     if not items:
         echo(f"{PROG}: nothing is missing in {folder}; merging")

@@ -11,7 +11,7 @@ import os
 import traceback
 
 from gpubench import kernels
-from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+from gpubench.bench.measure.correctness import CorrectnessError, ReferenceCache, check_variant
 from gpubench.bench.measure.sampling import Measurement, load, measure
 from gpubench.bench.measure.telemetry import flags_from
 from gpubench.bench.run.plan import PlanItem
@@ -78,6 +78,7 @@ class WorkerContext:
         self.telemetry = telemetry
         self._timers: dict = {}
         self._checked: dict[tuple, Correctness | Exception] = {}
+        self.references = ReferenceCache()
 
     def timer(self, mode: str):
         if mode not in self._timers:
@@ -85,11 +86,13 @@ class WorkerContext:
         return self._timers[mode]
 
     def correctness(self, w, v, shape, dtype) -> Correctness:
-        """Checked once per (variant, shape, dtype), shared by the cold and warm items."""
+        """Checked once per (variant, shape, dtype), shared by the cold and warm items; the reference once
+        per (shape, dtype), shared by the variants."""
         key = (w.name, v.name, tuple(sorted(shape.items())), dtype)
         if key not in self._checked:
             try:
-                self._checked[key] = check_variant(w, v, shape, dtype, self.device)
+                refs = self.references
+                self._checked[key] = check_variant(w, v, shape, dtype, self.device, references=refs)
             except Exception as exc:
                 self._checked[key] = exc
         got = self._checked[key]

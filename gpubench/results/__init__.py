@@ -13,6 +13,7 @@ from gpubench.results.ceilings import (
     MicroEntry,
 )
 from gpubench.results.codec import finite_or_none
+from gpubench.results.collective import CLOCKS, Collective
 from gpubench.results.io import (
     CeilingsError,
     ResultsError,
@@ -30,6 +31,7 @@ from gpubench.results.machine import Device, Software
 from gpubench.results.ncu import NcuProfile
 from gpubench.results.provenance import Provenance, SpecMismatch
 from gpubench.results.records import (
+    COLLECTIVE_MODES,
     MODES,
     STATUSES,
     STOP_REASONS,
@@ -45,6 +47,9 @@ from gpubench.results.run import RUN_STATUSES, SCHEMA, SCHEMA_VERSION, EmbeddedC
 
 __all__ = [
     "read_embedded_ceilings",
+    "CLOCKS",
+    "COLLECTIVE_MODES",
+    "Collective",
     "CEILINGS_SCHEMA",
     "CEILINGS_SCHEMA_VERSION",
     "MODES",

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from gpubench.opcount import bus_factor
 from gpubench.results.codec import FieldError, Struct
+from gpubench.results.collective import Collective
 from gpubench.results.ncu import NcuProfile
 from gpubench.results.stats import summarize
 
 __all__ = [
+    "COLLECTIVE_MODES",
     "MODES",
     "RECORD_DTYPES",
     "STATUSES",
@@ -32,7 +35,10 @@ __all__ = [
 ]
 
 STATUSES = ("ok", "failed", "skipped")
-MODES = ("cold", "warm")
+MODES = ("cold", "warm")  # a kernel's L2 state
+# A collective's buffers: nccl-tests' in-place and out-of-place columns (results.collective).
+COLLECTIVE_MODES = ("in_place", "out_of_place")
+RECORD_MODES = MODES + COLLECTIVE_MODES
 # The names a record's dtype (and compute_dtype) may take: the suite's floating-point names (those the
 # workloads declare, fp64 and the narrow formats the quantised matmuls compute in), the integer widths
 # and "bool" (what gpubench.benchmark names a function's tensors by), and "unknown" (its name when the
@@ -242,13 +248,14 @@ class Record(Struct):
     stored_roofline: dict[str, Any] | None = field(default=None, metadata={"key": "roofline"})
     sustained: Sustained | None = None  # `gpubench run --sustained`: the same record after a load
     ncu: NcuProfile | None = None  # `gpubench ncu`: the record profiled under Nsight Compute
+    collective: Collective | None = None  # a collective's record (gpubench comm): see results.collective
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as read
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise FieldError("status", f"{self.status!r} is not one of {', '.join(STATUSES)}")
-        if self.mode not in MODES:
-            raise FieldError("mode", f"{self.mode!r} is not one of {', '.join(MODES)}")
+        if self.mode not in RECORD_MODES:
+            raise FieldError("mode", f"{self.mode!r} is not one of {', '.join(RECORD_MODES)}")
         for name in ("dtype", "compute_dtype"):
             value = getattr(self, name)
             if value is not None and value not in RECORD_DTYPES:
@@ -294,11 +301,25 @@ class Record(Struct):
         med = self.median
         return self.bytes / med / 1e9 if med and self.bytes is not None else None
 
+    @property
+    def algbw_gbps(self) -> float | None:
+        """A collective's algorithm bandwidth, nccl-tests' S / t (GB = 1e9 B), t the median."""
+        med, c = self.median, self.collective
+        return c.nbytes / med / 1e9 if med and c is not None else None
+
+    @property
+    def busbw_gbps(self) -> float | None:
+        """A collective's bus bandwidth: algbw x nccl-tests' factor for its collective and ranks."""
+        alg, c = self.algbw_gbps, self.collective
+        return alg * bus_factor(c.name, c.ranks) if alg is not None else None
+
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         achieved = None
         if self.ok:
             achieved = {"tflops": self.achieved_tflops, "gbs": self.achieved_gbs}
+            if self.collective is not None:
+                achieved |= {"algbw_GBps": self.algbw_gbps, "busbw_GBps": self.busbw_gbps}
         # "achieved" sits after the timing, as readers of earlier files found it.
         items = list(out.items())
         at = [k for k, _ in items].index("timing") + 1

@@ -103,6 +103,15 @@ def nbytes(shape, dtype):
     )
 
 
+def torch_bwd_bytes(shape, dtype):
+    """torch's backward is two kernels that each stream dy and x: dx (aten's layer_norm_grad_input), then
+    dw and db (GammaBetaBackward). Its form reads dy and x twice: the compulsory count plus that pass."""
+    from gpubench.kernels.workload import torch_dtype
+
+    n = shape["rows"] * shape["cols"]
+    return nbytes(shape, dtype) + 2 * n * torch_dtype(dtype).itemsize  # dy and x read again
+
+
 def compare(out, expected, dtype):
     import torch
 
@@ -162,6 +171,7 @@ def _variants():
             "torch",
             _torch_bwd,
             description="torch aten::native_layer_norm_backward (the kernel F.layer_norm's autograd runs)",
+            nbytes=torch_bwd_bytes,
         ),
     }
 

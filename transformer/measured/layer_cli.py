@@ -21,6 +21,7 @@ from gpubench.exits import usage_error
 from gpubench.fmt import DASH, fmt_time
 from gpubench.opcount import WEIGHT_FORMATS
 from gpubench.results import ResultsError, finite_or_none
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 from gpubench.transformer.args import measured_ceilings, read_ceilings, scenario
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
 from gpubench.transformer.scenario import PHASES, ScenarioError
@@ -46,10 +47,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--group", type=count("elements"), default=128, help="int4 scale group (default 128)")
     p.add_argument("--fusion", choices=("on", "off"), default="on", help="off: the unfused operators")
-    p.add_argument(
-        "--gpu", metavar="NAME", help="predict on this GPU of the spec database (default: the device)"
-    )
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on this GPU (gpubench micro)")
+    add_target_arguments(p, "predict on this GPU (default: the device)")
     p.add_argument(
         "--rule", choices=("quick", "full"), default="quick", help="the stopping rule (default quick)"
     )
@@ -125,14 +123,10 @@ def run(args) -> int:
     try:
         cfg = get_model(args.model)
         sc = scenario(args, cfg)  # the what-ifs a layer run measures: weights and fusion
-        read_ceilings(args.ceilings)  # checked before anything runs, a --dry-run included
-        spec = measured = origin = None
-        if args.gpu:
-            from gpubench.roofline.specs import get_spec
-
-            spec = get_spec(args.gpu)
-            measured, origin, _ = measured_ceilings(args, spec)
-    except (ConfigError, ScenarioError, ResultsError) as exc:
+        target = target_from_args(args, required=False)
+        if target is None:  # the device's own: read before anything runs, a --dry-run included
+            read_ceilings(args.ceilings)
+    except (ConfigError, ScenarioError, TargetError, ResultsError) as exc:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
@@ -146,16 +140,17 @@ def run(args) -> int:
 
     plan = plan_layer(layer_operators(cfg, sc), sc, registry_info())
     if args.dry_run:
-        pred = predict_model(cfg, sc, spec, measured, origin) if spec is not None else None
+        on = (target.spec, target.measured, target.measured_origin) if target is not None else None
+        pred = predict_model(cfg, sc, *on) if on is not None else None
         print(f"{cfg.name}, one layer: {sc.describe()} (dry run: nothing measured)")
         print("\n".join(plan_lines(plan, pred)))
         return 0
     if not torch.cuda.is_available():
         return usage_error(PROG, NO_GPU)
-    return _measure(args, cfg, sc, spec, plan, torch)
+    return _measure(args, cfg, sc, target, plan, torch)
 
 
-def _measure(args, cfg, sc, spec, plan, torch) -> int:
+def _measure(args, cfg, sc, target, plan, torch) -> int:
     from gpubench.bench.measure.device import device_info
     from gpubench.roofline.specs import resolve_spec
     from gpubench.transformer.measured.layer_run import layer_document, measure_layer
@@ -163,15 +158,18 @@ def _measure(args, cfg, sc, spec, plan, torch) -> int:
 
     device = torch.device("cuda", torch.cuda.current_device())
     info = device_info(device)
-    spec = spec or resolve_spec(info)
-    try:
-        measured, origin, notes = measured_ceilings(args, spec)
-    except ResultsError as exc:
-        return usage_error(PROG, str(exc))
+    if target is not None:
+        spec, measured, origin = target.spec, target.measured, target.measured_origin
+    else:  # the device itself: its ceilings file must be of its model too
+        spec = resolve_spec(info)
+        try:
+            measured, origin = measured_ceilings(args, spec)
+        except TargetError as exc:
+            return usage_error(PROG, str(exc))
     pred = predict_model(cfg, sc, spec, measured, origin)
     ops, layer = measure_layer(plan, pred, device, args.rule, args.ceilings)
     doc = layer_document(pred, ops, layer, info.get("name", str(device)))
-    doc["notes"] = notes
+    doc["notes"] = pred.refused()  # operators with no prediction on this GPU, and why
     text = json.dumps(finite_or_none(doc), indent=1)
     if args.out:
         Path(args.out).write_text(text + "\n")

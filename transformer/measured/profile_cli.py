@@ -19,6 +19,7 @@ from pathlib import Path
 from gpubench.cliargs import PLOT_SUFFIXES, count, needs, output_file_problem, refuse_together, standalone
 from gpubench.exits import usage_error
 from gpubench.results import finite_or_none
+from gpubench.roofline.target import add_target_arguments, target_from_args
 from gpubench.transformer.configs import ConfigError, ModelConfig, get_model
 from gpubench.transformer.scenario import PHASES, Scenario, ScenarioError, check
 
@@ -66,10 +67,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), help="default bf16 on a GPU, fp32 on the CPU")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default cuda where there is one")
-    p.add_argument(
-        "--gpu", metavar="NAME", help="place the nodes on this GPU's roofline (default: the device's)"
-    )
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on that GPU (gpubench micro)")
+    add_target_arguments(p, "place the nodes on this GPU's roofline (default: the device's)")
     p.add_argument("--mode", choices=("cold", "warm"), default="cold", help="L2 before each sample, on a GPU")
     p.add_argument(
         "--tracer",
@@ -206,16 +204,12 @@ def run(args) -> int:
     from gpubench.transformer.measured.tracing import UntraceableModule
 
     try:
-        if args.gpu:
-            from gpubench.roofline.specs import get_spec
-
-            get_spec(args.gpu)
+        target = target_from_args(args, required=False)
         module, inputs, device = _build(args, torch)
+        ceilings = args.ceilings if target is None else None  # a target carries its own
         prof = profile_module(
-            module, *inputs, gpu=args.gpu, ceilings=args.ceilings, mode=args.mode, tracer=args.tracer
+            module, *inputs, gpu=target, ceilings=ceilings, mode=args.mode, tracer=args.tracer
         )
-    except KeyError as exc:
-        return usage_error(PROG, str(exc.args[0]))
     except (
         ValueError,
         ConfigError,
