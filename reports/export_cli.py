@@ -49,6 +49,8 @@ def frame(paths: list[str], samples: bool):
     frames = []
     for path in paths:
         run = results.read(path, strict=False)
+        if problem := results.no_records(run, "export"):  # a header alone would read as an export
+            raise results.ResultsError(problem)
         for problem in run.problems:
             print(f"{PROG}: note: {problem}", file=sys.stderr)
         if samples:

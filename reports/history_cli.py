@@ -57,6 +57,9 @@ def _readable(paths: list[str], allow_partial: bool) -> list[results.Run]:
     runs = []
     for path in paths:
         run = results.read(path)
+        # a run of nothing would count as one of the last N runs that gate --baseline-history reads
+        if problem := results.no_records(run, "add to the history"):
+            raise HistoryError(problem)
         if run.synthetic:
             raise HistoryError(f"{path}: synthetic (generated samples): a history holds measurements only")
         if run.status != "complete" and not allow_partial:

@@ -63,9 +63,7 @@ def _take(path: Path, strict_file: bool, notes: list[str], runs: list[Run], ceil
         if "schema None" not in str(exc):  # schema-less JSON beside the results (device.json) is not news
             notes.append(f"skipped {exc}")
         return
-    if isinstance(obj, Run) and not obj.records:  # nothing to place, plot or tabulate
-        left_out = f" ({len(obj.problems)} malformed, left out)" if obj.problems else ""
-        message = f"{path}: holds no records{left_out}: nothing to report"
+    if isinstance(obj, Run) and (message := results.no_records(obj, "report")):  # nothing to place or plot
         if strict_file:
             raise InputError(message)
         notes.append(f"skipped {message}")

@@ -25,6 +25,7 @@ __all__ = [
     "ResultsError",
     "dumps",
     "load_json",
+    "no_records",
     "parse_ceilings",
     "parse_run",
     "read",
@@ -155,6 +156,17 @@ def parse_ceilings(doc: Any, where: str = "ceilings") -> CeilingsFile:
 def read(path: str | os.PathLike, strict: bool = True) -> Run:
     """Load and validate a results file."""
     return parse_run(load_json(path), str(path), strict)
+
+
+def no_records(run: Run, what: str) -> str | None:
+    """Why `run` gives a command nothing to `what` (it holds no records: none measured, or every one
+    malformed and left out), named by its path; None when it holds some. The one wording of every reader:
+    a file named on the command line is refused with it (exit 2), one found in a folder is left out with
+    it as a note (docs/cli.md)."""
+    if run.records:
+        return None
+    left_out = f" ({len(run.problems)} malformed, left out)" if run.problems else ""
+    return f"{run.where}: holds no records{left_out}: nothing to {what}"
 
 
 def read_ceilings(path: str | os.PathLike) -> CeilingsFile:
