@@ -16,6 +16,7 @@ import os
 import shlex
 import subprocess
 import sys
+from importlib import import_module
 
 import pytest
 
@@ -24,8 +25,10 @@ from gpubench.exits import EXIT_PIPE, EXIT_USAGE
 from gpubench.reports.history import History
 from gpubench.results import read
 from tests.support import realdata
+from tests.support.tiny_model import TINY
 
 HUGE = "99999999999999999999999"  # beyond a signed 64-bit count
+TRAIN = "llama-3-8b --gpu h100_sxm5"
 # (command, arguments ({name} is a file of the `files` fixture), exit status, words of the stderr line)
 CASES = [
     ("list", "--workload-module {missing}", EXIT_USAGE, "missing.json"),
@@ -46,9 +49,28 @@ CASES = [
     ("ncu", "{folder} --dry-run", EXIT_USAGE, "is a directory"),
     ("ncu", "{foreign} --dry-run", EXIT_USAGE, "not a gpubench results file"),
     ("ncu", "{no_records} --dry-run", EXIT_USAGE, "no ok record matches"),
+    ("comm", "-f nan --predict --topology dgx-h100", EXIT_USAGE, "-f/--stepfactor: 'nan' is not a finite"),
+    ("comm", "-e 1e400 --predict --topology dgx-h100", EXIT_USAGE, "'1e400' is not a finite size"),
+    ("comm", "--ranks -1 --predict --topology dgx-h100", EXIT_USAGE, "--ranks: -1 ranks is out of range"),
+    ("comm", f"--nodes {HUGE} --predict --topology dgx-h100", EXIT_USAGE, f"--nodes: {HUGE} nodes is out"),
+    ("comm", "--min-bw inf", EXIT_USAGE, "--min-bw: 'inf' is not a finite number (GB/s)"),
+    ("comm", "--hang-timeout -1", EXIT_USAGE, "--hang-timeout: -1 s is out of range"),
+    ("comm", "--predict --topology {missing}", EXIT_USAGE, "missing.json does not exist"),
+    ("comm", "--predict --topology {folder}", EXIT_USAGE, "adir is a folder"),
+    ("comm", "--predict --topology {empty}", EXIT_USAGE, "empty.json is empty"),
+    ("comm", "--predict --topology {foreign}", EXIT_USAGE, "topology file"),
+    ("comm", "--predict --topology dgx-h100 --out {out}/c.json", EXIT_USAGE, "--predict and --out cannot"),
+    ("comm", "--predict", EXIT_USAGE, "--predict applies only with --topology"),
+    ("comm", "--quick --timeout 2", EXIT_USAGE, "--quick and --timeout cannot be given together"),
     ("ncu", "{results} --min-time nan --dry-run", EXIT_USAGE, "--min-time: 'nan' is not a finite"),
     ("ncu", f"{{results}} --limit {HUGE} --dry-run", EXIT_USAGE, f"--limit: {HUGE} records is out of range"),
     ("specs", "--no-such-option", EXIT_USAGE, "unrecognized arguments: --no-such-option"),
+    ("specs", "Z9000", EXIT_USAGE, "no GPU or system matches 'Z9000': `gpubench specs` lists"),
+    ("specs", "--ceilings {h100_ceilings}", EXIT_USAGE, "--ceilings applies only with --ridge"),
+    ("specs", "h200 --ridge --ceilings {h100_ceilings}", EXIT_USAGE, "not on NVIDIA H200"),
+    ("specs", "h100_sxm5 --ridge --ceilings {truncated}", EXIT_USAGE, "not valid JSON"),
+    ("specs", "--spec-file {folder}", EXIT_USAGE, "--spec-file"),
+    ("specs", "--spec-file {empty}", EXIT_USAGE, "--spec-file"),
     ("tiling", "{gemm} --peak-tflops 1 --bandwidth-gbs nan", EXIT_USAGE, "'nan' is not a finite"),
     ("tiling", "{gemm} --bandwidth-gbs 1 --peak-tflops inf", EXIT_USAGE, "'inf' is not a finite"),
     ("tiling", "{gemm} --bandwidth-gbs -1 --peak-tflops 1", EXIT_USAGE, "-1 GB/s is out of range"),
@@ -84,16 +106,19 @@ CASES = [
     ("compare", "{results} {foreign}", EXIT_USAGE, "not a gpubench results file"),
     ("export", "{empty} --csv", EXIT_USAGE, "empty.json: not valid JSON"),
     ("export", "{results} --csv --parquet", EXIT_USAGE, "not allowed with argument"),
+    ("export", "{no_records} --csv", EXIT_USAGE, "no_records.json: holds no records: nothing to export"),
     ("submit", "--local --array 0", EXIT_USAGE, "--array: 0 jobs is out of range"),
     ("submit", f"--local --nodes {HUGE}", EXIT_USAGE, f"--nodes: {HUGE} nodes is out of range"),
     ("submit", "--local --partition gpu", EXIT_USAGE, "--local and --partition cannot be given together"),
     ("merge", "{truncated} --out {out}/m.json", EXIT_USAGE, "not valid JSON"),
     ("merge", "{results} --out {folder}", EXIT_USAGE, "is a directory"),
+    ("merge", "{no_records} --out {out}/m.json", EXIT_USAGE, "holds no records: nothing to merge"),
     ("history", "show --db {damaged} --workload gemm", EXIT_USAGE, "restore it from a backup"),
     ("history", "show --db {empty} --workload gemm", EXIT_USAGE, "holds no history"),
     ("history", "show --db {other_sqlite} --workload gemm", EXIT_USAGE, "an SQLite file of another program"),
     ("history", "add {results} --db {other_sqlite}", EXIT_USAGE, "an SQLite file of another program"),
     ("history", "add {truncated} --db {out}/h.sqlite", EXIT_USAGE, "not valid JSON"),
+    ("history", "add {no_records} --db {out}/h.sqlite", EXIT_USAGE, "holds no records: nothing to add"),
     ("model", "llama-7b --phase prefill --seq nan --gpu h100_sxm5", EXIT_USAGE, "'nan' is not a whole"),
     ("model", "llama-7b --phase prefill --seq 8 --batch -1 --gpu h100_sxm5", EXIT_USAGE, "-1 sequences is"),
     ("model", f"llama-7b --phase prefill --seq {HUGE} --gpu h100_sxm5", EXIT_USAGE, f"{HUGE} tokens is out"),
@@ -103,6 +128,28 @@ CASES = [
      "--dataflow applies only with --tile"),
     ("model", "llama-7b --phase decode --context 8 --gpu h100_sxm5 --ceilings {truncated}", EXIT_USAGE,
      "not valid JSON"),
+    ("train", f"{TRAIN} --gpus nan", EXIT_USAGE, "--gpus: 'nan' is not a whole number (GPUs)"),
+    ("train", f"{TRAIN} --gpus {HUGE}", EXIT_USAGE, f"--gpus: {HUGE} GPUs is out of range"),
+    ("train", f"{TRAIN} --gpus 8 --tokens -1", EXIT_USAGE, "--tokens: -1 tokens is out of range"),
+    ("train", f"{TRAIN} --gpus 8 --tokens inf", EXIT_USAGE, "--tokens: 'inf' is not a finite number"),
+    ("train", "{model_json} --gpu h100_sxm5 --gpus 8", EXIT_USAGE, "missing fields layers"),
+    ("train", "{missing} --gpu h100_sxm5 --gpus 8", EXIT_USAGE, "missing.json"),
+    ("train", f"{TRAIN} --gpus 8 --ceilings {{truncated}}", EXIT_USAGE, "not valid JSON"),
+    ("train", "llama-3-8b --gpu h200 --gpus 8 --ceilings {h100_ceilings}", EXIT_USAGE, "not on NVIDIA H200"),
+    ("train", f"{TRAIN} --gpus 8 --topology {{folder}}", EXIT_USAGE, "adir is a folder"),
+    ("train", f"{TRAIN} --gpus 8 --plot {{folder}}", EXIT_USAGE, "--plot"),
+    ("train", f"{TRAIN} --gpus 8 --search --tp 2", EXIT_USAGE, "--search and --tp cannot be given together"),
+    ("train", f"{TRAIN} --gpus 8 --what-if dram_bw=nanx", EXIT_USAGE, "--what-if dram_bw=nanx"),
+    ("train", "--validate --gpus 8", EXIT_USAGE, "--validate and --gpus cannot be given together"),
+    ("train-step", "llama-3-8b --layers nan", EXIT_USAGE, "--layers: 'nan' is not a whole number (layers)"),
+    ("train-step", f"llama-3-8b --seq {HUGE}", EXIT_USAGE, f"--seq: {HUGE} tokens is out of range"),
+    ("train-step", "llama-3-8b --steps -1", EXIT_USAGE, "--steps: -1 steps is out of range"),
+    ("train-step", "llama-3-8b --layers 33", EXIT_USAGE, "--layers 33: Llama-3-8B has 32 layers"),
+    ("train-step", "llama-3-8b --out {folder}", EXIT_USAGE, "is a folder"),
+    ("train-step", "{missing}", EXIT_USAGE, "missing.json"),
+    ("train-step", "llama-3-8b --gpu h200 --ceilings {h100_ceilings}", EXIT_USAGE, "not on NVIDIA H200"),
+    ("train-step", "llama-3-8b --gpu h100_sxm5 --ceilings {empty}", EXIT_USAGE, "empty.json"),
+    ("train-step", "llama-3-8b --what-if dram_bw=2x", EXIT_USAGE, "--what-if needs a GPU"),
     ("layer", "llama-7b --phase prefill --seq inf --dry-run", EXIT_USAGE, "'inf' is not a whole number"),
     ("layer", "llama-7b --phase decode --context 8 --ceilings {foreign} --dry-run", EXIT_USAGE,
      "not a gpubench ceilings file"),
@@ -117,6 +164,10 @@ OUTPUT_CASES = [
     ("list", "closed", EXIT_PIPE, ""),
     ("device --json", "closed", EXIT_PIPE, ""),
     ("export {results} --csv", "closed", EXIT_PIPE, ""),
+    ("comm --predict --topology dgx-h100", "closed", EXIT_PIPE, ""),
+    (f"train {TRAIN} --gpus 8 --tp 8", "closed", EXIT_PIPE, ""),
+    (f"train {TRAIN} --gpus 8 --tp 8 --json", "full", EXIT_USAGE, "gpubench train: error: cannot write to"),
+    ("train-step {tiny_model} --layers 1 --seq 16 --steps 1 --warmup 0", "closed", EXIT_PIPE, ""),
     ("specs --json", "full", EXIT_USAGE, "gpubench specs: error: cannot write to standard output: No space"),
     ("device --json", "full", EXIT_USAGE, "gpubench device: error: cannot write to standard output"),
     ("export {results} --csv", "full", EXIT_USAGE, "gpubench export: error: cannot write to standard output"),
@@ -152,6 +203,7 @@ def files(tmp_path_factory):
     text = realdata.H100_RESULTS.read_text()
     (d / "truncated.json").write_text(text[: len(text) // 2])
     (d / "model.json").write_text(json.dumps({"hidden": 64}))
+    (d / "tiny.json").write_text(json.dumps({k: v for k, v in TINY.to_json().items() if k != "params"}))
     other = d / "other.sqlite"
     __import__("sqlite3").connect(other).executescript("CREATE TABLE notes (text TEXT);").close()
     (d / "out").mkdir()
@@ -168,6 +220,8 @@ def files(tmp_path_factory):
         "damaged": _damaged_history(d),
         "other_sqlite": other,
         "model_json": d / "model.json",
+        "tiny_model": d / "tiny.json",
+        "h100_ceilings": realdata.H100_CEILINGS,
         "topology": realdata.REPO / "systolic" / "data" / "tiny_transformer.csv",
         "gemm": "--M 4 --N 4 --K 4 --tm 2 --tn 2 --tk 2",
         "out": d / "out",
@@ -223,3 +277,16 @@ def test_a_closed_or_full_output_ends_with_its_documented_status(output_runs, i)
         assert err == "", err
     else:
         assert len(err.strip().splitlines()) == 1 and err.startswith(words), err
+
+
+STANDALONE = sorted(m for m in SUBCOMMANDS.values() if hasattr(import_module(m), "main"))
+
+
+@pytest.mark.parametrize("module", STANDALONE)
+def test_a_python_m_entry_point_is_the_same_command(module, capsys):
+    """`python -m MODULE` parses through the same Parser: a usage error is one line under the command's
+    name, exit 2 (the module's main, as `python -m` runs it)."""
+    code = import_module(module).main(["--no-such-option"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("gpubench ") and "error: " in err and "Traceback" not in err, err
