@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gpubench.cliargs import count, number, refuse_together
+from gpubench.cliargs import count, needs, number, refuse_together
 from gpubench.exits import usage_error
 from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 
@@ -51,6 +51,8 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per dataflow")
     for target in ("--gpu", "--spec-file"):
         refuse_together(p, target, "--bandwidth-gbs", "--peak-tflops", why=f"{target} takes both ceilings")
+    for option in ("--ceilings", "--what-if"):
+        needs(p, option, ["--gpu", "--spec-file"], "it describes the GPU whose ceilings are taken")
     p.set_defaults(func=run)
     return p
 

@@ -76,6 +76,7 @@ CASES = [
     ("tiling", "{gemm} --bandwidth-gbs -1 --peak-tflops 1", EXIT_USAGE, "-1 GB/s is out of range"),
     ("tiling", f"--M {HUGE} --N 4 --K 4 --tm 2 --tn 2 --tk 2", EXIT_USAGE, f"--M: {HUGE} elements is out"),
     ("tiling", "{gemm} --gpu h100_sxm5 --bandwidth-gbs 1", EXIT_USAGE, "--gpu and --bandwidth-gbs cannot"),
+    ("tiling", "{gemm} --ceilings {h100_ceilings}", EXIT_USAGE, "--ceilings applies only with --gpu or"),
     ("predict", "{missing} --gpu h100_sxm5", EXIT_USAGE, "missing.json: no such file"),
     ("predict", "{truncated} --gpu h100_sxm5", EXIT_USAGE, "not valid JSON"),
     ("predict", "{no_records} --gpu h100_sxm5", EXIT_USAGE, "no ok record"),
