@@ -18,6 +18,7 @@ import json
 import sys
 
 from gpubench import results
+from gpubench.cliargs import standalone
 from gpubench.exits import usage_error
 from gpubench.fmt import fmt_ratio, fmt_time
 from gpubench.results import ResultsError, finite_or_none
@@ -112,7 +113,8 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG)).parse_args(argv))
+    raw = argparse.RawDescriptionHelpFormatter
+    return standalone(configure, run, PROG, __doc__, argv, formatter_class=raw)
 
 
 if __name__ == "__main__":

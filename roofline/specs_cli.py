@@ -14,6 +14,8 @@ import argparse
 import json
 import sys
 
+from gpubench.cliargs import needs, standalone
+from gpubench.exits import usage_error
 from gpubench.roofline.comm import show as comm_show
 from gpubench.roofline.roof import Ceilings, ridge_points
 from gpubench.roofline.specs import (
@@ -39,17 +41,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(TFLOP/s; TOP/s for int8). Use --json for every field, sparse peaks and sources, --ridge for the "
         "ridge points per dtype and memory level.",
     )
-    _add_arguments(p)
+    configure(p)
     p.set_defaults(func=run)
     return p
 
 
-def _add_arguments(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", metavar="NAME", help="only GPUs whose name contains NAME (any case)")
     p.add_argument("--json", action="store_true", help="print a JSON list of full spec objects")
     p.add_argument("--ridge", action="store_true", help="the ridge points per dtype and memory level")
     p.add_argument("--ceilings", metavar="FILE", help="with --ridge: measured ridges from this ceilings file")
     p.add_argument("--spec-file", metavar="FILE", help="also your own GPUs, from a spec file")
+    needs(p, "--ceilings", "--ridge", "the ceilings give the measured ridge points")
+    return p
 
 
 def select(name: str | None, specs: list[GPUSpec] | None = None) -> list[GPUSpec]:
@@ -127,31 +131,26 @@ def ridge_table(spec: GPUSpec, measured: Ceilings | None, origin: str | None) ->
     return "\n".join(lines)
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args) -> int:
     try:
         extra = load_spec_file(args.spec_file) if getattr(args, "spec_file", None) else []
     except SpecFileError as exc:
-        return _error(f"--spec-file {exc}")
+        return usage_error(PROG, f"--spec-file {exc}")
     specs = select(getattr(args, "name", None), [*extra, *load_specs()])
     if not specs:
-        known = "\n  ".join(s.name for s in load_specs())
-        print(f"{PROG}: no GPU matches {args.name!r}. Known GPUs:\n  {known}", file=sys.stderr)
-        return 2
+        where = "`gpubench specs` lists the GPUs and systems it knows; yours come with --spec-file FILE"
+        return usage_error(PROG, f"no GPU or system matches {args.name!r}: {where}")
     keys, name = [s.key for s in specs], getattr(args, "name", None)
     ceilings_file = getattr(args, "ceilings", None)
     measured = origin = None
     if ceilings_file:
-        if not args.ridge or len(specs) != 1:
-            return _error("--ceilings goes with --ridge and a NAME that selects one GPU")
+        if len(specs) != 1:
+            found = ", ".join(s.key for s in specs)
+            return usage_error(PROG, f"--ceilings needs a NAME that selects one GPU ({found} match)")
         try:
             m, on = check_ceilings(specs[0], ceilings_file)
         except TargetError as exc:
-            return _error(str(exc))
+            return usage_error(PROG, str(exc))
         measured, origin = Ceilings.from_measured(m), f"{on}, {ceilings_file}"
     if args.json:
         docs = [to_json(s) | {"interconnect": comm_show.gpu_json(s.key)}
@@ -166,9 +165,8 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gpubench.roofline.specs_cli", description=__doc__)
-    _add_arguments(p)
-    return run(p.parse_args(argv))
+    raw = argparse.RawDescriptionHelpFormatter
+    return standalone(configure, run, PROG, __doc__, argv, formatter_class=raw)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,14 @@ class Target:
             return None
         return f"{self.ceilings_gpu}, {self.ceilings_file}" + (" (what-ifs applied)" if self.what_ifs else "")
 
+    def with_what_ifs(self, measured: MeasuredCeilings, origin: str) -> tuple[MeasuredCeilings, str]:
+        """Ceilings measured on the target's GPU model that did not come with --ceilings (a reference file
+        committed with the suite), asked the target's what-ifs as its own ceilings are."""
+        if not self.what_ifs:
+            return measured, origin
+        _, changed = apply_all(self.base, measured, [parse_what_if(w) for w in self.what_ifs])
+        return changed, f"{origin} (what-ifs applied)"
+
     def ceilings(self) -> RunCeilings:
         """Its datasheet ceilings, and the measured ones where given (roofline.placement)."""
         return ceilings_of_spec(self.spec, self.measured, self.measured_origin or "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from gpubench.cliargs import count, needs, number, refuse_together
 from gpubench.exits import usage_error
 from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 
@@ -33,19 +34,25 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for axis in ("M", "N", "K"):
-        p.add_argument(f"--{axis}", type=int, required=True, help=f"GEMM size {axis}")
+        p.add_argument(f"--{axis}", type=count("elements"), required=True, help=f"GEMM size {axis}")
     for t, axis in (("tm", "M"), ("tn", "N"), ("tk", "K")):
-        p.add_argument(f"--{t}", type=int, required=True, help=f"tile size along {axis}")
+        p.add_argument(f"--{t}", type=count("elements"), required=True, help=f"tile size along {axis}")
     p.add_argument("--dtype", choices=tuple(DTYPE_BYTES), default="fp16", help="element type (default fp16)")
-    p.add_argument("--bandwidth-gbs", type=float, help="DRAM bandwidth ceiling in GB/s (1e9 bytes/s)")
-    p.add_argument("--peak-tflops", type=float, help="compute ceiling in TFLOP/s for --dtype")
+    p.add_argument("--bandwidth-gbs", type=number("GB/s", 0, low_open=True),
+                   help="DRAM bandwidth ceiling in GB/s (1e9 bytes/s)")  # fmt: skip
+    p.add_argument("--peak-tflops", type=number("TFLOP/s", 0, low_open=True),
+                   help="compute ceiling in TFLOP/s for --dtype")  # fmt: skip
     add_target_arguments(p, "take both ceilings from this GPU")
     p.add_argument(
         "--group-m",
-        type=int,
+        type=count("tiles"),
         help="also show output-stationary traffic with grouped launch order and L2 reuse (optimistic)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per dataflow")
+    for target in ("--gpu", "--spec-file"):
+        refuse_together(p, target, "--bandwidth-gbs", "--peak-tflops", why=f"{target} takes both ceilings")
+    for option in ("--ceilings", "--what-if"):
+        needs(p, option, ["--gpu", "--spec-file"], "it describes the GPU whose ceilings are taken")
     p.set_defaults(func=run)
     return p
 
@@ -56,8 +63,6 @@ def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]
     if (bw is None) != (peak is None):
         return None, None, None, "give both --bandwidth-gbs and --peak-tflops, or neither"
     if bw is not None:
-        if bw <= 0 or peak <= 0:
-            return None, None, None, "--bandwidth-gbs and --peak-tflops must be positive"
         return bw, peak, None, None
     try:
         target = target_from_args(args, required=False)
@@ -80,11 +85,6 @@ def run(args) -> int:
     from gpubench.roofline import tiling
 
     sizes = {k: getattr(args, k) for k in ("M", "N", "K", "tm", "tn", "tk")}
-    bad = [f"{k}={v}" for k, v in sizes.items() if v <= 0]
-    if bad:
-        return usage_error(PROG, f"sizes and tiles must be positive integers, got {', '.join(bad)}")
-    if args.group_m is not None and args.group_m <= 0:
-        return usage_error(PROG, f"--group-m must be positive, got {args.group_m}")
     bw, peak, note, err = _ceilings(args)
     if err:
         return usage_error(PROG, err)

@@ -45,7 +45,11 @@ def test_predict_table_forced_ring(capsys):
     (["--collective", "all_gather", "--ranks", "3", "-b", "8", "-e", "8", "--predict", "--topology",
       "dgx-h100"], "all_gather of 8 B: not a whole number of 3 ranks' fp32 chunks"),
     (["--predict", "--topology", "dgx-h100", "--ranks", "16"], "need 2 nodes; dgx-h100 has 1"),
-    (["--predict"], "--predict needs --topology"),
+    (["--predict"], "--predict applies only with --topology"),
+    (["--predict", "--topology", "dgx-h100", "-f", "inf"], "-f/--stepfactor: 'inf' is not a finite number"),
+    (["--predict", "--topology", "dgx-h100", "-e", "1e400"], "'1e400' is not a finite size"),
+    (["--predict", "--topology", "dgx-h100", "--out", "x.json"], "--predict and --out cannot be given"),
+    (["--quick", "--timeout", "2"], "--quick and --timeout cannot be given together"),
     (["--predict", "--topology", "dgx-h900"], "unknown topology 'dgx-h900'"),
     (["--backend", "gloo", "--algorithm", "ring"], "gloo picks its own"),
     (["--collective", "broadcast", "--algorithm", "tree", "--predict", "--topology", "dgx-a100"],
@@ -61,6 +65,12 @@ def test_bad_input_exits_2_naming_it(argv, message, capsys, monkeypatch):
     assert comm_cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("gpubench comm: error: ") and message in err and "Traceback" not in err
+
+
+def test_a_factor_past_the_largest_size_ends_the_sweep(capsys):
+    # 8 x 1e308 overflows a float: the sweep stops at the size past -e before it is made a whole number
+    assert comm_cli.main(["--predict", "--topology", "dgx-h100", "-b", "8", "-e", "64", "-f", "1e308"]) == 0
+    assert capsys.readouterr().out.count("all_reduce") == 1
 
 
 def test_a_node_count_slurm_did_not_grant_exits_2(capsys, monkeypatch):
@@ -80,9 +90,8 @@ def test_more_ranks_than_gpus_and_nccl_without_a_gpu_exit_2(capsys, monkeypatch,
 
 
 def test_an_unknown_algorithm_is_refused_by_argparse(capsys):
-    with pytest.raises(SystemExit) as exc:
-        comm_cli.main(["--algorithm", "bcube"])
-    assert exc.value.code == 2 and "invalid choice: 'bcube'" in capsys.readouterr().err
+    assert comm_cli.main(["--algorithm", "bcube"]) == 2
+    assert "invalid choice: 'bcube'" in capsys.readouterr().err
 
 
 def test_the_system_of_a_gpu_predicts_its_records():
@@ -104,4 +113,5 @@ def test_the_cpu_main_job_runs_a_small_gloo_sweep_only_for_the_default_selection
     args = cmd[cmd.index("comm") + 1 :]
     out = args.index("--out")
     del args[out : out + 2]
+    args.remove("--quick")  # like --out, a measuring option that --predict refuses
     assert comm_cli.main([*args, "--predict", "--topology", "dgx-h100", "--json"]) == 0

@@ -246,11 +246,13 @@ def test_the_command_checks_its_arguments(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "vector_add/torch[n=67108864|fp32|cold]" in out and "--clock-control none" in out
     for bad, words in (
-        ([str(tmp_path / "nope.json")], "no such file"), ([ref, "--calls", "0"], "--calls must be"),
+        ([str(tmp_path / "nope.json")], "no such file"), ([ref, "--calls", "0"], "--calls: 0 calls is out"),
         ([ref, "--workload", "nothing"], "no ok record matches"),
         ([ref, "--ncu-args", "'open"], "--ncu-args"),
-        ([ref, "--min-time", "nan"], "--min-time must be"), ([ref, "--timeout", "inf"], "--timeout a number"),
-        ([ref, "--limit", "0"], "--limit >= 1"),
+        ([ref, "--min-time", "nan"], "'nan' is not a finite number (us)"),
+        ([ref, "--timeout", "inf"], "'inf' is not a finite number (s)"),
+        ([ref, "--calls", "21"], "at most 20"),
+        ([ref, "--limit", "0"], "--limit: 0 records is out of range"),
     ):  # fmt: skip
         assert main(["ncu", *bad]) == 2
         err = capsys.readouterr().err

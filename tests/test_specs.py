@@ -369,10 +369,11 @@ def test_table_and_filter():
     assert [d["key"] for d in json.loads(p.stdout)] == ["h100_sxm5"]
 
 
-def test_unknown_filter_fails_listing_known_names():
+def test_unknown_filter_is_one_line_saying_where_the_names_are():
     p = _run("voodoo")
-    assert p.returncode != 0 and p.stdout == ""
-    assert "no GPU matches 'voodoo'" in p.stderr and "NVIDIA L4" in p.stderr
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("gpubench specs: error: ")
+    assert "no GPU or system matches 'voodoo'" in p.stderr and "`gpubench specs` lists" in p.stderr
 
 
 def test_add_parser_registers_specs_subcommand(capsys):

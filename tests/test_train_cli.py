@@ -62,7 +62,13 @@ def test_json_has_the_step_the_rates_the_memory_and_the_terms(capsys):
         (["--gpus", "1"], "more than NVIDIA H100 SXM5 80GB's 80.0 GiB"),
         (["--gpus", "8", "--topology", "nowhere"], "nowhere"),
         (["--gpus", "8", "--plot", "x.txt"], "--plot x.txt"),
-        (["--gpus", "0"], "--gpus is required"),
+        ([], "--gpus is required"),
+        (["--gpus", "0"], "--gpus: 0 GPUs is out of range"),
+        (["--gpus", "8", "--tokens", "nan"], "--tokens: 'nan' is not a finite number (tokens)"),
+        (["--gpus", "8", "--search", "--tp", "2"], "--search and --tp cannot be given together"),
+        (["--gpus", "8", "--top", "3"], "--top applies only with --search"),
+        (["--gpus", "8", "--interleave", "2"], "--interleave applies only with --pp"),
+        (["--gpus", "8", "--what-if", "dram=2x"], "--what-if 'dram=2x'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_it(capsys, args, message):
@@ -114,3 +120,26 @@ def test_one_gpu_needs_no_topology_and_other_gpus_ceilings_are_refused(capsys):
     rc = main([*BASE, "--gpus", "8", "--tp", "8", "--ceilings", str(H200_CEILINGS)])
     err = capsys.readouterr().err
     assert rc == 2 and "was measured on NVIDIA H200, not on NVIDIA H100" in err  # roofline.target's rule
+
+
+def test_a_what_if_and_a_spec_file_ask_the_same_question_of_train(capsys, tmp_path):
+    one = ["--gpus", "1", "--json"]  # 8B on one 80 GB GPU: it does not fit
+    rc, _, _ = _run(capsys, *one)
+    assert rc == 2
+    rc, out, err = _run(capsys, *one, "--what-if", "mem=1024GiB")
+    assert rc == 0, err
+    asked = json.loads(out)
+    spec = tmp_path / "big.toml"
+    spec.write_text('[gpus.big]\nbase = "h100_sxm5"\nmem_gb = 1024\n')
+    rc = main(["train", *BASE[1:2], "--spec-file", str(spec), *BASE[4:], *one])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    mine = json.loads(out.out)
+    assert mine["memory"]["fits"] is True and asked["memory"]["fits"] is True
+    # the what-if also reaches the committed measured roofs, which the spec file's own GPU has none of
+    assert "what-ifs applied" in asked["roofs"]["origin"] and mine["roofs"]["side"] != "measured"
+
+
+def test_validate_takes_no_job_of_its_own(capsys):
+    assert main(["train", "--validate", "--gpu", "h100_sxm5"]) == 2
+    assert "--validate and --gpu cannot be given together" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from gpubench.transformer.measured.train_step import (
     stacked,
     train_step_document,
 )
+from tests.support.realdata import H100_CEILINGS, H200_CEILINGS
 from tests.support.tiny_model import TINY
 
 
@@ -68,9 +69,15 @@ def test_train_step_cli_writes_the_record(tmp_path, capsys):
     assert "measured" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, message", [(["--layers", "0"], "--layers must be a positive integer"),
-                                           (["--seq", "100000"], "longer than"),
-                                           (["--out", "/no/such/dir/x.json"], "no such folder")])  # fmt: skip
+@pytest.mark.parametrize("args, message", [
+    (["--layers", "0"], "--layers: 0 layers is out of range"),
+    (["--layers", "33"], "--layers 33: Llama-3-8B has 32 layers"),
+    (["--seq", "100000"], "longer than"),
+    (["--out", "/no/such/dir/x.json"], "no such folder"),
+    (["--gpu", "h200", "--ceilings", str(H100_CEILINGS)], "on NVIDIA H100 80GB HBM3, not on NVIDIA H200"),
+    (["--ceilings", str(H200_CEILINGS)], "not on NVIDIA H100 SXM5 80GB"),  # the CPU's stand-in GPU: an H100
+    (["--what-if", "dram_bw=2x"], "--what-if needs a GPU"),
+])  # fmt: skip
 def test_train_step_bad_input_exits_2(args, message, capsys):
     rc = main(["train-step", "llama-3-8b", "--device", "cpu", *args])
     err = capsys.readouterr().err

@@ -9,7 +9,7 @@ Standard library only. A config of one's own is a JSON object with the same fiel
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 __all__ = [
@@ -251,9 +251,12 @@ def from_json(path: str | Path) -> ModelConfig:
         raise ConfigError(f"{p}: unknown fields {unknown}; allowed: {sorted(known)}")
     raw.setdefault("key", p.stem)
     raw.setdefault("name", raw["key"])
+    required = [f.name for f in fields(ModelConfig) if f.default is MISSING and f.name not in ("key", "name")]
+    if missing := [name for name in required if name not in raw]:
+        raise ConfigError(f"{p}: missing fields {', '.join(missing)} (a config needs {', '.join(required)})")
+    for name in ("sources", "notes"):
+        if not isinstance(raw.get(name, []), list) or not all(isinstance(x, str) for x in raw.get(name, [])):
+            raise ConfigError(f"{p}: {name} must be a list of strings")
     raw["sources"] = tuple(raw.get("sources", (str(p),)))
     raw["notes"] = tuple(raw.get("notes", ()))
-    try:
-        return ModelConfig(**raw)
-    except TypeError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    return ModelConfig(**raw)

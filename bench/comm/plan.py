@@ -9,8 +9,10 @@ into one chunk per peer). Modes: "in_place" (the output buffer is the input, or 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
+from gpubench.cliargs import MAX_COUNT
 from gpubench.results import COLLECTIVE_MODES
 from gpubench.roofline.comm import COLLECTIVES
 
@@ -30,6 +32,7 @@ MODES_OF = {
 # Collectives whose size is split into one chunk per rank.
 CHUNKED = ("all_gather", "reduce_scatter", "all_to_all")
 BACKENDS = ("nccl", "gloo")
+MAX_BYTES = MAX_COUNT  # a size is a count the results file holds
 
 
 class CommPlanError(ValueError):
@@ -68,7 +71,7 @@ def sizes(begin: int, end: int, factor: float = 2.0) -> list[int]:
     out, size = [], begin
     while size <= end:
         out.append(int(size))
-        if begin == end:
+        if begin == end or size * factor >= end + 1:  # past end: stop before int() meets an infinite product
             break
         size = max(size + 1, int(size * factor))
     return out
@@ -83,6 +86,10 @@ def parse_size(text: str) -> int:
         value = float(num) * units[unit]
     except ValueError:
         raise CommPlanError(f"{text!r} is not a size (bytes, or with K, M or G)") from None
+    if not math.isfinite(value):
+        raise CommPlanError(f"{text!r} is not a finite size (bytes, or with K, M or G)")
+    if value > MAX_BYTES:
+        raise CommPlanError(f"{text!r} is more than 2^63 - 1 bytes, the largest size a results file holds")
     if value != int(value) or value < 1:
         raise CommPlanError(f"{text!r} is not a whole number of bytes >= 1")
     return int(value)

@@ -18,7 +18,8 @@ from pathlib import Path
 from gpubench.bench.comm import output
 from gpubench.bench.comm.plan import BACKENDS, ITEMSIZE, CommPlanError, build, parse_size
 from gpubench.bench.measure.stopping import StoppingRule
-from gpubench.exits import EXIT_FOUND, EXIT_INTERRUPTED, EXIT_USAGE, usage_error
+from gpubench.cliargs import count, needs, number, refuse_together, standalone
+from gpubench.exits import EXIT_FOUND, EXIT_USAGE, usage_error
 from gpubench.results import COLLECTIVE_MODES
 from gpubench.roofline.comm import COLLECTIVES, TOPOLOGIES, load_topology
 from gpubench.roofline.comm.nccl_model import ALGORITHMS_OF
@@ -27,6 +28,7 @@ from gpubench.roofline.comm.tuning import PROTOCOLS
 PROG = "gpubench comm"
 NCCL_ALGORITHMS = ("ring", "tree", "nvls", "nvls_tree", "pat")
 MIN_BW_SHARE = 0.9  # nccl-tests' NCCL_TESTS_MIN_BW: the run fails below 0.9 x the given busbw
+MIN_BW = number("GB/s", 0, low_open=True)
 QUICK = StoppingRule(min_samples=5, max_samples=20, min_time_s=0.0, rel_noise=0.05, timeout_s=1.0)
 
 
@@ -46,11 +48,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"collectives, or 'all' (default all_reduce); known: {', '.join(COLLECTIVES)}",
     )
     p.add_argument("--backend", choices=BACKENDS, help="default: nccl with a GPU, gloo without")
-    p.add_argument("--ranks", type=int, help="processes (default: the GPUs visible; 2 for gloo)")
-    p.add_argument("--nodes", type=int, default=1, help="nodes (> 1: inside a Slurm allocation of that many)")
-    p.add_argument("-b", "--minbytes", default="8", help="smallest size (nccl-tests' -b; K, M, G)")
-    p.add_argument("-e", "--maxbytes", default="32M", help="largest size (nccl-tests' -e)")
-    p.add_argument("-f", "--stepfactor", type=float, default=2.0, help="size factor (nccl-tests' -f)")
+    p.add_argument("--ranks", type=count("ranks"), help="processes (default: the GPUs visible; 2 for gloo)")
+    p.add_argument("--nodes", type=count("nodes"), default=1,
+                   help="nodes (> 1: inside a Slurm allocation of that many)")  # fmt: skip
+    p.add_argument("-b", "--minbytes", type=byte_size, default="8",
+                   help="smallest size (nccl-tests' -b; K, M, G)")  # fmt: skip
+    p.add_argument("-e", "--maxbytes", type=byte_size, default="32M", help="largest size (nccl-tests' -e)")
+    p.add_argument("-f", "--stepfactor", type=number("x", 0, low_open=True), default=2.0,
+                   help="size factor (nccl-tests' -f)")  # fmt: skip
     p.add_argument("--dtype", nargs="+", default=["fp32"], help=f"known: {', '.join(ITEMSIZE)}")
     p.add_argument(
         "--mode",
@@ -76,18 +81,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="PATH", help="results file (default results/comm-<backend>-<time>.json)")
     p.add_argument(
         "--min-bw",
-        type=float,
+        type=MIN_BW,
         metavar="GBPS",
         help="exit 1 when the average busbw is below 0.9 x GBPS (nccl-tests' NCCL_TESTS_MIN_BW)",
     )
     p.add_argument("--quick", action="store_true", help="a short stop rule (5-20 samples, 1 s per record)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds of sampling per record at most")
+    p.add_argument("--timeout", type=number("s", 0, low_open=True), default=5.0,
+                   help="seconds of sampling per record at most")  # fmt: skip
     p.add_argument(
         "--hang-timeout",
-        type=float,
+        type=number("s", 0, low_open=True),
         default=120.0,
         help="a rank without progress this long ends the run, named (default 120 s)",
     )
+    needs(p, "--predict", "--topology", "a named system or a file")
+    refuse_together(p, "--predict", "--out", "--min-bw", "--quick", "--timeout", "--hang-timeout",
+                    "--host-overhead", why="--predict measures nothing")  # fmt: skip
+    refuse_together(p, "--quick", "--timeout", why="--quick has its own stop rule")
+
+
+def byte_size(text: str) -> int:
+    """An argparse `type`: nccl-tests' size (bytes, or with K, M or G), refused in one line."""
+    try:
+        return parse_size(text)
+    except CommPlanError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def collectives(names: list[str]) -> list[str]:
@@ -103,19 +121,18 @@ def _predict_rows(args, items, topo) -> list[dict]:
 
 
 def check(args) -> str | None:
-    """The first problem with the arguments that needs no torch, or None."""
-    if args.ranks is not None and args.ranks < 1:
-        return f"--ranks must be >= 1, got {args.ranks}"
-    if args.nodes < 1:
-        return f"--nodes must be >= 1, got {args.nodes}"
+    """The first problem with the arguments that needs no torch, or None (their declared rules aside)."""
+    if args.min_bw is None and (env := os.environ.get("NCCL_TESTS_MIN_BW")):
+        try:
+            MIN_BW(env)
+        except argparse.ArgumentTypeError as exc:
+            return f"NCCL_TESTS_MIN_BW: {exc}"
     if args.backend == "gloo" and (args.algorithm or args.protocol):
         return "--algorithm and --protocol force NCCL's choice; gloo picks its own"
     for c in collectives(args.collective):
         if args.algorithm and c in ALGORITHMS_OF and args.algorithm not in ALGORITHMS_OF[c]:
             has = ", ".join(ALGORITHMS_OF[c])
             return f"--algorithm {args.algorithm}: NCCL has no {args.algorithm} {c} (it has: {has})"
-    if args.predict and not args.topology:
-        return "--predict needs --topology (a named system or a file)"
     if args.nodes > 1 and not args.predict:
         granted = os.environ.get("SLURM_NNODES") or os.environ.get("SLURM_JOB_NUM_NODES")
         if granted is None:
@@ -132,7 +149,7 @@ def run(args) -> int:
     if problem := check(args):
         return usage_error(PROG, problem)
     try:
-        begin, end = parse_size(args.minbytes), parse_size(args.maxbytes)
+        begin, end = args.minbytes, args.maxbytes
         topo = load_topology(args.topology, nodes=args.nodes) if args.topology else None
         if args.predict:
             items = build(
@@ -175,9 +192,8 @@ def finish(args, rows: list[dict], failure: str | None, out: Path | None) -> int
     if wrong:
         print(f"{PROG}: {len(wrong)} record(s) with wrong results (#wrong > 0): they fail", file=err)
         return EXIT_FOUND
-    threshold = args.min_bw or (
-        float(os.environ["NCCL_TESTS_MIN_BW"]) if os.environ.get("NCCL_TESTS_MIN_BW") else None
-    )
+    env = os.environ.get("NCCL_TESTS_MIN_BW")
+    threshold = args.min_bw or (MIN_BW(env) if env else None)  # checked before the run (check)
     avg = output.average_busbw(rows)
     if threshold is not None and avg is not None:
         print(f"{PROG}: average busbw {avg:.3f} GB/s (needed >= {MIN_BW_SHARE} x {threshold:g})", file=err)
@@ -187,12 +203,7 @@ def finish(args, rows: list[dict], failure: str | None, out: Path | None) -> int
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__)
-    add_arguments(p)
-    try:
-        return run(p.parse_args(argv))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    return standalone(add_arguments, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from gpubench.bench.comm import output, sweep
 from gpubench.bench.comm.launch import Launched, read_journal
-from gpubench.bench.comm.plan import CommPlanError, build, parse_size
+from gpubench.bench.comm.plan import CommPlanError, build
 from gpubench.bench.commands import comm_cli
 from gpubench.bench.measure.stopping import StoppingRule
+from gpubench.cliargs import Parser, parse_args, rule_problem
 from gpubench.exits import usage_error
 from gpubench.roofline.comm import load_topology
 from gpubench.roofline.comm.placement import topology_to_json
@@ -22,10 +23,15 @@ from gpubench.roofline.comm.placement import topology_to_json
 PROG = "gpubench submit --comm"
 
 
-def _comm_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG)
+def _comm_args(argv: list[str]) -> argparse.Namespace | int:
+    """`gpubench comm`'s arguments as its own parser reads them, or the exit status that parsing ended
+    with (a usage error: its one line printed)."""
+    p = Parser(prog=PROG)
     comm_cli.add_arguments(p)
-    return p.parse_args(argv)
+    comm = parse_args(p, argv)
+    if not isinstance(comm, int) and (problem := rule_problem(comm)):
+        return usage_error(PROG, problem)
+    return comm
 
 
 def _problem(args, comm, nodes: int, gpus: int) -> str | None:
@@ -42,8 +48,8 @@ def _problem(args, comm, nodes: int, gpus: int) -> str | None:
 
 def _options(args, comm, nodes: int, gpus: int, folder: Path) -> sweep.SweepOptions:
     backend = comm.backend or ("gloo" if args.local else "nccl")
-    items = build(comm_cli.collectives(comm.collective), parse_size(comm.minbytes), parse_size(comm.maxbytes),
-                  comm.stepfactor, comm.dtype, comm.mode, nodes * gpus)  # fmt: skip
+    items = build(comm_cli.collectives(comm.collective), comm.minbytes, comm.maxbytes, comm.stepfactor,
+                  comm.dtype, comm.mode, nodes * gpus)  # fmt: skip
     topo = load_topology(comm.topology, nodes=nodes) if comm.topology else None
     rule = comm_cli.QUICK if comm.quick else StoppingRule(timeout_s=comm.timeout)
     return sweep.SweepOptions(items, backend, nodes * gpus, nodes, rule, comm.algorithm, comm.protocol,
@@ -58,6 +64,8 @@ def submit_comm(args, echo=print, worker: str | None = None) -> int:
     nodes, gpus = args.nodes or 1, args.gpus_per_node or 1
     try:
         comm = _comm_args(args.comm)
+        if isinstance(comm, int):
+            return comm
         if problem := _problem(args, comm, nodes, gpus):
             return usage_error(PROG, problem)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -22,6 +22,7 @@ from gpubench.results.stats import summarize
 __all__ = [
     "COLLECTIVE_MODES",
     "MODES",
+    "RECORD_DTYPES",
     "STATUSES",
     "STOP_REASONS",
     "Correctness",
@@ -38,6 +39,14 @@ MODES = ("cold", "warm")  # a kernel's L2 state
 # A collective's buffers: nccl-tests' in-place and out-of-place columns (results.collective).
 COLLECTIVE_MODES = ("in_place", "out_of_place")
 RECORD_MODES = MODES + COLLECTIVE_MODES
+# The names a record's dtype (and compute_dtype) may take: the suite's floating-point names (those the
+# workloads declare, fp64 and the narrow formats the quantised matmuls compute in), the integer widths
+# and "bool" (what gpubench.benchmark names a function's tensors by), and "unknown" (its name when the
+# function takes no tensor). The one check of a dtype read from or written to a results file.
+RECORD_DTYPES = (
+    "fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "fp4",
+    "int64", "int32", "int16", "int8", "int4", "bool", "unknown",
+)  # fmt: skip
 # Why sampling stopped (bench.measure.stopping.StoppingRule), and "synthetic" for generated test documents.
 # min_samples: the timeout passed before the rule's minimum number of samples, which were taken anyway.
 STOP_REASONS = ("converged", "max_samples", "timeout", "min_samples", "synthetic")
@@ -247,6 +256,10 @@ class Record(Struct):
             raise FieldError("status", f"{self.status!r} is not one of {', '.join(STATUSES)}")
         if self.mode not in RECORD_MODES:
             raise FieldError("mode", f"{self.mode!r} is not one of {', '.join(RECORD_MODES)}")
+        for name in ("dtype", "compute_dtype"):
+            value = getattr(self, name)
+            if value is not None and value not in RECORD_DTYPES:
+                raise FieldError(name, f"{value!r} is not one of {', '.join(RECORD_DTYPES)}")
         for axis, size in self.shape.items():
             if isinstance(size, bool) or not isinstance(size, int):
                 raise FieldError(f"shape.{axis}", f"{size!r} is not a whole number")

@@ -88,9 +88,14 @@ def _from_file(path: Path, nodes: int | None) -> Topology:
         table = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ValueError(f"topology file {path}: {e}") from e
+    if not table:
+        raise ValueError(f"topology file {path} is empty: give a system's fields (docs/collectives.md)")
     name = str(table.get("name", path.stem))
     if "intra" not in table:  # a node built from the database's parts
-        system = system_from_table(name, {k: v for k, v in table.items() if k != "nodes"})
+        try:
+            system = system_from_table(name, {k: v for k, v in table.items() if k != "nodes"})
+        except ValueError as e:  # name the file as well as the field
+            raise ValueError(f"topology file {path}: {e}") from None
         return system_topology(system, _nodes(nodes, table.get("nodes", 1)))
     bad = sorted(set(table) - _FILE_KEYS)
     if bad:
@@ -114,8 +119,10 @@ def load_topology(name_or_path: str | Path, nodes: int | None = None) -> Topolog
     if key in systems:
         return system_topology(systems[key], _nodes(nodes))
     path = Path(key)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
+    if path.suffix == ".toml" or path.exists() or "/" in key:  # a path, not a name
+        if not path.exists():
             raise ValueError(f"topology file {path} does not exist")
+        if not path.is_file():
+            raise ValueError(f"topology file {path} is {'a folder' if path.is_dir() else 'not a file'}")
         return _from_file(path, nodes)
     raise ValueError(f"unknown topology {key!r}; known: {', '.join(TOPOLOGIES)}; or a path to a .toml file")

@@ -16,13 +16,14 @@ import json
 import sys
 from pathlib import Path
 
+from gpubench.cliargs import count, needs, output_file_problem, standalone
 from gpubench.exits import usage_error
 from gpubench.fmt import DASH, fmt_time
 from gpubench.opcount import WEIGHT_FORMATS
-from gpubench.results import finite_or_none
-from gpubench.roofline.target import TargetError, add_target_arguments, check_ceilings, target_from_args
+from gpubench.results import ResultsError, finite_or_none
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
+from gpubench.transformer.args import measured_ceilings, read_ceilings, scenario
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
-from gpubench.transformer.model_cli import one_line_errors, scenario
 from gpubench.transformer.scenario import PHASES, ScenarioError
 
 PROG = "gpubench layer"
@@ -35,14 +36,16 @@ NO_GPU = (
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="NAME", help=f"{', '.join(MODELS)}, or a config's .json file")
     p.add_argument("--phase", choices=PHASES, required=True, help="prefill or a decode step")
-    p.add_argument("--seq", type=int, help="new tokens per sequence (prefill: required; decode: 1)")
-    p.add_argument("--batch", type=int, default=1, help="sequences (default 1)")
-    p.add_argument("--context", type=int, help="keys the last token attends to (decode: required)")
+    p.add_argument(
+        "--seq", type=count("tokens"), help="new tokens per sequence (prefill: required; decode 1)"
+    )
+    p.add_argument("--batch", type=count("sequences"), default=1, help="sequences (default 1)")
+    p.add_argument("--context", type=count("tokens"), help="keys the last token attends to (decode: needed)")
     p.add_argument("--dtype", choices=("fp16", "bf16"), default="bf16", help="default bf16")
     p.add_argument(
         "--weights", choices=tuple(WEIGHT_FORMATS), help="the projections' weight format (qmatmul)"
     )
-    p.add_argument("--group", type=int, default=128, help="int4 scale group (default 128)")
+    p.add_argument("--group", type=count("elements"), default=128, help="int4 scale group (default 128)")
     p.add_argument("--fusion", choices=("on", "off"), default="on", help="off: the unfused operators")
     add_target_arguments(p, "predict on this GPU (default: the device)")
     p.add_argument(
@@ -51,6 +54,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write the measurements and predictions as JSON")
     p.add_argument("--dry-run", action="store_true", help="show the plan; measure nothing")
     p.add_argument("--json", action="store_true", help="print the document instead of the table")
+    needs(p, "--group", "--weights", "it is the int4 weights' scale group")
     return p
 
 
@@ -61,15 +65,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
     )
     configure(p)
-    one_line_errors(p, PROG)
     p.set_defaults(func=run)
     return p
-
-
-def _args_for_scenario(args):
-    # `gpubench model`'s scenario builder, with the what-ifs a layer run measures.
-    args.tile, args.dataflow, args.logits = None, "output_stationary", "last"
-    return args
 
 
 def plan_lines(plan, pred) -> list[str]:
@@ -125,12 +122,16 @@ def result_lines(doc: dict) -> list[str]:
 def run(args) -> int:
     try:
         cfg = get_model(args.model)
-        sc = scenario(_args_for_scenario(args), cfg)
+        sc = scenario(args, cfg)  # the what-ifs a layer run measures: weights and fusion
         target = target_from_args(args, required=False)
-    except (ConfigError, ScenarioError, TargetError) as exc:
+        if target is None:  # the device's own: read before anything runs, a --dry-run included
+            read_ceilings(args.ceilings)
+    except (ConfigError, ScenarioError, TargetError, ResultsError) as exc:
         return usage_error(PROG, str(exc))
-    if args.out and not Path(args.out).parent.is_dir():
-        return usage_error(PROG, f"--out {args.out}: no such folder {str(Path(args.out).parent)!r}")
+    except KeyError as exc:
+        return usage_error(PROG, str(exc.args[0]))
+    if problem := output_file_problem("--out", args.out):
+        return usage_error(PROG, problem)
     import torch
 
     from gpubench.transformer.measured.compose import plan_layer, registry_info
@@ -160,11 +161,9 @@ def _measure(args, cfg, sc, target, plan, torch) -> int:
     if target is not None:
         spec, measured, origin = target.spec, target.measured, target.measured_origin
     else:  # the device itself: its ceilings file must be of its model too
-        spec, measured, origin = resolve_spec(info), None, None
+        spec = resolve_spec(info)
         try:
-            if args.ceilings:
-                measured, on = check_ceilings(spec, args.ceilings)
-                origin = f"{on}, {args.ceilings}"
+            measured, origin = measured_ceilings(args, spec)
         except TargetError as exc:
             return usage_error(PROG, str(exc))
     pred = predict_model(cfg, sc, spec, measured, origin)
@@ -185,8 +184,7 @@ def _measure(args, cfg, sc, target, plan, torch) -> int:
 
 
 def main(argv=None) -> int:
-    p = one_line_errors(configure(argparse.ArgumentParser(prog=PROG, description=__doc__)), PROG)
-    return run(p.parse_args(argv))
+    return standalone(configure, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":

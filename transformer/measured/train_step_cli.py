@@ -14,67 +14,65 @@ import json
 import sys
 from pathlib import Path
 
+from gpubench.cliargs import count, output_file_problem, standalone
 from gpubench.exits import usage_error
 from gpubench.fmt import fmt_bytes, fmt_pct, fmt_time
-from gpubench.results import ResultsError, finite_or_none
+from gpubench.results import finite_or_none
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
+from gpubench.transformer.args import measured_ceilings
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
-from gpubench.transformer.model_cli import measured_ceilings, one_line_errors
+from gpubench.transformer.training.cli import measured_of
 
 PROG = "gpubench train-step"
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help=f"{', '.join(MODELS)}, or a config's .json file")
-    p.add_argument("--layers", type=int, default=2, help="blocks stacked (default 2)")
-    p.add_argument("--batch", type=int, default=1, help="sequences (default 1)")
-    p.add_argument("--seq", type=int, default=2048, help="tokens per sequence (default 2048)")
+    p.add_argument("--layers", type=count("layers"), default=2,
+                   help="blocks stacked, at most the model's own (default 2)")
+    p.add_argument("--batch", type=count("sequences"), default=1, help="sequences (default 1)")
+    p.add_argument("--seq", type=count("tokens"), default=2048, help="tokens per sequence (default 2048)")
     p.add_argument("--dtype", choices=("bf16", "fp16"), default="bf16", help="16-bit math (default bf16)")
-    p.add_argument("--device", default=None, help="cuda (default when there is one) or cpu")
-    p.add_argument(
-        "--gpu", metavar="NAME", help="predict for this GPU (default: the device's; cpu: h100_sxm5)"
-    )
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on that GPU (gpubench micro)")
-    p.add_argument("--steps", type=int, default=5, help="steps timed (default 5)")
-    p.add_argument("--warmup", type=int, default=2, help="steps run first, not timed (default 2)")
+    p.add_argument("--device", choices=("cuda", "cpu"), help="cuda (default when there is one) or cpu")
+    add_target_arguments(p, "predict for this GPU (default: the device's; on the CPU h100_sxm5)")
+    p.add_argument("--steps", type=count("steps"), default=5, help="steps timed (default 5)")
+    p.add_argument("--warmup", type=count("steps", 0), default=2,
+                   help="steps run first, not timed (default 2)")
     p.add_argument("--out", metavar="FILE", help="write the record as JSON")
     p.add_argument("--json", action="store_true", help="print the record instead of the table")
-    return p
+    return p  # fmt: skip
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train-step", help="one training step measured on this device, and predicted",
                               description=__doc__.split("\n\n")[0])  # fmt: skip
     configure(p)
-    one_line_errors(p, PROG)
     p.set_defaults(func=run)
     return p
 
 
-def _check(args) -> str | None:
-    for name in ("layers", "batch", "seq", "steps"):
-        if getattr(args, name) < 1:
-            return f"--{name} must be a positive integer, got {getattr(args, name)}"
-    if args.warmup < 0:
-        return f"--warmup must be >= 0, got {args.warmup}"
-    if args.out and not Path(args.out).resolve().parent.is_dir():
-        return f"--out {args.out}: no such folder {str(Path(args.out).parent)!r}"
-    return None
-
-
-def _spec(args, device):
+def _device_spec(device):
+    """The spec the prediction is for without --gpu: the CUDA device's, else (the CPU) the H100's."""
     from gpubench.roofline.specs import get_spec, match_gpu
 
-    if args.gpu:
-        return get_spec(args.gpu)
     if device.type == "cuda":
         import torch
 
         name = torch.cuda.get_device_name(device)
         spec = match_gpu(name)
         if spec is None:
-            raise KeyError(f"{name} is not in the spec database: give --gpu")
+            raise KeyError(f"{name} is not in the spec database: give --gpu or --spec-file")
         return spec
     return get_spec("h100_sxm5")
+
+
+def _prediction_inputs(args, target, device):
+    """(spec, measured ceilings, where they came from) of the prediction: the target's, else the
+    device's with --ceilings checked against its model."""
+    if target is not None:
+        return target.spec, *measured_of(target)
+    spec = _device_spec(device)
+    return spec, *measured_ceilings(args, spec)
 
 
 def table(doc: dict) -> str:
@@ -97,8 +95,17 @@ def table(doc: dict) -> str:
 
 
 def run(args) -> int:
-    if (problem := _check(args)) is not None:
+    if problem := output_file_problem("--out", args.out):
         return usage_error(PROG, problem)
+    try:
+        cfg = get_model(args.model)
+        target = target_from_args(args, required=False)  # files read before torch is
+    except (ConfigError, TargetError) as exc:
+        return usage_error(PROG, str(exc))
+    if args.layers > cfg.layers:
+        return usage_error(PROG, f"--layers {args.layers}: {cfg.name} has {cfg.layers} layers")
+    if cfg.position != "rope":
+        return usage_error(PROG, f"{cfg.name}: the built-in block is LLaMA-style (rotary positions only)")
     try:
         import torch
     except ModuleNotFoundError:
@@ -110,16 +117,13 @@ def run(args) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         return usage_error(PROG, "--device cuda: torch sees no CUDA GPU (use --device cpu)")
     try:
-        cfg = stacked(get_model(args.model), args.layers)
+        cfg = stacked(cfg, args.layers)
         check(Job(cfg, args.seq, args.batch, args.dtype), Layout())
-        spec = _spec(args, device)
-        measured, origin, _ = measured_ceilings(args, spec)
-    except (ConfigError, LayoutError, ResultsError, ValueError) as exc:
+        spec, measured, origin = _prediction_inputs(args, target, device)
+    except (LayoutError, TargetError) as exc:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
-    if cfg.position != "rope":
-        return usage_error(PROG, f"{cfg.name}: the built-in block is LLaMA-style (rotary positions only)")
     got = measure_train_step(cfg, batch=args.batch, seq=args.seq, device=device, dtype=args.dtype,
                              steps=args.steps, warmup=args.warmup)  # fmt: skip
     doc = finite_or_none(train_step_document(cfg, spec, got, batch=args.batch, seq=args.seq, dtype=args.dtype,
@@ -132,8 +136,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = one_line_errors(configure(argparse.ArgumentParser(prog=PROG, description=__doc__)), PROG)
-    return run(p.parse_args(argv))
+    return standalone(configure, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":

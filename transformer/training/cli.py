@@ -16,17 +16,25 @@ import argparse
 import json
 import sys
 
+from gpubench.cliargs import (
+    PLOT_SUFFIXES,
+    count,
+    needs,
+    number,
+    output_file_problem,
+    refuse_together,
+    standalone,
+)
 from gpubench.exits import EXIT_USAGE, usage_error
 from gpubench.fmt import fmt_bytes
 from gpubench.results import ResultsError, finite_or_none
 from gpubench.roofline.comm import TOPOLOGIES, load_interconnects, load_topology
-from gpubench.roofline.specs import get_spec
+from gpubench.roofline.target import Target, TargetError, add_target_arguments, target_from_args
 from gpubench.transformer.backward import GRAD_DTYPES
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
-from gpubench.transformer.model_cli import check_plot, measured_ceilings, one_line_errors
 from gpubench.transformer.scenario import ATTENTION_FORMS
 from gpubench.transformer.training import render
-from gpubench.transformer.training.efficiency import SIDES, roofs_for
+from gpubench.transformer.training.efficiency import SIDES, reference_ceilings, roofs_for
 from gpubench.transformer.training.layout import RECOMPUTE, ZERO_STAGES, Job, Layout, LayoutError, check
 from gpubench.transformer.training.search import largest_model, search
 from gpubench.transformer.training.step import predict_step
@@ -36,32 +44,37 @@ TOKENS_PER_BATCH = 2**24  # the default batch: Llama 3's 16M tokens (arXiv:2407.
 DEFAULT_SEQ = 8192  # Llama 3's pre-training length, capped by the model's context
 
 
+LAYOUT_OPTIONS = ("--tp", "--sp", "--cp", "--pp", "--dp", "--zero", "--recompute", "--micro-batch",
+                  "--interleave")  # fmt: skip
+
+
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", metavar="MODEL", help=f"{', '.join(MODELS)}, or a config's .json file")
-    p.add_argument("--gpu", metavar="NAME", help="a key or name of `gpubench specs`")
-    p.add_argument("--gpus", type=int, help="GPUs in all")
-    p.add_argument("--tp", type=int, default=1, help="tensor parallel ranks (default 1)")
+    add_target_arguments(p, "the GPU")
+    p.add_argument("--gpus", type=count("GPUs"), help="GPUs in all")
+    p.add_argument("--tp", type=count("ranks"), default=1, help="tensor parallel ranks (default 1)")
     p.add_argument(
         "--sp",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="sequence parallelism with TP (default: on when TP > 1)",
     )
-    p.add_argument("--cp", type=int, default=1, help="context parallel ranks (default 1)")
-    p.add_argument("--pp", type=int, default=1, help="pipeline stages (default 1)")
-    p.add_argument("--dp", type=int, help="data parallel ranks (default: GPUs / (TP CP PP))")
-    p.add_argument(
-        "--zero", type=int, choices=ZERO_STAGES, default=0, help="ZeRO stage; 3 is FSDP (default 0)"
-    )
+    p.add_argument("--cp", type=count("ranks"), default=1, help="context parallel ranks (default 1)")
+    p.add_argument("--pp", type=count("stages"), default=1, help="pipeline stages (default 1)")
+    p.add_argument("--dp", type=count("ranks"), help="data parallel ranks (default: GPUs / (TP CP PP))")
+    p.add_argument("--zero", type=count("ZeRO stage", 0), choices=ZERO_STAGES, default=0,
+                   help="ZeRO stage; 3 is FSDP (default 0)")
     p.add_argument(
         "--recompute", choices=RECOMPUTE, default="none", help="activation recompute (default none)"
     )
-    p.add_argument("--micro-batch", type=int, default=1, help="sequences per micro-batch (default 1)")
-    p.add_argument("--global-batch", type=int, help="sequences per step (default: 16M tokens' worth)")
-    p.add_argument(
-        "--seq", type=int, help=f"tokens per sequence (default: {DEFAULT_SEQ}, or the model's context)"
-    )
-    p.add_argument("--interleave", type=int, default=1, metavar="V", help="model chunks per pipeline rank")
+    p.add_argument("--micro-batch", type=count("sequences"), default=1,
+                   help="sequences per micro-batch (default 1)")
+    p.add_argument("--global-batch", type=count("sequences"),
+                   help="sequences per step (default: 16M tokens' worth)")
+    p.add_argument("--seq", type=count("tokens"),
+                   help=f"tokens per sequence (default: {DEFAULT_SEQ}, or the model's context)")
+    p.add_argument("--interleave", type=count("chunks"), default=1, metavar="V",
+                   help="model chunks per pipeline rank")
     p.add_argument("--p2p-overlap", action="store_true", help="asynchronous pipeline sends (overlap compute)")
     p.add_argument(
         "--topology",
@@ -76,25 +89,38 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--attention", choices=ATTENTION_FORMS, default="flash", help="flash or materialised scores"
     )
     p.add_argument("--dropout", action="store_true", help="GPT-3-style dropout (attention probs, residuals)")
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on that GPU (gpubench micro)")
     p.add_argument(
         "--side", choices=SIDES, help="roofs: measured, carried or datasheet (default: first known)"
     )
     p.add_argument("--search", action="store_true", help="rank every layout of the GPUs that fits")
-    p.add_argument("--top", type=int, default=10, help="layouts shown by --search (default 10)")
+    p.add_argument("--top", type=count("layouts"), default=10, help="layouts shown by --search (default 10)")
     p.add_argument("--largest", action="store_true", help="the largest model of MODEL's family that trains")
-    p.add_argument("--tokens", type=float, help="a token budget: GPU-hours and days at the predicted rate")
+    p.add_argument("--tokens", type=number("tokens", 0, low_open=True),
+                   help="a token budget: GPU-hours and days at the predicted rate")
     p.add_argument("--validate", action="store_true", help="the published rows against the predictions")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--plot", metavar="FILE", help="where the step's time goes, stacked (.png, .svg or .pdf)")
+    _rules(p)
     return p  # fmt: skip
+
+
+def _rules(p: argparse.ArgumentParser) -> None:
+    """The options that conflict, or that apply only with another (cliargs: refused, never ignored)."""
+    refuse_together(p, "--validate", ("model", "MODEL"), "--gpu", "--spec-file", "--what-if", "--ceilings",
+                    "--gpus", "--search", "--largest", "--tokens", "--plot", "--topology", *LAYOUT_OPTIONS,
+                    why="--validate runs the published rows' own jobs")  # fmt: skip
+    refuse_together(p, "--search", "--largest", why="--largest searches the layouts of its own model")
+    for option in ("--search", "--largest"):
+        refuse_together(p, option, *LAYOUT_OPTIONS, why=f"{option} tries every layout itself")
+    needs(p, "--top", "--search", "the layouts it ranks")
+    needs(p, "--interleave", "--pp", "model chunks are per pipeline stage")
+    needs(p, "--sp", "--tp", "sequence parallelism shards over the TP ranks")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="a training step on N GPUs: memory, time by term, MFU; layouts",
                               description=__doc__.split("\n\n")[0])  # fmt: skip
     configure(p)
-    one_line_errors(p, PROG)
     p.set_defaults(func=run)
     return p
 
@@ -134,14 +160,23 @@ def _layout(args) -> Layout:
                   args.interleave, args.p2p_overlap)  # fmt: skip
 
 
+def measured_of(target: Target, side: str | None = None):
+    """(measured ceilings, where they came from) for the training roofs of `target`: those of --ceilings,
+    else the ones committed for its GPU model asked its what-ifs (roofs_for would take them unchanged);
+    (None, None) where neither is wanted or known."""
+    if target.measured is not None:
+        return target.measured, target.measured_origin
+    reference = reference_ceilings().get(target.base.key) if side in (None, "measured") else None
+    return target.with_what_ifs(*reference) if reference else (None, None)
+
+
 def _setup(args):
     """(job, spec, roofs, topology) from the arguments; ValueError/KeyError/ResultsError on bad input."""
-    if not args.gpus or args.gpus < 1:
-        raise ValueError("--gpus is required (a positive number of GPUs)")
-    cfg, spec = get_model(args.model), get_spec(args.gpu)
-    measured, origin, notes = measured_ceilings(args, spec)
-    for note in notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
+    if not args.gpus:
+        raise ValueError("--gpus is required (the number of GPUs in all)")
+    cfg, target = get_model(args.model), target_from_args(args)
+    spec = target.spec
+    measured, origin = measured_of(target, args.side)
     roofs = roofs_for(spec, measured, origin or "", args.side)
     job = _job(args, cfg)
     check(job, Layout())  # the job alone (sequence, batch, dtypes)
@@ -217,12 +252,8 @@ def run(args) -> int:
         return _validate(args)
     if not args.model:
         return usage_error(PROG, f"name a model ({', '.join(MODELS)}) or a config's .json file")
-    if not args.gpu:
-        return usage_error(PROG, "--gpu is required (a key or name of `gpubench specs`)")
-    if (problem := check_plot(args.plot)) is not None:
+    if problem := output_file_problem("--plot", args.plot, PLOT_SUFFIXES):
         return usage_error(PROG, problem)
-    if args.tokens is not None and not args.tokens > 0:
-        return usage_error(PROG, f"--tokens must be a positive number, got {args.tokens}")
     try:
         job, spec, roofs, topo = _setup(args)
         if args.search:
@@ -231,7 +262,7 @@ def run(args) -> int:
             return _largest(args, job, spec, roofs, topo)
         lay = _layout(args)
         check(job, lay, args.gpus)
-    except (ConfigError, LayoutError, ResultsError, ValueError) as exc:
+    except (ConfigError, LayoutError, ResultsError, TargetError, ValueError) as exc:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
@@ -248,8 +279,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = one_line_errors(configure(argparse.ArgumentParser(prog=PROG, description=__doc__)), PROG)
-    return run(p.parse_args(argv))
+    return standalone(configure, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":
