@@ -27,6 +27,7 @@ from gpubench.kernels._triton_tiles import tile_coords as _tile_coords
 from gpubench.kernels.qmatmul import _validate, config
 
 MIN_BLOCK_K = 32  # each half-tile dot needs an inner size of at least 16
+SUM_BLOCK = 1024  # outputs per program of the split-K sum
 
 
 @triton.jit
@@ -91,13 +92,18 @@ def group_problem(group: int, K: int) -> str | None:
     return None
 
 
+def split_plan(t: config.Tile, K: int, group: int) -> tuple[int, int, int]:
+    """(BLOCK_K, K per split, splits) of tile `t` for this K and group: BLOCK_K cut to the group, K split
+    in whole K tiles, no empty splits."""
+    bk = block_k_for(t.block_k, group, K)
+    k_per_split = triton.cdiv(triton.cdiv(K, bk), t.split_k) * bk
+    return bk, k_per_split, triton.cdiv(K, k_per_split)
+
+
 def _launch(x, w_packed, w_scales, group, t: config.Tile) -> torch.Tensor:
     M, K = x.shape
     N = w_packed.shape[0]
-    bk = block_k_for(t.block_k, group, K)
-    k_tiles = triton.cdiv(K, bk)
-    k_per_split = triton.cdiv(k_tiles, t.split_k) * bk
-    split_k = triton.cdiv(K, k_per_split)  # no empty splits
+    bk, k_per_split, split_k = split_plan(t, K, group)
     out = torch.empty((M, N), dtype=x.dtype, device=x.device)
     part = out if split_k == 1 else torch.empty((split_k, M, N), dtype=torch.float32, device=x.device)
     grid = (triton.cdiv(M, t.block_m) * triton.cdiv(N, t.block_n), split_k)
@@ -107,8 +113,8 @@ def _launch(x, w_packed, w_scales, group, t: config.Tile) -> torch.Tensor:
         num_warps=t.num_warps, num_stages=t.num_stages,
     )  # fmt: skip
     if split_k > 1:
-        block = 1024
-        _sum_splits_kernel[(triton.cdiv(M * N, block),)](part, out, M * N, SPLIT_K=split_k, BLOCK=block)
+        grid = (triton.cdiv(M * N, SUM_BLOCK),)
+        _sum_splits_kernel[grid](part, out, M * N, SPLIT_K=split_k, BLOCK=SUM_BLOCK)
     return out
 
 

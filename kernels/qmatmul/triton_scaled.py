@@ -30,9 +30,13 @@ def _dot(a, b, acc, ACC_INT: tl.constexpr, BLOCK_K: tl.constexpr):
     """acc += a @ b: int32 for int8 (exact); fp32 for fp8, promoted once per K tile. Hopper's tensor cores
     sum fp8 products at reduced precision, and Triton's sm_90 default never promotes
     (max_num_imprecise_acc 2^30); one fp32 add per BLOCK_K keeps the sum within an output ulp."""
+    # One return after an if/else: Triton compiles every statement after an early return inside an
+    # `if` on a constexpr as well, so the fp8 dot below would be built for int8 operands and fail.
     if ACC_INT:
-        return tl.dot(a, b, acc, out_dtype=tl.int32)
-    return tl.dot(a, b, acc, max_num_imprecise_acc=BLOCK_K, out_dtype=tl.float32)
+        acc = tl.dot(a, b, acc, out_dtype=tl.int32)
+    else:
+        acc = tl.dot(a, b, acc, max_num_imprecise_acc=BLOCK_K, out_dtype=tl.float32)
+    return acc
 
 
 @triton.jit
@@ -118,7 +122,8 @@ def _persistent_tma_kernel(
 # ---- launchers ----
 
 
-def _meta(t: config.Tile) -> dict:
+def tile_meta(t: config.Tile) -> dict:
+    """The tile's constexprs as the kernels take them."""
     return {"BLOCK_M": t.block_m, "BLOCK_N": t.block_n, "BLOCK_K": t.block_k, "GROUP_M": t.group_m}
 
 
@@ -130,12 +135,17 @@ def _autotuned(kernel, tiles: tuple[config.Tile, ...], pre_hook=None):
     key = (kernel, tiles)
     if key not in _AUTOTUNED:
         configs = [
-            triton.Config(_meta(t), num_warps=t.num_warps, num_stages=t.num_stages, pre_hook=pre_hook)
+            triton.Config(tile_meta(t), num_warps=t.num_warps, num_stages=t.num_stages, pre_hook=pre_hook)
             for t in tiles
         ]
         keys = ["M", "N", "K", "A_ROWS", "B_ROWS", "RAW", "ACC_INT"]
         _AUTOTUNED[key] = triton.autotune(configs=configs, key=keys)(kernel)
     return _AUTOTUNED[key]
+
+
+def _operand(a) -> str:
+    """The config's name of the operand format (after _prepare has checked the dtype)."""
+    return "int8" if a.dtype == torch.int8 else "fp8"
 
 
 def _prepare(a, a_scale, b, b_scale, out_dtype):
@@ -162,11 +172,11 @@ def scaled_matmul(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
         return early
     c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
     args = (a, b, c, a_scale, b_scale, s.M, s.N, s.K, a.stride(0), b.stride(0), c.stride(0))
-    tiles = config.scaled_tiles(a.device)
+    tiles = config.scaled_tiles(a.device, _operand(a))
     if a.device.type != "cuda":  # the interpreter: one config, no autotuning
         t = tiles[0]
         grid = (triton.cdiv(s.M, t.block_m) * triton.cdiv(s.N, t.block_n),)
-        _tiled_kernel[grid](*args, **flags, **_meta(t), num_warps=t.num_warps, num_stages=t.num_stages)
+        _tiled_kernel[grid](*args, **flags, **tile_meta(t), num_warps=t.num_warps, num_stages=t.num_stages)
         return c
 
     def grid(meta):
@@ -204,7 +214,7 @@ def scaled_matmul_tma(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
     if early is not None:
         return early
     c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
-    tiles = config.scaled_tma_tiles(a.device)
+    tiles = config.scaled_tma_tiles(a.device, _operand(a))
     t0 = tiles[0]
     a_desc = TensorDescriptor.from_tensor(a, [t0.block_m, t0.block_k])
     b_desc = TensorDescriptor.from_tensor(b, [t0.block_n, t0.block_k])
@@ -213,7 +223,7 @@ def scaled_matmul_tma(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
     if a.device.type != "cuda":
         programs = 4  # a few "SMs", so the interpreter exercises the persistent loop
         _persistent_tma_kernel[(min(programs, tiles_total),)](
-            *args, NUM_PROGRAMS=programs, **flags, **_meta(t0), num_warps=t0.num_warps, num_stages=1
+            *args, NUM_PROGRAMS=programs, **flags, **tile_meta(t0), num_warps=t0.num_warps, num_stages=1
         )
         return c
     programs = torch.cuda.get_device_properties(a.device).multi_processor_count
