@@ -44,6 +44,9 @@ class DecodeConfig:
     programs_per_sm: int  # splits are added until the grid has about this many programs per SM
     min_chunk: int  # fewest keys a split is given (a multiple of block_n)
     cpu_programs: int  # the interpreter's stand-in for the SM count
+    # The combine kernel's warps: 8, since its [64, 256] fp32 accumulator (BLOCK_M 64 at head_dim 256)
+    # spilled 16 B with 4 in Triton 3.6's sm_90 cubin (171 registers and none with 8).
+    combine_warps: int = 8
 
 
 @dataclass(frozen=True)
@@ -106,12 +109,13 @@ _HOPPER_CUDA13 = replace(
 )
 
 # Ampere and other tensor-core GPUs (mma.sync; the tables fit the 99 KiB of shared memory of sm_86/89).
-# d256 spills with every forward tile tried (24-120 B): not run there.
+# d256 spills with every forward tile tried (24-120 B): not run there. At d128 the 128 x 64 tile spills
+# 16 B (24 B with 2 stages) in Triton 3.6's sm_80 cubins: 128 x 32 (184 registers) leads instead.
 _AMPERE = AttentionConfig(
     fwd={
         32: (_t(128, 128, 8, 3), _t(128, 64, 8, 3)),
         64: (_t(128, 64, 8, 3), _t(64, 128, 4, 3), _t(128, 128, 8, 3)),
-        128: (_t(128, 64, 8, 3), _t(64, 64, 4, 3), _t(64, 32, 4, 3)),
+        128: (_t(128, 32, 8, 3), _t(64, 64, 4, 3), _t(64, 32, 4, 3)),
     },
     fwd_tma={},
     bwd={
