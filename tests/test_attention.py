@@ -391,3 +391,11 @@ def test_the_naive_record_counts_the_materialised_bytes_and_is_placed_on_the_mem
     flash, naive = (base[n]["flops"] / base[n]["bytes"] for n in ("triton", "naive"))
     assert naive < 295 < flash
 
+
+def test_the_forward_autotunes_each_operand_dtype_on_its_own():
+    """Triton's autotuner keys on each tensor argument's dtype, which a TensorDescriptor lacks: one
+    autotuner per dtype keeps the TMA forward's fp16 and bf16 configs apart."""
+    tiles = config.for_arch(9).fwd_tma[128]
+    fp16 = triton_fwd._autotuned(tiles, torch.float16)
+    assert fp16 is triton_fwd._autotuned(tiles, torch.float16)
+    assert fp16 is not triton_fwd._autotuned(tiles, torch.bfloat16)
