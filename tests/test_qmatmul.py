@@ -120,9 +120,10 @@ def _extreme_int8(M, N, K, seed=5):
     return a, b
 
 
+@pytest.mark.parametrize("M", [33, 7])  # 7 <= SCALED_SPLITK_MAX_M: int32 partials per split, summed
 @pytest.mark.parametrize("fn", [triton_scaled.scaled_matmul, triton_scaled.scaled_matmul_tma])
-def test_int8_accumulator_is_exact_against_int32(fn):
-    M, N, K = 33, 40, 2048
+def test_int8_accumulator_is_exact_against_int32(fn, M):
+    N, K = 40, 2048
     a, b = _extreme_int8(M, N, K)
     ones_a, ones_b = torch.ones(M), torch.ones(N)
     got = fn(a, ones_a, b, ones_b, torch.int32)
@@ -319,3 +320,19 @@ def test_tinygemm_operands_follow_its_dequantisation():
     got = baselines.tinygemm(x, *baselines.tinygemm_operands(wp, ws, 64), 64)
     want = _common.matmul64(x.double(), quant.dequantize_int4(wp, ws, 64), torch.bfloat16)
     torch.testing.assert_close(got.double(), want.double(), atol=3e-2, rtol=1.6e-2)
+
+
+def test_small_m_splits_k_and_sums_every_split():
+    """M <= 16 takes the split-K schedule: every split's partial sum reaches the output, scaled once."""
+    assert config.SCALED_SPLITK_MAX_M >= 16 and config.SCALED_SPLITK_INTERPRETER.split_k > 1
+    x, wt = _uneven(5, 200, 6), _uneven(24, 200, 7)
+    for qf in (quant.quantize_int8, quant.quantize_fp8):
+        a, sa = qf(x, "row")
+        b, sb = qf(wt, "row")
+        want = _common.matmul64(quant.dequantize(a, sa), quant.dequantize(b, sb), torch.float16)
+        t = config.SCALED_SPLITK_INTERPRETER
+        assert triton_scaled.split_plan(t, 200)[1] == 2  # 200 = 4 K tiles of 32 and a ragged one, in 2 splits
+        tol = _common.KERNEL_TOLERANCES["fp16"]
+        got = triton_scaled.scaled_matmul(a, sa, b, sb, torch.float16)
+        torch.testing.assert_close(got.double(), want.double(), atol=tol.atol, rtol=tol.rtol)
+

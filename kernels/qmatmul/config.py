@@ -60,6 +60,22 @@ _SCALED_TMA = (
 # fp8: the 128x256 tile spills for the same reason as the tiled kernel's (112-128 B, Triton 3.6, sm_90).
 _SCALED_TMA_FP8 = _SCALED_TMA[1:]
 INTERPRETER = _t(32, 32, 32, 1, 1, group=3)  # a 3-row group leaves a partial last group on the test shapes
+# Split-K for M <= SCALED_SPLITK_MAX_M (memory-bound: at M = 1 and 16 the tiled grid has N / BLOCK_N
+# programs, under one wave of 132 SMs at N = 4096 to 8192). Each output tile's K range is split over
+# `split_k` programs, so N / BLOCK_N x split_k programs (256 to 2048 at the bench's N) keep every SM
+# streaming b. Hopper keeps wgmma's 64-row tiles (at M = 1 the idle rows cost MMA issue, not bytes: 128
+# FLOP a byte of b, under fp8's ridge); Ampere/Ada take 16-row mma.sync tiles.
+SCALED_SPLITK_MAX_M = 16
+_SCALED_SPLITK_HOPPER = (
+    _t(64, 128, 128, 4, 4, split_k=8),
+    _t(64, 64, 128, 4, 4, split_k=16),
+    _t(64, 128, 256, 4, 3, split_k=4),
+)
+_SCALED_SPLITK_AMPERE = (
+    _t(16, 128, 128, 4, 4, split_k=8),
+    _t(16, 64, 128, 4, 4, split_k=16),
+)
+SCALED_SPLITK_INTERPRETER = _t(16, 32, 32, 1, 1, group=1, split_k=2)
 
 # ---- int4 weight-only ----
 # Tiled (large M): fp16/bf16 tensor-core dots on in-kernel dequantised weights. BLOCK_K is cut down to
@@ -117,6 +133,12 @@ def scaled_tma_tiles_for(major: int, operand: str) -> tuple[Tile, ...]:
     return _SCALED_TMA_FP8 if _operand(operand) == "fp8" else _SCALED_TMA
 
 
+def scaled_splitk_tiles_for(major: int, operand: str) -> tuple[Tile, ...]:
+    """The split-K candidates of the tiled fp8/int8 kernel (M <= SCALED_SPLITK_MAX_M)."""
+    _operand(operand)
+    return for_major(major, {9: _SCALED_SPLITK_HOPPER}, _SCALED_SPLITK_AMPERE)
+
+
 def int4_tiled_tiles_for(major: int) -> tuple[Tile, ...]:
     return for_major(major, {9: _INT4_TILED_HOPPER}, _INT4_TILED_AMPERE)
 
@@ -140,6 +162,10 @@ def scaled_tiles(device, operand: str) -> tuple[Tile, ...]:
 
 def scaled_tma_tiles(device, operand: str) -> tuple[Tile, ...]:
     return _on(device, scaled_tma_tiles_for, INTERPRETER, operand)
+
+
+def scaled_splitk_tiles(device, operand: str) -> tuple[Tile, ...]:
+    return _on(device, scaled_splitk_tiles_for, SCALED_SPLITK_INTERPRETER, operand)
 
 
 def int4_tiled_tiles(device) -> tuple[Tile, ...]:

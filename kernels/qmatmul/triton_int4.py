@@ -25,6 +25,7 @@ import triton.language as tl
 
 from gpubench.kernels._triton_tiles import tile_coords as _tile_coords
 from gpubench.kernels.qmatmul import _validate, config
+from gpubench.kernels.qmatmul._choose import best
 
 MIN_BLOCK_K = 32  # each half-tile dot needs an inner size of at least 16
 SUM_BLOCK = 1024  # outputs per program of the split-K sum
@@ -126,29 +127,10 @@ def _check(x, w_packed, w_scales, group):
     return M, N, K, _validate.empty_result(M, N, K, x.dtype, x.device)
 
 
-def _time(x, w_packed, w_scales, group, t: config.Tile) -> float:
-    from triton.runtime.errors import OutOfResources
-    from triton.testing import do_bench
-
-    try:
-        return do_bench(lambda: _launch(x, w_packed, w_scales, group, t))
-    except OutOfResources:  # a tile this GPU cannot hold: never chosen
-        return float("inf")
-
-
 def _best(x, w_packed, w_scales, group, tiles: tuple[config.Tile, ...]) -> torch.Tensor:
-    """The autotuner of these kernels (triton.autotune cannot size the split-K workspace per config):
-    on the first call for (M, N, K, group, dtype) each candidate is timed once, then the fastest runs."""
-    if len(tiles) == 1 or x.device.type != "cuda":
-        return _launch(x, w_packed, w_scales, group, tiles[0])
-    key = (tiles, x.shape[0], w_packed.shape[0], x.shape[1], group, x.dtype, x.device)
-    if key not in _CHOSEN:
-        times = [_time(x, w_packed, w_scales, group, t) for t in tiles]
-        _CHOSEN[key] = tiles[min(range(len(tiles)), key=times.__getitem__)]
-    return _launch(x, w_packed, w_scales, group, _CHOSEN[key])
-
-
-_CHOSEN: dict = {}
+    """The fastest of `tiles` for these sizes (kernels/qmatmul/_choose.py)."""
+    key = ("int4", x.shape[0], w_packed.shape[0], x.shape[1], group, x.dtype, x.device)
+    return best(lambda t: _launch(x, w_packed, w_scales, group, t), tiles, key, x.device.type == "cuda")
 
 
 def _on(device):
