@@ -139,6 +139,12 @@ def scaled_splitk_tiles_for(major: int, operand: str) -> tuple[Tile, ...]:
     return for_major(major, {9: _SCALED_SPLITK_HOPPER}, _SCALED_SPLITK_AMPERE)
 
 
+def deepest_block_k(operand: str) -> int:
+    """The largest BLOCK_K of any GPU table of the fp8/int8 kernels for this operand format."""
+    tables = [f(major, operand) for major in (8, 9) for f in (scaled_tiles_for, scaled_splitk_tiles_for)]
+    return max(t.block_k for tiles in (*tables, scaled_tma_tiles_for(9, operand)) for t in tiles)
+
+
 def int4_tiled_tiles_for(major: int) -> tuple[Tile, ...]:
     return for_major(major, {9: _INT4_TILED_HOPPER}, _INT4_TILED_AMPERE)
 
