@@ -7,7 +7,7 @@ shapes cross several tiles, ragged ones included, and the decode split runs seve
 
 The figures are starting points chosen so that the compiled kernels fit their shared memory and do not
 spill (checked on the CPU by compiling them ahead of time for sm_80/sm_90 and reading the cubins,
-tests/test_attention_aot.py); they have not been tuned on a GPU yet.
+tests/test_compile_gate_gemmlike.py); they have not been tuned on a GPU yet.
 
 This module imports neither torch nor triton at import time.
 """
