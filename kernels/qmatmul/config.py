@@ -44,10 +44,12 @@ _SCALED_HOPPER = (
 # two 128x256 fp32 tiles are 256 registers a thread at 8 warps, so the 128x256 tile spills (160-200 B of
 # stack in Triton 3.6's sm_90 cubins) and is left out for fp8.
 _SCALED_HOPPER_FP8 = _SCALED_HOPPER[1:]
-# Ampere/Ada (int8 mma.sync; fp8 on sm_89): up to 164 KiB of shared memory, shallower stages.
+# Ampere/Ada (int8 mma.sync; fp8 on sm_89): up to 164 KiB of shared memory, shallower stages. Triton
+# 3.9's sm_80/sm_89 cubins spilled 552 B at 128x256x64 (8 warps) and 616-648 B at 128x128x64 (4 warps);
+# 128x128x64 with 8 warps and 64x256x64 take 250 and 244 registers and none.
 _SCALED_AMPERE = (
-    _t(128, 256, 64, 8, 3),
-    _t(128, 128, 64, 4, 4),
+    _t(128, 128, 64, 8, 3),
+    _t(64, 256, 64, 8, 3),
     _t(64, 128, 128, 4, 3),
     _t(64, 64, 128, 4, 4),
 )
@@ -82,14 +84,16 @@ SCALED_SPLITK_INTERPRETER = _t(16, 32, 32, 1, 1, group=1, split_k=2)
 # the group size where a group is shorter (one scale row per K tile: see triton_int4).
 # The dequantised [BLOCK_K/2, BLOCK_N] halves live in registers beside the accumulator: in Triton 3.6's
 # cubins 128x256x64 (8 warps) spilled 320 B and 128x128x128 104 B on sm_90, 128x128x64 (4 warps)
-# 384-400 B on sm_80; the tiles below keep the wide tile with a 64-deep K step or half the rows.
+# 384-400 B on sm_80; in Triton 3.9's, 128x128x64 (8 warps) 16 B on sm_90 and 128x64x64 (4 warps) 80 B
+# on sm_80. The tiles below spill in neither: 128-row tiles 64 wide with 8 warps (163-169 registers),
+# 64-row tiles up to 256 wide.
 _INT4_TILED_HOPPER = (
-    _t(128, 128, 64, 8, 3),
+    _t(128, 64, 64, 8, 3),
     _t(64, 256, 64, 8, 3),
     _t(64, 128, 128, 4, 4),
 )
 _INT4_TILED_AMPERE = (
-    _t(128, 64, 64, 4, 3),
+    _t(128, 64, 64, 8, 3),
     _t(64, 128, 64, 4, 4),
     _t(64, 256, 64, 8, 3),
 )
