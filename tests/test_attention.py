@@ -392,41 +392,6 @@ def test_the_naive_record_counts_the_materialised_bytes_and_is_placed_on_the_mem
     assert naive < 295 < flash
 
 
-def test_the_float64_reference_is_computed_once_per_inputs_and_afresh_for_changed_ones():
-    from gpubench.kernels._workload import InputMemo
-
-    memo, calls = InputMemo(), []
-
-    def made(seed):
-        t = torch.randn(4, generator=torch.Generator().manual_seed(seed))
-        memo.made({"n": 4}, "fp32", CPU, seed, (t, t + 1))
-        return t
-
-    def ref(t):
-        return memo.get((t,), lambda: calls.append(1) or t * 2)
-
-    first = ref(made(0))
-    again = made(0)  # fresh tensors, equal to the first: the result is reused
-    assert torch.equal(ref(again), first) and len(calls) == 1
-    ref(again).add_(1)  # a copy: the kept result is untouched
-    assert torch.equal(ref(again), first) and len(calls) == 1
-    again.add_(1)  # written since it was made: computed afresh
-    assert torch.equal(ref(again), again * 2) and len(calls) == 2
-    ref(made(1)), ref(torch.randn(4))  # another seed, and tensors make_inputs never returned
-    assert len(calls) == 4
-    a = made(2)
-    b = a + 1  # not the second tensor `made` recorded, though equal to it
-    memo.get((b,), lambda: calls.append(1))
-    assert len(calls) == 5
-    # the workload's own reference through the memo equals the uncached one
-    from gpubench.kernels.attention.reference import reference as uncached
-
-    shape = ATT.shapes["test"][1]
-    q, k, v, causal = ATT.make_inputs(shape, "fp16", CPU, seed=3)
-    assert torch.equal(ATT.reference(q, k, v, causal), uncached(q, k, v, causal))
-    assert torch.equal(ATT.reference(*ATT.make_inputs(shape, "fp16", CPU, seed=3)), uncached(q, k, v, causal))
-
-
 def test_the_forward_autotunes_each_operand_dtype_on_its_own():
     """Triton's autotuner keys on each tensor argument's dtype, which a TensorDescriptor lacks: one
     autotuner per dtype keeps the TMA forward's fp16 and bf16 configs apart."""

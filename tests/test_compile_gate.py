@@ -175,7 +175,7 @@ def _softmax():
 NORM_BLOCKS = [1, 16] + [1 << k for k in range(8, 17)]  # every power of two where the warp tables change
 
 
-def _layernorm():
+def _layernorm_fwd():
     from gpubench.kernels.layernorm import config
     from gpubench.kernels.layernorm import triton_kernels as tk
 
@@ -183,61 +183,65 @@ def _layernorm():
         cfg = config.for_arch(major)
         for dt in ELEMENTWISE_DTYPES:
             p = f"*{dt}"
-            stats = {"mean_ptr": "*fp32", "rstd_ptr": "*fp32"}
-            fwd = {"x_ptr": p, "w_ptr": p, "b_ptr": p, "y_ptr": p, **stats, "eps": "fp32"}
-            bwd = {
+            types = {
+                "x_ptr": p,
+                "w_ptr": p,
+                "b_ptr": p,
+                "y_ptr": p,
+                "mean_ptr": "*fp32",
+                "rstd_ptr": "*fp32",
+                "eps": "fp32",
+            }
+            for block in (b for b in NORM_BLOCKS if b <= cfg.single_pass_max_cols):
+                const = {"BLOCK": block, "SAVE_STATS": True}
+                yield aot.build(
+                    tk._fwd_single_kernel, arch, types, const, cfg.warps_for(block), unaligned=("n_cols",)
+                )
+            const = {"CHUNK": cfg.chunk, "SAVE_STATS": True}
+            yield aot.build(
+                tk._fwd_chunked_kernel, arch, types, const, cfg.warps_for(cfg.chunk), unaligned=("n_cols",)
+            )
+
+
+def _layernorm_bwd():
+    from gpubench.kernels.layernorm import config
+    from gpubench.kernels.layernorm import triton_kernels as tk
+
+    for arch, major in ARCHS:
+        cfg = config.for_arch(major)
+        for dt in ELEMENTWISE_DTYPES:
+            p = f"*{dt}"
+            types = {
                 "dy_ptr": p,
                 "x_ptr": p,
                 "w_ptr": p,
-                **stats,
+                "mean_ptr": "*fp32",
+                "rstd_ptr": "*fp32",
                 "dx_ptr": p,
                 "pw_ptr": "*fp32",
                 "pb_ptr": "*fp32",
             }
-            for block in NORM_BLOCKS:
-                if block <= cfg.single_pass_max_cols:
-                    yield aot.build(
-                        tk._fwd_single_kernel,
-                        arch,
-                        fwd,
-                        {"BLOCK": block, "SAVE_STATS": True},
-                        cfg.warps_for(block),
-                        unaligned=("n_cols",),
-                    )
-                if block <= cfg.bwd_single_pass_max_cols:
-                    yield aot.build(
-                        tk._bwd_single_kernel,
-                        arch,
-                        bwd,
-                        {"BLOCK": block},
-                        cfg.bwd_warps_for(block),
-                        unaligned=("n_rows", "n_cols"),
-                    )
-            yield aot.build(
-                tk._fwd_chunked_kernel,
-                arch,
-                fwd,
-                {"CHUNK": cfg.chunk, "SAVE_STATS": True},
-                cfg.warps_for(cfg.chunk),
-                unaligned=("n_cols",),
-            )
+            rows = ("n_rows", "n_cols")
+            for block in (b for b in NORM_BLOCKS if b <= cfg.bwd_single_pass_max_cols):
+                yield aot.build(
+                    tk._bwd_single_kernel,
+                    arch,
+                    types,
+                    {"BLOCK": block},
+                    cfg.bwd_warps_for(block),
+                    unaligned=rows,
+                )
             yield aot.build(
                 tk._bwd_chunked_kernel,
                 arch,
-                bwd,
+                types,
                 {"CHUNK": cfg.bwd_chunk},
                 cfg.bwd_warps_for(cfg.bwd_chunk),
-                unaligned=("n_rows", "n_cols"),
+                unaligned=rows,
             )
             part = {"pw_ptr": "*fp32", "pb_ptr": "*fp32", "dw_ptr": p, "db_ptr": p}
-            yield aot.build(
-                tk._sum_partials_kernel,
-                arch,
-                part,
-                {"BLOCK_P": cfg.reduce_rows, "BLOCK_N": cfg.reduce_cols},
-                4,
-                unaligned=("n_parts", "n_cols"),
-            )
+            const = {"BLOCK_P": cfg.reduce_rows, "BLOCK_N": cfg.reduce_cols}
+            yield aot.build(tk._sum_partials_kernel, arch, part, const, 4, unaligned=("n_parts", "n_cols"))
 
 
 def _rmsnorm():
@@ -273,7 +277,8 @@ FAMILIES = {
     "window_sum": _window_sum,
     "gemm": _gemm,
     "softmax": _softmax,
-    "layernorm": _layernorm,
+    "layernorm_fwd": _layernorm_fwd,
+    "layernorm_bwd": _layernorm_bwd,
     "rmsnorm": _rmsnorm,
 }
 
