@@ -82,6 +82,8 @@ def _attention_decode():
 
     for arch, cfg, hd, dt in _attention_cases():
         dc = cfg.decode
+        if hd not in dc.head_dims:
+            continue
         for bm in tk.BLOCK_MS:
             types = {
                 **{n: f"*{dt}" for n in ("Q", "K", "V")},

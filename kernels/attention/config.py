@@ -47,6 +47,7 @@ class DecodeConfig:
     # The combine kernel's warps: 8, since its [64, 256] fp32 accumulator (BLOCK_M 64 at head_dim 256)
     # spilled 16 B with 4 in Triton 3.6's sm_90 cubin (171 registers and none with 8).
     combine_warps: int = 8
+    head_dims: tuple[int, ...] = (32, 64, 128, 256)  # the head_dims the split kernel runs here
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,12 @@ _AMPERE = AttentionConfig(
         64: _bwd((32, 128, 8, 2), (128, 64, 8, 2)),
         128: _bwd((32, 64, 8, 2), (128, 32, 8, 2)),
     },
+    # d256 left out: the 64-row split spilled 32 B and needed 104 KiB of shared memory (Triton 3.6, sm_80).
+    # 8 warps, 3 stages: with 4 warps and 2 stages Triton 3.9's cubin spilled 16 B (64 x 64 at d64), with
+    # 8 and 2 Triton 3.6's 8 B (32 x 64 at d32); 8 and 3 spill in neither.
     decode=DecodeConfig(
-        block_n=64, num_warps=4, num_stages=2, programs_per_sm=4, min_chunk=256, cpu_programs=8
+        block_n=64, num_warps=8, num_stages=3, programs_per_sm=4, min_chunk=256, cpu_programs=8,
+        head_dims=(32, 64, 128),
     ),  # fmt: skip
 )
 

@@ -28,7 +28,8 @@ def _bf16_needs_sm80(device, dtype: str) -> str | None:
 
 def _head_dim(device, shape, table: str, what: str) -> str | None:
     tables = config.config_for(device)
-    return config.triton_head_dim_problem(shape["head_dim"], getattr(tables, table), what)
+    runs = tables.decode.head_dims if table == "decode" else getattr(tables, table)
+    return config.triton_head_dim_problem(shape["head_dim"], runs, what)
 
 
 def triton_supported(device, shape, dtype):
@@ -56,7 +57,7 @@ def tma_supported(device, shape, dtype):
 def decode_supported(device, shape, dtype):
     from gpubench.kernels.attention.triton_decode import seq_q_problem
 
-    head_dim = config.triton_head_dim_problem(shape["head_dim"])
+    head_dim = _head_dim(device, shape, "decode", "the decode kernel")
     return seq_q_problem(shape["seq_q"]) or head_dim or _bf16_needs_sm80(device, dtype)
 
 

@@ -123,12 +123,13 @@ def seq_q_problem(seq_q: int) -> str | None:
 def decode(q, k, v, causal, *, splits: int | None = None):
     """(O, LSE) by split-KV flash-decoding; `splits` forces the number of splits (tests)."""
     d, done = prepare(q, k, v, causal)
-    problem = seq_q_problem(d.seq_q)
+    cfg = config.config_for(q.device).decode
+    what = "the decode kernel"
+    problem = seq_q_problem(d.seq_q) or config.triton_head_dim_problem(d.head_dim, cfg.head_dims, what)
     if problem:
         raise ValueError(problem)
     if done is not None:
         return done
-    cfg = config.config_for(q.device).decode
     on_gpu = q.device.type == "cuda"
     sms = torch.cuda.get_device_properties(q.device).multi_processor_count if on_gpu else cfg.cpu_programs
     rows = d.group * d.seq_q
