@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpubench.kernels._cuda import CUPY_OPTIONS, NVRTC_OPTIONS, option_sets
+from gpubench.kernels.cuda_loader import CUPY_OPTIONS, NVRTC_OPTIONS, option_sets
 
 
 class NvrtcUnavailable(RuntimeError):

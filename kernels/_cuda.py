@@ -10,7 +10,7 @@ import functools
 from pathlib import Path
 
 INCLUDE_DIR = Path(__file__).with_name("cuda_include")
-# Options shared by every source; the NVRTC check (bench.nvrtc) compiles with the same ones. No -std:
+# Options shared by every source; the NVRTC check (bench.cpucheck.nvrtc) compiles with the same ones. No -std:
 # NVRTC's default (C++17) suffices, and CuPy may pass its own.
 NVRTC_OPTIONS: tuple[str, ...] = (f"-I{INCLUDE_DIR}",)
 # What CuPy's RawModule appends to the options of every NVRTC compile (cupy.cuda.compiler's

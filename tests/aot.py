@@ -7,7 +7,7 @@ compiles, does not spill, fits the architecture's shared memory and uses the ins
 Resources are read from the cubin Triton itself built (cuobjdump's resource report): the binary the GPU
 would run, assembled by the ptxas Triton picks with the options Triton passes (they differ between
 releases: Triton 3.9 assembles sm_90 with CUDA 13's ptxas and --regAllocOptLevel=2), so no re-assembly
-of the PTX here can disagree with it. Run as `python -m tests.aot` it compiles JSON builds from stdin.
+of the PTX here can disagree with it. Run as `python -m tests.support.aot` it compiles JSON builds from stdin.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def compile_all(builds) -> dict[Build, dict]:
         env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         proc = subprocess.run(
-            [sys.executable, "-m", "tests.aot"], input=json.dumps([asdict(b) for b in todo]),
+            [sys.executable, "-m", "tests.support.aot"], input=json.dumps([asdict(b) for b in todo]),
             capture_output=True, text=True, env=env, cwd=REPO, timeout=1800,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-4000:]

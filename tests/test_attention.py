@@ -20,8 +20,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from gpubench import kernels  # noqa: E402
-from gpubench.bench.correctness import CorrectnessError, check_variant  # noqa: E402
-from gpubench.kernels._workload import Variant  # noqa: E402
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant  # noqa: E402
+from gpubench.kernels.workload import Variant  # noqa: E402
 from gpubench.kernels.attention import WORKLOAD as ATT  # noqa: E402
 from gpubench.kernels.attention import baselines, config, cupy_kernels, triton_decode, triton_fwd  # noqa: E402
 from gpubench.kernels.attention import shape_of as S  # noqa: E402
@@ -119,7 +119,7 @@ def test_flops_and_bytes_against_brute_force_counts():
 def test_the_reference_computes_exactly_the_counted_pairs():
     """torch's FlopCounterMode over the float64 reference (which computes only the scores a query sees)
     equals the declared count: an independent check of the pair counting, forward and backward."""
-    from gpubench.bench.flopcheck import counted_call
+    from gpubench.bench.measure.flopcheck import counted_call
     from gpubench.kernels.attention.bwd import WORKLOAD as BWD
 
     for w in (ATT, BWD):
@@ -376,8 +376,8 @@ def test_the_naive_record_counts_the_materialised_bytes_and_is_placed_on_the_mem
     record lands left of the flash records on the roofline (H100 datasheet: ridge ~295 FLOP/B)."""
     from types import SimpleNamespace
 
-    from gpubench.bench.plan import PlanItem
-    from gpubench.bench.worker import _base
+    from gpubench.bench.run.plan import PlanItem
+    from gpubench.bench.run.worker import _base
 
     shape = ATT.shapes["quick"][0]
     base = {}

@@ -1,6 +1,6 @@
 """The compile gate: every Triton kernel of the suite, with every config its per-architecture table or
 autotune list holds and every operand dtype its launcher takes, compiled ahead of time for sm_90 and
-sm_80 with this machine's Triton (tests/aot.py): it compiles, does not spill, fits shared memory, and
+sm_80 with this machine's Triton (tests/support/aot.py): it compiles, does not spill, fits shared memory, and
 uses the instructions it is meant to (wgmma and TMA on Hopper where the config says so, mma.sync on
 Ampere, vector loads where the data is aligned). The interpreter checks numerics; this checks that the
 GPU can run the kernel. Each family declares its builds below; equal builds compile once."""
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from tests import aot
+from tests.support import aot
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.path.exists(aot.cuobjdump()), reason=aot.NO_TOOLS)]
 

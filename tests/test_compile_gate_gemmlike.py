@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from tests import aot
+from tests.support import aot
 from tests.test_compile_gate import tensor_cores
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.path.exists(aot.cuobjdump()), reason=aot.NO_TOOLS)]

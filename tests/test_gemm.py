@@ -15,12 +15,12 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from gpubench.bench import nvrtc  # noqa: E402
-from gpubench.bench.correctness import CorrectnessError, check_variant  # noqa: E402
-from gpubench.kernels._workload import Variant  # noqa: E402
+from gpubench.bench.cpucheck import nvrtc  # noqa: E402
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant  # noqa: E402
+from gpubench.kernels.workload import Variant  # noqa: E402
 from gpubench.kernels.gemm import WORKLOAD, config  # noqa: E402
 from gpubench.kernels.gemm import triton_kernels as tk  # noqa: E402
-from gpubench.kernels.gemm._validate import matmul_tf32  # noqa: E402
+from gpubench.kernels.gemm.validate import matmul_tf32  # noqa: E402
 
 CPU = torch.device("cpu")
 GEMM_DIR = Path(config.__file__).parent

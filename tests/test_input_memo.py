@@ -9,7 +9,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 import torch  # noqa: E402
 
 from gpubench import kernels  # noqa: E402
-from gpubench.kernels._workload import InputMemo  # noqa: E402
+from gpubench.kernels.workload import InputMemo  # noqa: E402
 
 CPU = torch.device("cpu")
 ATT = kernels.get("attention")

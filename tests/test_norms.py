@@ -12,8 +12,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from gpubench.bench.correctness import CorrectnessError, check_variant  # noqa: E402
-from gpubench.kernels._workload import Variant  # noqa: E402
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant  # noqa: E402
+from gpubench.kernels.workload import Variant  # noqa: E402
 from gpubench.kernels.fusion import fusion_bytes  # noqa: E402
 from gpubench.kernels.layernorm import WORKLOAD as LN  # noqa: E402
 from gpubench.kernels.layernorm import config as ln_config  # noqa: E402
@@ -332,7 +332,7 @@ NORM_COLS = [1, 7, 1000, 1024, 1025, 2048, 2049, 4096, 4097, 8192, 8193, 70000]
 @pytest.mark.skipif(not HAVE_NVRTC, reason="NVRTC not installed (pip install nvidia-cuda-nvrtc)")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_nvrtc_has_every_planned_kernel_without_spills(arch):
-    from gpubench.bench import nvrtc
+    from gpubench.bench.cpucheck import nvrtc
 
     for module, prefix, configs in (
         (ln_cuda, "layernorm", [ln_config._DEFAULT, *ln_config._BY_MAJOR.values()]),

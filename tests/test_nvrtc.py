@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from gpubench.bench import nvrtc
-from gpubench.kernels._cuda import option_sets
+from gpubench.bench.cpucheck import nvrtc
+from gpubench.kernels.cuda_loader import option_sets
 
 try:
     nvrtc.load_library()

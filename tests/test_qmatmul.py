@@ -13,9 +13,17 @@ import pytest
 import torch
 
 from gpubench import kernels
-from gpubench.bench.correctness import CorrectnessError, check_variant
-from gpubench.kernels._workload import Variant
-from gpubench.kernels.qmatmul import _common, baselines, config, cupy_int8, quant, triton_int4, triton_scaled
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+from gpubench.kernels.workload import Variant
+from gpubench.kernels.qmatmul import (
+    common as _common,
+    baselines,
+    config,
+    cupy_int8,
+    quant,
+    triton_int4,
+    triton_scaled,
+)
 
 CPU = torch.device("cpu")
 NAMES = ("qmatmul_fp8", "qmatmul_fp8_rowwise", "qmatmul_int8", "qmatmul_int4")

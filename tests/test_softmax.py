@@ -20,8 +20,8 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
-from gpubench.bench.correctness import CorrectnessError, check_variant  # noqa: E402
-from gpubench.kernels._workload import Variant  # noqa: E402
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant  # noqa: E402
+from gpubench.kernels.workload import Variant  # noqa: E402
 from gpubench.kernels.fusion import fusion_bytes  # noqa: E402
 from gpubench.kernels.softmax import WORKLOAD, config  # noqa: E402
 from gpubench.kernels.softmax import cupy_kernels as sm_cuda  # noqa: E402
@@ -255,7 +255,7 @@ def test_cuda_plan_boundaries():
 # ---- NVRTC: every kernel the launcher can pick is compiled, without spills ----------------------------
 
 try:
-    from gpubench.bench import nvrtc
+    from gpubench.bench.cpucheck import nvrtc
 
     nvrtc.load_library()
     HAVE_NVRTC = True

@@ -17,8 +17,8 @@ workload, `attention_bwd` (kernels/attention/bwd.py). See docs/attention.md.
 from __future__ import annotations
 
 from gpubench import opcount
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import InputMemo, Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
+from gpubench.kernels.workload import InputMemo, Tolerance, Variant, Workload
 
 AXES = ("batch", "heads", "kv_heads", "seq_q", "seq_k", "head_dim", "causal")
 DTYPES = ("fp16", "bf16")
@@ -88,7 +88,7 @@ def reference(q, k, v, causal):
 
 
 def itemsize(dtype: str) -> int:
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     return torch_dtype(dtype).itemsize
 

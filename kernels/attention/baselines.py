@@ -30,7 +30,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from gpubench.kernels.attention._validate import Dims, validate
+from gpubench.kernels.attention.validate import Dims, validate
 from gpubench.kernels.attention.reference import visible
 
 # Scores above this count are not materialised (8 GiB of 16-bit S, plus P and torch's temporaries); SDPA's
@@ -133,7 +133,7 @@ def _probe(backend: str, device: str, dtype, dims: tuple[int, ...], causal: bool
 
 
 def sdpa_problem(backend: str, device, shape, dtype: str) -> str | None:
-    from gpubench.kernels._workload import torch_dtype
+    from gpubench.kernels.workload import torch_dtype
 
     kind = _mask_kind(bool(shape["causal"]), shape["seq_q"], shape["seq_k"])
     if backend == "flash" and kind == "explicit":

@@ -17,8 +17,8 @@ from __future__ import annotations
 import weakref
 
 from gpubench import opcount
-from gpubench.kernels._inputs import generator, randn
-from gpubench.kernels._workload import InputMemo, Tolerance, Variant, Workload
+from gpubench.kernels.inputs import generator, randn
+from gpubench.kernels.workload import InputMemo, Tolerance, Variant, Workload
 from gpubench.kernels.attention import AXES, itemsize
 from gpubench.kernels.attention import shape_of as _s
 

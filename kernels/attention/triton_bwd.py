@@ -26,8 +26,8 @@ import triton
 import triton.language as tl
 
 from gpubench.kernels.attention import config
-from gpubench.kernels.attention._launch import LOG2E, qk_scale
-from gpubench.kernels.attention._validate import validate, validate_like, validate_lse
+from gpubench.kernels.attention.launch import LOG2E, qk_scale
+from gpubench.kernels.attention.validate import validate, validate_like, validate_lse
 from gpubench.kernels.attention.triton_fwd import _load_kv, dot_mode, key_ranges
 
 _LOG2E = tl.constexpr(LOG2E)  # globals in jit code must be constexpr

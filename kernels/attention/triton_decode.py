@@ -20,7 +20,7 @@ import triton
 import triton.language as tl
 
 from gpubench.kernels.attention import config
-from gpubench.kernels.attention._launch import LN2, qk_scale
+from gpubench.kernels.attention.launch import LN2, qk_scale
 from gpubench.kernels.attention.triton_fwd import attend, dot_mode, prepare
 
 MAX_SEQ_Q = 16  # what the variant is for; longer query blocks take the prefill kernel

@@ -31,10 +31,10 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels._triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
+from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
 from gpubench.kernels.attention import config
-from gpubench.kernels.attention._launch import LN2, empty_result, qk_scale
-from gpubench.kernels.attention._validate import Dims, validate
+from gpubench.kernels.attention.launch import LN2, empty_result, qk_scale
+from gpubench.kernels.attention.validate import Dims, validate
 
 _LN2 = tl.constexpr(LN2)  # globals in jit code must be constexpr
 

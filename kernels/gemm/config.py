@@ -10,7 +10,7 @@ compiled into the .cu files; the constants below mirror them (a CPU test checks 
 size the launch grids.
 
 This module imports neither torch nor triton at import time (the tables that depend on the assembler
-ask Triton which ptxas it uses, when they are looked up: kernels/_arch.py).
+ask Triton which ptxas it uses, when they are looked up: kernels/arch.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from gpubench.kernels._arch import for_major
+from gpubench.kernels.arch import for_major
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from gpubench.kernels._arch import for_major, pick
+from gpubench.kernels.arch import for_major, pick
 
 
 @dataclass(frozen=True)

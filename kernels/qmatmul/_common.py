@@ -13,7 +13,7 @@ import functools
 import importlib
 import math
 
-from gpubench.kernels._workload import Tolerance
+from gpubench.kernels.workload import Tolerance
 from gpubench.opcount import activation_bytes, weight_bytes
 
 DTYPES = ("bf16", "fp16")  # bf16 first: the inference dtype, and what the quick profile picks
@@ -100,7 +100,7 @@ def torch_dtype(dtype: str):
 
 def unquantised(shape, dtype: str, device, seed: int):
     """The fp16/bf16 operands a format quantises: x [M, K] and w [N, K], N(0, 1) x K^-1/4 each."""
-    from gpubench.kernels._inputs import generator, randn
+    from gpubench.kernels.inputs import generator, randn
 
     M, N, K = shape["M"], shape["N"], shape["K"]
     g = generator(device, seed)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpubench.kernels._arch import for_major
+from gpubench.kernels.arch import for_major
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels._triton_tiles import tile_coords as _tile_coords
-from gpubench.kernels.qmatmul import _validate, config
+from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
+from gpubench.kernels.qmatmul import validate as _validate, config
 from gpubench.kernels.qmatmul._choose import best
 
 MIN_BLOCK_K = 32  # each half-tile dot needs an inner size of at least 16

@@ -24,10 +24,10 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels._checks import require_tensor
-from gpubench.kernels._triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
-from gpubench.kernels._triton_tiles import tile_coords as _tile_coords
-from gpubench.kernels.qmatmul import _validate, config
+from gpubench.kernels.checks import require_tensor
+from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
+from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
+from gpubench.kernels.qmatmul import validate as _validate, config
 from gpubench.kernels.qmatmul._choose import best
 
 

@@ -4,7 +4,7 @@ not tuned on a GPU yet."""
 
 from __future__ import annotations
 
-from gpubench.kernels._arch import for_major, pick
+from gpubench.kernels.arch import for_major, pick
 from gpubench.kernels.layernorm.config import CUDA_BLOCK_MENU, NormConfig
 
 # ptxas spills in the fp32 single-pass kernel at BLOCK 32768 (tests/test_norms.py): on chip up to 16384.

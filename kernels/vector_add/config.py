@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass
 
-from gpubench.kernels._arch import for_major, pick
+from gpubench.kernels.arch import for_major, pick
 
 
 @dataclass(frozen=True)

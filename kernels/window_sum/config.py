@@ -7,7 +7,7 @@ length is picked per radius from the lists below, and each one is a separate com
 
 from dataclasses import dataclass
 
-from gpubench.kernels._arch import for_major, pick
+from gpubench.kernels.arch import for_major, pick
 
 
 @dataclass(frozen=True)

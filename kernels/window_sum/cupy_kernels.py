@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gpubench.kernels import _cuda
-from gpubench.kernels._checks import require_cuda
-from gpubench.kernels.window_sum._validate import validate
+from gpubench.kernels import cuda_loader as _cuda
+from gpubench.kernels.checks import require_cuda
+from gpubench.kernels.window_sum.validate import validate
 from gpubench.kernels.window_sum.config import CudaSegment, WindowSumConfig, config_for, configs
 
 SOURCE = _cuda.source_path(__file__, "window_sum.cu")

@@ -20,7 +20,7 @@ import torch
 import triton
 import triton.language as tl
 
-from gpubench.kernels.window_sum._validate import validate
+from gpubench.kernels.window_sum.validate import validate
 from gpubench.kernels.window_sum.config import config_for
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from gpubench import kernels
-from gpubench.bench.correctness import CorrectnessError, check_variant
-from gpubench.kernels._workload import Variant
-from gpubench.kernels.qmatmul import _common
+from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+from gpubench.kernels.workload import Variant
+from gpubench.kernels.qmatmul import common as _common
 
 pytestmark = [
     pytest.mark.gpu,
