@@ -4,7 +4,7 @@ not tuned on a GPU yet."""
 
 from __future__ import annotations
 
-from gpubench.kernels.arch import pick
+from gpubench.kernels.arch import for_major, pick
 from gpubench.kernels.layernorm.config import CUDA_BLOCK_MENU, NormConfig
 
 # ptxas spills in the fp32 single-pass kernel at BLOCK 32768 (tests/test_norms.py): on chip up to 16384.
@@ -42,3 +42,8 @@ CPU = NormConfig(
 
 def config_for(device) -> NormConfig:
     return pick(device, _BY_MAJOR, _DEFAULT, CPU)
+
+
+def for_arch(major: int) -> NormConfig:
+    """The config of a GPU of compute capability `major` (no GPU needed)."""
+    return for_major(major, _BY_MAJOR, _DEFAULT)
