@@ -82,8 +82,16 @@ def _entry_point_site(root: Path) -> Path:
     return root / "site"
 
 
+def _own_session_env() -> dict:
+    """This process's environment for a pytest session of its own: without the plug-in path variable and
+    PYTEST_ADDOPTS, and without pytest-xdist's worker variables (pytest-benchmark reads them as xdist being
+    on and turns itself off) when these tests run under xdist."""
+    drop = (plugins.ENV_VAR, "PYTEST_ADDOPTS")
+    return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PYTEST_XDIST")}
+
+
 def _pytest(project: Path, *args, env=None, module="pytest", pythonpath=()):
-    environ = {k: v for k, v in os.environ.items() if k not in (plugins.ENV_VAR, "PYTEST_ADDOPTS")}
+    environ = _own_session_env()
     path = [_entry_point_site(project), *pythonpath, REPO] if module == "pytest" else [REPO]
     environ["PYTHONPATH"] = os.pathsep.join(map(str, path))
     cmd = [sys.executable, "-m", module, *args]
@@ -169,6 +177,7 @@ def test_an_unwritable_results_file_is_a_usage_error(project):
 def test_the_suites_own_addopts_allow_benchmark_only():
     args = ["--benchmark-only", "--co", "-q", "-p", "no:cacheprovider", "tests/test_stats.py"]
     p = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True, text=True, cwd=REPO,
+                       env={**_own_session_env(), "PYTEST_ADDOPTS": os.environ.get("PYTEST_ADDOPTS", "")},
                        timeout=120)  # fmt: skip
     assert p.returncode == 0, p.stdout + p.stderr
 

@@ -123,7 +123,10 @@ class Orchestrator:
         plan_file.write_text(json.dumps([i.to_json() for i in remaining]))
         log = self.work / f"worker-{attempt}.log"
         self.seen = 0
-        env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+        # The worker is a pytest session of its own: a parent's interpreter switch or pytest-xdist worker
+        # variables (gpubench run inside an xdist test) would turn its benchmarks off.
+        env = {k: v for k, v in os.environ.items()
+               if k != "TRITON_INTERPRET" and not k.startswith("PYTEST_XDIST")}  # fmt: skip
         with open(log, "w") as logf, self._lock:
             if self.stopped:  # stop() came between two workers: start no other
                 return
