@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gpubench import results
+from gpubench import dtypes, results
 from gpubench.bench.measure.correctness import CorrectnessError
 from gpubench.bench.run.worker import WorkerContext
 from gpubench.fmt import fmt_pct, fmt_sig, fmt_time
@@ -215,26 +215,21 @@ def _device(device, args, stand_in: bool):
 
 
 def _dtype(dtype, args) -> str:
-    from gpubench.roofline.roof import normalise_dtype
-
     if dtype is not None:
         return _label("dtype", dtype, "")
     tensors = [t for _, t in _tensors(args)]
     first = next((t for t in tensors if t.is_floating_point()), tensors[0] if tensors else None)
-    return normalise_dtype(first.dtype) if first is not None else "unknown"
+    return dtypes.normalise(first.dtype) if first is not None else "unknown"
 
 
-def _compare(atol: float, rtol: float):
-    def compare(out, expected, dtype):
-        import torch
+def _check_output(out, expected, tol, shape) -> None:
+    import torch
 
-        if out is None:
-            raise AssertionError("fn returned None: the reference check compares what fn returns")
-        torch.testing.assert_close(
-            out, expected, atol=atol, rtol=rtol, equal_nan=True, check_dtype=False, check_device=False
-        )
-
-    return compare
+    if out is None:
+        raise AssertionError("fn returned None: the reference check compares what fn returns")
+    torch.testing.assert_close(
+        out, expected, atol=tol.atol, rtol=tol.rtol, equal_nan=True, check_dtype=False, check_device=False
+    )
 
 
 def _tolerance(dtype: str, atol, rtol) -> tuple[float, float]:
@@ -258,7 +253,7 @@ class _Call:
         w, v = self.workload, self.variant
         return dict(
             workload=w.name, variant=v.name, backend="custom", shape=dict(w.shapes["test"][0]),
-            dtype=w.dtypes[0], mode=mode, flops=self.flops, bytes=self.nbytes,
+            dtype=w.dtypes[0], mode=mode, role=v.role, flops=self.flops, bytes=self.nbytes,
             uses_tensor_cores=w.uses_tensor_cores, description=v.description, gpu_uuid=gpu_uuid,
         )  # fmt: skip
 
@@ -287,18 +282,19 @@ def _call(fn, args, reference, *, name, variant, shape, dtype, atol, rtol, flops
     w = Workload(
         name=name, axes=tuple(shape), shapes={"test": [shape], "bench": [shape]}, dtypes=(dtype,),
         tolerances={dtype: Tolerance(*tol)}, make_inputs=lambda *_: args, reference=ref,
-        flops=lambda s: flops, bytes=lambda s, d: nbytes, uses_tensor_cores=bool(tc), compare=_compare(*tol),
+        flops=lambda s: flops, bytes=lambda s, d: nbytes, uses_tensor_cores=bool(tc),
+        check_output=_check_output,
         variants={variant: Variant(variant, "torch", fn, description=doc)},
     )  # fmt: skip
     return _Call(w, w.variants[variant], flops, nbytes, counted)
 
 
 def _flop_check(flops: int | None, counted: dict):
-    from gpubench.bench.measure.flopcheck import compare
+    from gpubench.bench.measure.flopcheck import FlopCheck
 
     if flops is None or "flops" not in counted:
         return None
-    check = compare(flops, counted["flops"])
+    check = FlopCheck(int(flops), counted["flops"])
     if not check.agrees:
         warnings.warn(check.message("gpubench.benchmark"), stacklevel=3)
     return check

@@ -10,24 +10,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gpubench import dtypes
+from gpubench.fmt import shape_label as shape_id  # noqa: F401  (test ids: 'M=64,N=64,K=32')
+from gpubench.roles import KERNEL, check_role
+
 Shape = Mapping[str, int]
 Backend = str  # "triton" | "cupy" | "torch"
 BACKENDS = ("triton", "cupy", "torch")
 
+
 def torch_dtype(name: str):
-    """Map a suite dtype name to the torch dtype that holds the data."""
+    """The torch dtype that holds the data of the suite's dtype `name` (gpubench.dtypes; fp32 for tf32)."""
     import torch
 
-    table = {
-        "fp32": torch.float32,
-        "tf32": torch.float32,
-        "fp16": torch.float16,
-        "bf16": torch.bfloat16,
-        "fp64": torch.float64,
-    }
-    if name not in table:
-        raise ValueError(f"unknown dtype {name!r}; expected one of {sorted(table)}")
-    return table[name]
+    return getattr(torch, dtypes.torch_name(name))
+
+
+def torch_dtypes(*names: str) -> tuple:
+    """The torch dtypes of `names`, in order: what a launcher accepts."""
+    return tuple(torch_dtype(n) for n in names)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,9 @@ class Variant:
     """One implementation of a workload.
 
     `fn(*inputs)` returns the output; `supported(device, shape, dtype)` returns None when the variant
-    can run, else a human-readable reason to skip. `device` is a torch.device.
+    can run, else a human-readable reason to skip. `device` is a torch.device. `role` says what it is in
+    the workload's comparisons (gpubench.roles): every record of it carries the role, and the reports
+    hold the other variants against the `baseline` ones and against the `unfused` form.
     """
 
     name: str
@@ -49,8 +52,7 @@ class Variant:
     fn: Callable[..., Any]
     supported: Callable[[Any, Shape, str], str | None] = lambda device, shape, dtype: None
     description: str = ""
-    # Runs under TRITON_INTERPRET=1 on CPU tensors (Triton variants only).
-    interpretable: bool = True
+    role: str = KERNEL
     # The dtype its math runs in where it is not the record's (fp8 or int8 dots on fp16 inputs); the
     # record is placed under that dtype's compute roof.
     compute_dtype: str | None = None
@@ -67,6 +69,7 @@ class Variant:
             raise ValueError(
                 f"variant {self.name!r}: backend must be one of {BACKENDS}, got {self.backend!r}"
             )
+        check_role(self.role, f"variant {self.name!r}: role")
 
     def skip_reason(self, device, shape: Shape, dtype: str) -> str | None:
         """Why this variant cannot run here (None when it can), including backend availability."""
@@ -78,8 +81,6 @@ class Variant:
 
             if os.environ.get("TRITON_INTERPRET") != "1":
                 return "Triton on CPU needs TRITON_INTERPRET=1"
-            if not self.interpretable:
-                return "not runnable in the Triton interpreter"
         return self.supported(device, shape, dtype)
 
 
@@ -100,11 +101,19 @@ class Workload:
     description: str = ""
     # Matmul-like workloads are bounded by tensor-core peaks, the others by the SIMT fp32 peak.
     uses_tensor_cores: bool = False
-    # Compares a variant's output with the reference's; defaults to torch.testing.assert_close.
-    compare: Callable[..., None] | None = None
+    # `check_output(out, expected, tol, shape)` raises AssertionError where a variant's output differs from
+    # the reference's; `tol` is the dtype's tolerance widened for the shape (`tolerance`), `shape` None
+    # where the caller gave none. None: torch.testing.assert_close in float64 with `tol`.
+    check_output: Callable[[Any, Any, Tolerance, Shape | None], None] | None = None
     # Shape-dependent widening of atol, for outputs whose magnitude (and so rounding error) grows with the
     # shape, e.g. a sum of k random terms. None: the table's tolerance holds at every shape.
     atol_scale: Callable[[Shape], float] | None = None
+    # `details(shape, dtype)`: what every record of the workload carries beside its measurement
+    # (Record.details: the fusion byte analysis, the quantisation error, ...).
+    details: Callable[[Shape, str], dict[str, Any]] | None = None
+    # The older spellings, still read: compare(out, expected, dtype) for check_output (it gets no shape,
+    # so atol_scale cannot apply), and extra={"record_extra": fn} for details=fn.
+    compare: Callable[..., None] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -121,6 +130,8 @@ class Workload:
         for dt in self.dtypes:
             if dt not in self.tolerances:
                 raise ValueError(f"workload {self.name!r}: no tolerance for dtype {dt!r}")
+        if self.details is None and callable(self.extra.get("record_extra")):
+            object.__setattr__(self, "details", self.extra["record_extra"])
 
     def variant(self, name: str) -> Variant:
         try:
@@ -137,15 +148,22 @@ class Workload:
             tol = Tolerance(atol=tol.atol * max(1.0, float(self.atol_scale(shape))), rtol=tol.rtol)
         return tol
 
+    def record_details(self, shape: Shape, dtype: str) -> dict[str, Any]:
+        """What a record of (shape, dtype) carries beside its measurement (empty without `details`)."""
+        return dict(self.details(shape, dtype)) if self.details is not None else {}
+
     def check(self, out, expected, dtype: str, shape: Shape | None = None) -> None:
         """Raise AssertionError when `out` differs from `expected` beyond the dtype's tolerance (at
         `shape`, when given: see `atol_scale`)."""
+        tol = self.tolerance(dtype, shape)
+        if self.check_output is not None:
+            self.check_output(out, expected, tol, shape)
+            return
         if self.compare is not None:
             self.compare(out, expected, dtype)
             return
         import torch
 
-        tol = self.tolerance(dtype, shape)
         if out.shape != expected.shape:
             raise AssertionError(f"shape mismatch: got {tuple(out.shape)}, expected {tuple(expected.shape)}")
         torch.testing.assert_close(
@@ -156,7 +174,3 @@ class Workload:
             equal_nan=True,
         )
 
-
-def shape_id(shape: Shape) -> str:
-    """A compact, stable label such as 'n=4096' or 'M=64,N=64,K=32' (display only, never parsed)."""
-    return ",".join(f"{k}={v}" for k, v in shape.items())

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import Bbox
 
-from gpubench.fmt import fmt_sig, slug
+from gpubench.fmt import fmt_sig, shape_label, slug
 from gpubench.results import Record
 from gpubench.roofline.placement import ABOVE_CEILING, PlacedRun, memory_levels
 
@@ -341,8 +341,8 @@ def roofline_figure(
         labels.append((f"{w}/{v}", anchor, color[v]))
     for px, py, rec in pts:  # a point above a ceiling is named on its own: its accounting is wrong
         if rec.key in above:
-            shape = ",".join(f"{k}={v}" for k, v in rec.shape.items())
-            text = f"{rec.workload}/{rec.variant} {shape} {rec.mode}: {ABOVE_CEILING.replace('_', ' ')}"
+            what = ABOVE_CEILING.replace("_", " ")
+            text = f"{rec.workload}/{rec.variant} {shape_label(rec.shape)} {rec.mode}: {what}"
             labels.insert(0, (text, (px, py), "#b91c1c"))
     points_disp = ax.transData.transform([(px, py) for px, py, _ in pts]) if pts else []
     # Densely resampled ceiling lines in display space, so labels keep off them.

@@ -23,6 +23,7 @@ from gpubench.fmt import (
     fmt_sig,
     fmt_time,
     md_cell,
+    shape_label,
     slug,
 )  # fmt: skip
 from gpubench.reports.frames import fusion_frame, micro_frame, placed_frame, table_order
@@ -248,7 +249,7 @@ def workload_tables(placed: PlacedRun, anchor_prefix: str = "") -> list[Table]:
             rec = placed.run.records[int(row["pos"])]
             fixed = [
                 Cell(rec.variant, "variant", f"{rec.backend} — {rec.description}".strip(" —")),
-                Cell(fmt_shape(rec.shape), "shape", ", ".join(f"{k}={v}" for k, v in rec.shape.items())),
+                Cell(fmt_shape(rec.shape), "shape", shape_label(rec.shape, ", ")),
                 Cell(rec.dtype),
                 Cell(rec.mode),
             ]

@@ -17,27 +17,11 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from gpubench.dtypes import normalise as normalise_dtype
 from gpubench.results import MeasuredCeilings
 
-_ALIASES = {
-    "float64": "fp64", "double": "fp64", "f64": "fp64",
-    "float32": "fp32", "float": "fp32", "f32": "fp32",
-    "float16": "fp16", "half": "fp16", "f16": "fp16",
-    "bfloat16": "bf16",
-    "tensorfloat32": "tf32",
-    "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "float8_e4m3fnuz": "fp8",
-    "float8_e5m2fnuz": "fp8", "e4m3": "fp8", "e5m2": "fp8",
-    "uint8": "int8", "qint8": "int8",
-    "float4": "fp4", "float4_e2m1fn_x2": "fp4", "nvfp4": "fp4", "mxfp4": "fp4",
-}  # fmt: skip
 _TENSOR_KEYS = {"fp64": "fp64_tc", "fp32": "fp32", "tf32": "tf32", "fp16": "fp16", "bf16": "bf16",
                 "fp8": "fp8", "int8": "int8", "int4": "int4", "fp4": "fp4"}  # fmt: skip
-
-
-def normalise_dtype(dtype: Any) -> str:
-    """'torch.float16', 'float16', 'half', 'fp16' -> 'fp16'; names already canonical pass through."""
-    text = str(dtype).strip().lower().removeprefix("torch.")
-    return _ALIASES.get(text, text)
 
 
 def peak_key(dtype: Any, uses_tensor_cores: bool) -> str:

@@ -8,14 +8,15 @@ layer's cycles divided by the clock.
 
 from __future__ import annotations
 
-from gpubench.roofline.roof import Ceilings, normalise_dtype, peak_key, predict
+from gpubench import dtypes
+from gpubench.roofline.roof import Ceilings, peak_key, predict
 from gpubench.roofline.specs import get_spec, load_specs
 
 from .analysis import TopologyResult
 from .errors import SystolicInputError
 from .report import table
 
-DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+GPU_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")  # with a tensor-core peak
 _DTYPE_OF_WORD = {1: "int8", 2: "bf16", 4: "tf32", 8: "fp64"}
 
 
@@ -44,10 +45,10 @@ def default_dtype(word_bytes: int) -> str:
 
 
 def check_dtype(dtype: str) -> str:
-    d = normalise_dtype(dtype)
-    if d not in DTYPE_BYTES:
+    d = dtypes.normalise(dtype)
+    if d not in GPU_DTYPES:
         raise SystolicInputError(
-            f"--dtype: unknown or unsupported dtype {dtype!r}; choose {', '.join(DTYPE_BYTES)}"
+            f"--dtype: unknown or unsupported dtype {dtype!r}; choose {', '.join(GPU_DTYPES)}"
         )
     return d
 
@@ -67,7 +68,8 @@ def compare(
         layer = r.layer
         flops = 2 * layer.macs
         words = (layer.ifmap_words + layer.k * layer.n + layer.m * layer.n) * layer.repeat
-        pred = predict(flops, words * DTYPE_BYTES[dtype], dtype, ceilings, uses_tensor_cores=True)
+        nbytes = words * dtypes.itemsize(dtype)
+        pred = predict(flops, nbytes, dtype, ceilings, uses_tensor_cores=True)
         array_s = r.cycles / (clock * 1e6)
         array_total += array_s
         gpu_total += pred.time_s or 0.0
@@ -79,7 +81,7 @@ def compare(
                 "k": layer.k,
                 "repeat": layer.repeat,
                 "flops": flops,
-                "bytes": words * DTYPE_BYTES[dtype],
+                "bytes": nbytes,
                 "array_cycles": r.cycles,
                 "array_time_s": array_s,
                 "gpu_time_s": pred.time_s,

@@ -2,7 +2,7 @@
 `reports`, `systolic` or `transformer`), and the rooms import in one direction only, as ALLOWED says.
 
 Rooms, bottom up (a room may import the rooms listed for it, never one above it):
-    base          gpubench/{fmt,exits,opcount,outpath,cliargs,dtypes}.py: standard library only
+    base          gpubench/{fmt,exits,opcount,outpath,cliargs,dtypes,roles}.py: standard library only
     results       gpubench/results: the results and ceilings formats
     kernels       the workloads
     roofline      spec database, ceilings, placement, the performance model (no torch)
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 TOPS = {"gpubench": "gpubench", "kernels": "gpubench.kernels", "bench": "gpubench.bench",
         "roofline": "gpubench.roofline", "reports": "gpubench.reports", "systolic": "gpubench.systolic",
         "transformer": "gpubench.transformer"}  # fmt: skip
-BASE = ("fmt", "exits", "opcount", "outpath", "cliargs", "dtypes")
+BASE = ("fmt", "exits", "opcount", "outpath", "cliargs", "dtypes", "roles")
 TOP = ("cli", "api", "fixture", "__init__")
 BENCH_ROOMS = ("measure", "cpucheck", "run", "micro", "fleet", "ncu", "commands", "comm")
 TRANSFORMER_ROOMS = ("measured", "training")

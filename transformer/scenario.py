@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from gpubench import dtypes
 from gpubench.opcount import WEIGHT_FORMATS
 from gpubench.roofline.tiling import DATAFLOWS
 from gpubench.transformer.configs import ModelConfig
@@ -16,7 +17,7 @@ from gpubench.transformer.configs import ModelConfig
 __all__ = ["DTYPES", "PHASES", "Scenario", "ScenarioError", "check"]
 
 PHASES = ("prefill", "decode")
-DTYPES = {"fp16": 2, "bf16": 2, "fp32": 4}  # activations, KV cache and unquantised weights
+DTYPES = ("fp16", "bf16", "fp32")  # activations, KV cache and unquantised weights
 
 
 class ScenarioError(ValueError):
@@ -43,7 +44,7 @@ class Scenario:
 
     @property
     def itemsize(self) -> int:
-        return DTYPES[self.dtype]
+        return int(dtypes.itemsize(self.dtype))
 
     @property
     def baseline(self) -> Scenario:

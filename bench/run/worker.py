@@ -15,6 +15,7 @@ from gpubench.bench.measure.correctness import CorrectnessError, check_variant
 from gpubench.bench.measure.sampling import Measurement, load, measure
 from gpubench.bench.measure.telemetry import flags_from
 from gpubench.bench.run.plan import PlanItem
+from gpubench.fmt import shape_label
 from gpubench.results import Correctness, Record, Sustained, Telemetry, Timing
 from gpubench.results.provenance import SLOWDOWN_ENV, SUSTAINED_ENV, positive_float
 
@@ -131,9 +132,9 @@ def context_is_healthy(device) -> str | None:
 def record_identity(item: PlanItem, w, v, ctx: WorkerContext) -> dict:
     return dict(
         workload=w.name, variant=v.name, backend=v.backend, shape=dict(item.shape), dtype=item.dtype,
-        mode=item.mode, flops=int(w.flops(item.shape)), bytes=v.bytes_of(w, item.shape, item.dtype),
-        uses_tensor_cores=w.uses_tensor_cores, compute_dtype=v.compute_dtype, description=v.description,
-        gpu_uuid=ctx.gpu_uuid,
+        mode=item.mode, role=v.role, flops=int(w.flops(item.shape)),
+        bytes=v.bytes_of(w, item.shape, item.dtype), uses_tensor_cores=w.uses_tensor_cores,
+        compute_dtype=v.compute_dtype, description=v.description, gpu_uuid=ctx.gpu_uuid,
     )  # fmt: skip
 
 
@@ -176,11 +177,10 @@ def measure_record(item: PlanItem, w, v, ctx: WorkerContext, base: dict) -> Reco
     flush = getattr(ctx.timer(item.mode), "flush_bytes", 0) if item.mode == "cold" else 0
     timing = _timing(m, flush, notes)
     sustained = ctx.measure_sustained(fn, item.mode) if ctx.sustained_s else None
-    extra = w.extra.get("record_extra")
     return Record(
         **base, correctness=correctness, timing=timing, telemetry=telemetry,
         flags=sorted(set(m.flags) | set(flags_from(telemetry))),
-        details=extra(item.shape, item.dtype) if callable(extra) else {}, sustained=sustained,
+        details=w.record_details(item.shape, item.dtype), sustained=sustained,
     )  # fmt: skip
 
 
@@ -214,8 +214,7 @@ def feed_pytest_benchmark(benchmark, item: PlanItem, rec: Record) -> None:
     if not hasattr(benchmark, "_timer"):
         raise RuntimeError("this pytest-benchmark has no settable timer; cannot report device time")
     benchmark._timer = clock
-    dims = ",".join(f"{k}={v}" for k, v in item.shape.items())
-    benchmark.group = f"{item.workload} {dims} {item.dtype} {item.mode}"
+    benchmark.group = f"{item.workload} {shape_label(item.shape)} {item.dtype} {item.mode}"
     benchmark.extra_info.update(
         {
             "clock": "device (CUDA events)",

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from gpubench.fmt import shape_label
 from gpubench.results.codec import FieldError, Struct
 from gpubench.results.ncu import NcuProfile
 from gpubench.results.stats import summarize
+from gpubench.roles import ROLES
 
 __all__ = [
     "MODES",
@@ -57,8 +59,7 @@ class RecordKey(NamedTuple):
     @property
     def label(self) -> str:
         """Display only, never parsed: 'gemm/triton[K=64,M=64,N=64|bf16|cold]'."""
-        dims = ",".join(f"{k}={v}" for k, v in self.shape)
-        return f"{self.workload}/{self.variant}[{dims}|{self.dtype}|{self.mode}]"
+        return f"{self.workload}/{self.variant}[{shape_label(self.shape)}|{self.dtype}|{self.mode}]"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -212,6 +213,9 @@ class Record(Struct):
     shape: dict[str, int]
     dtype: str
     mode: str
+    # What the variant is in its workload's comparisons (gpubench.roles): the reports' baselines and unfused
+    # forms. None where nobody said (a placeholder for an item whose worker died).
+    role: str | None = None
     status: str = "ok"
     reason: str | None = None
     flops: int | None = None
@@ -240,6 +244,8 @@ class Record(Struct):
             raise FieldError("status", f"{self.status!r} is not one of {', '.join(STATUSES)}")
         if self.mode not in MODES:
             raise FieldError("mode", f"{self.mode!r} is not one of {', '.join(MODES)}")
+        if self.role is not None and self.role not in ROLES:
+            raise FieldError("role", f"{self.role!r} is not one of {', '.join(ROLES)}")
         for axis, size in self.shape.items():
             if isinstance(size, bool) or not isinstance(size, int):
                 raise FieldError(f"shape.{axis}", f"{size!r} is not a whole number")
