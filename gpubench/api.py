@@ -320,10 +320,13 @@ def _once(key, make):
     return _MADE[key]
 
 
-def _shared_timer(device, mode):
-    from gpubench.bench.measure.timing import DeviceTimer
+def _timers(device, factory):
+    """A stand-in factory's timers for this call; else the device's timers, kept for the process."""
+    from gpubench.bench.measure.sampling import Timers
 
-    return _once(("timer", str(device), mode), lambda: DeviceTimer(device, mode))
+    if factory is not None:
+        return Timers(device, factory)
+    return _once(("timers", str(device)), lambda: Timers(device))
 
 
 def _sections(device) -> tuple[results.Device, results.Software]:
@@ -398,7 +401,7 @@ def benchmark(
     call = _call(fn, args, reference, name=name, variant=variant, shape=shape, dtype=dtype, atol=atol,
                  rtol=rtol, flops=flops, nbytes=nbytes, tc=uses_tensor_cores)  # fmt: skip
     uuid = _sections(dev)[0].uuid
-    ctx = _Context(None, rule, dev, timer_factory=timer_factory or _shared_timer,
+    ctx = _Context(None, rule, dev, timers=_timers(dev, timer_factory),
                    telemetry=_telemetry(dev, telemetry), gpu_uuid=uuid)  # fmt: skip
     fields = call.record_fields(mode, uuid)
     item = PlanItem(fields["workload"], fields["variant"], "custom", fields["shape"], fields["dtype"], mode)
