@@ -38,13 +38,13 @@ __all__ = [
     "ClockNormalisation",
     "GateReport",
     "RecordVerdict",
-    "RunInfo",
+    "GateRun",
 ]
 
 
 @dataclass
-class RunInfo:
-    """What identifies one run in a report."""
+class GateRun:
+    """What identifies one run in a gate report (gpubench.results.RunInfo is what a file says of its run)."""
 
     gpu: str
     commit: str
@@ -55,7 +55,7 @@ class RunInfo:
     path: str | None = None
 
     @classmethod
-    def of(cls, run: Run) -> RunInfo:
+    def of(cls, run: Run) -> GateRun:
         return cls(
             gpu=run.gpu,
             commit=run.software.suite_commit or "unknown",
@@ -103,8 +103,8 @@ class RecordVerdict:
 
 @dataclass
 class GateReport:
-    baseline: RunInfo
-    candidate: RunInfo
+    baseline: GateRun
+    candidate: GateRun
     threshold_pct: float
     noise_floor_pct: float
     confidence: float
