@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 
 from gpubench.fmt import DASH, fmt_pct, fmt_shape, fmt_sig, fmt_time, slug
-from gpubench.reports.tables import Cell, Column, Row, Table
+from gpubench.reports.table_model import Cell, Column, Row, Table
 from gpubench.results import Record
 from gpubench.roles import BASELINE
 from gpubench.roofline.placement import PlacedRun

@@ -6,6 +6,7 @@ Peaks are TFLOP/s (TOP/s for integer types). A GPU that is not in the database g
 reported properties and the per-SM rates typical of its compute capability, with an `UnknownGPUWarning`.
 """
 
+# long module: the spec database as one unit: gpus.toml, lookups by name and by device, the device check
 from __future__ import annotations
 
 import dataclasses
@@ -335,6 +336,7 @@ def typical_rates(compute_capability: Any) -> tuple[dict[str, float], str]:
     )
 
 
+# long function: one GPUSpec from device properties, every field named once, with its sources
 def spec_from_properties(
     name: str,
     sm_count: int | None,

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from gpubench.reports.baseline_tables import baseline_tables, speedups
-from gpubench.reports.tables import to_markdown
+from gpubench.reports.table_model import to_markdown
 from gpubench.roofline.placement import place_run
 from tests.support import realdata
 

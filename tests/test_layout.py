@@ -11,7 +11,7 @@ Rooms, bottom up (a room may import the rooms listed for it, never one above it)
     reports       reads results files: tables, plots, gate, history (no torch, kernels or bench)
     bench.*       measure < cpucheck, run, micro < fleet, ncu < commands (the bench commands' argparse layer)
     transformer.measured   transformer layers and modules measured with the suite's timer
-    top           gpubench/{cli,api,fixture}.py: the entry points, may import anything
+    top           gpubench/{cli,api,call,fixture}.py: the entry points, may import anything
 """
 
 import ast
@@ -29,7 +29,7 @@ TOPS = {"gpubench": "gpubench", "kernels": "gpubench.kernels", "bench": "gpubenc
         "roofline": "gpubench.roofline", "reports": "gpubench.reports", "systolic": "gpubench.systolic",
         "transformer": "gpubench.transformer"}  # fmt: skip
 BASE = ("fmt", "exits", "opcount", "outpath", "cliargs", "dtypes", "roles")
-TOP = ("cli", "api", "fixture", "__init__")
+TOP = ("cli", "api", "call", "fixture", "__init__")
 BENCH_ROOMS = ("measure", "cpucheck", "run", "micro", "fleet", "ncu", "commands", "comm")
 TRANSFORMER_ROOMS = ("measured", "training")
 _low = {"base", "results"}
