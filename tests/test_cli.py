@@ -13,6 +13,8 @@ import pytest
 
 from gpubench import __version__
 
+pytestmark = pytest.mark.slow  # each test runs the gpubench command in a subprocess
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import warnings
 from pathlib import Path
 
+import pytest
 import torch
 
 import gpubench
@@ -72,6 +73,7 @@ WORKLOAD = dataclasses.replace(GEMM, name="gemm_miscounted", variants={"torch": 
 """
 
 
+@pytest.mark.slow
 def test_gpubench_run_warns_up_front_about_a_miscounted_plugin(tmp_path):
     (tmp_path / "miscounted.py").write_text(PLUGIN)
     module = str(tmp_path / "miscounted.py")

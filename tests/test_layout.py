@@ -166,6 +166,7 @@ def test_no_module_uses_the_bare_top_level_names():
     assert not bad, "\n".join(sorted(set(bad)))
 
 
+@pytest.mark.slow
 def test_the_readers_run_with_the_gpu_libraries_blocked():
     """Importing every module of the torch-free rooms with torch, triton and cupy made unimportable."""
     mods = [n for room in NO_LIBS for n, _ in _room_modules(room)]
@@ -199,6 +200,7 @@ def wheel(tmp_path_factory):
     return out / p.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_the_wheel_installs_only_the_gpubench_namespace(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     dist_info = "-".join(wheel.name.split("-")[:2]) + ".dist-info"
@@ -212,6 +214,7 @@ def test_the_wheel_installs_only_the_gpubench_namespace(wheel):
     assert "gpubench = gpubench.cli:main" in entry
 
 
+@pytest.mark.slow
 def test_an_installed_copy_cannot_import_kernels(wheel, tmp_path):
     """Only the suite on the path (no site-packages, not the checkout): `kernels` is not importable."""
     site = tmp_path / "site"

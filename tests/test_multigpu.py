@@ -21,6 +21,8 @@ from gpubench.bench.run.runner import worker_command
 from tests.support.procs import alive, stop_after
 from tests.test_cli import gpubench, usage_error
 
+pytestmark = pytest.mark.slow  # stand-in worker processes and gpubench subprocesses
+
 REPO = Path(__file__).resolve().parent.parent
 FAKE = Path(__file__).parent / "support" / "fake_worker.py"
 DRIVER = Path(__file__).parent / "support" / "fake_gpubench_run.py"

@@ -159,6 +159,7 @@ def test_layernorm_bytes_flops_by_hand():
 # ---- layernorm backward and autograd -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "cfg", [ON_CHIP, CHUNKED, MANY_PROGRAMS], ids=["on_chip", "chunked", "many_programs"]
@@ -336,6 +337,7 @@ def test_empty_inputs():
 NORM_COLS = [1, 7, 1000, 1024, 1025, 2048, 2049, 4096, 4097, 8192, 8193, 70000]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_NVRTC, reason="NVRTC not installed (pip install nvidia-cuda-nvrtc)")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_nvrtc_has_every_planned_kernel_without_spills(arch):
@@ -460,6 +462,7 @@ def _norm_specs():
     return specs
 
 
+@pytest.mark.slow
 @needs_ptxas
 def test_triton_norm_kernels_compile_for_sm80_sm90_without_spills():
     specs = _norm_specs()
@@ -510,6 +513,7 @@ def _emu_run(emu, prefix, x, params, eps, name=None, threads=None):
     return emu.run(f"{name}_{kernel_suffix(x.dtype)}", x, x.shape[0], threads, params, eps).to(x.dtype)
 
 
+@pytest.mark.slow
 @needs_cxx
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cuda_norm_kernels_emulated_on_planned_shapes(norm_emus, dtype):
@@ -523,6 +527,7 @@ def test_cuda_norm_kernels_emulated_on_planned_shapes(norm_emus, dtype):
         RMS.check(_emu_run(norm_emus["rmsnorm"], "rmsnorm", x, (w,), eps), RMS.reference(x, w, eps), dtype)
 
 
+@pytest.mark.slow
 @needs_cxx
 def test_cuda_norm_stream_kernels_emulated_on_short_rows_and_large_means(norm_emus):
     """Streaming kernels with fewer columns than threads (idle threads' empty Welford states) and rows

@@ -4,6 +4,8 @@ import pytest
 
 from gpubench.bench.cpucheck import nvrtc
 
+pytestmark = pytest.mark.slow  # NVRTC compiles of every CUDA source for sm_80 and sm_90
+
 try:
     nvrtc.load_library()
     HAVE_NVRTC = True

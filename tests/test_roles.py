@@ -68,3 +68,23 @@ def test_the_reports_follow_the_role_not_the_name():
     fused = fusion_frame(place_run(run))
     assert set(fused["variant"]) == {"triton", "cuda", "cublas_or_aten"}
     assert len(fused) == len(fusion_frame(place_run(realdata.h100())))
+
+
+def test_the_worker_writes_each_variants_role_and_the_workloads_details():
+    """run_item on the CPU (tests/test_measure.py's stand-in timer): the record carries the variant's role
+    and what Workload.details says of the shape, through the journal as the orchestrator reads it."""
+    import torch
+
+    from gpubench.bench.run import worker as worker_mod
+    from gpubench.bench.run.plan import PlanItem
+    from tests.test_measure import RULE, STEADY, FakeTelemetry, FakeTimer, Journal
+
+    ctx = worker_mod.WorkerContext(Journal(), RULE, torch.device("cpu"), telemetry=FakeTelemetry(),
+                                   timer_factory=lambda device, mode: FakeTimer(STEADY, mode))  # fmt: skip
+    shape = {"rows": 3, "cols": 7}
+    for variant, role in (("torch", BASELINE), ("unfused", UNFUSED)):
+        rec = worker_mod.run_item(PlanItem("softmax", variant, "torch", shape, "fp32", "cold"), ctx)
+        assert rec.ok and rec.role == role
+        assert rec.details == REGISTRY["softmax"].details(shape, "fp32")
+        journalled = results.Record.from_json(ctx.journal.events[-1]["record"])
+        assert journalled.role == role and journalled.details == json.loads(json.dumps(rec.details))

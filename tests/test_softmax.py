@@ -276,6 +276,7 @@ def planned_cuda_kernels(plan_fn, cols_list, configs):
     return names
 
 
+@pytest.mark.slow
 @needs_nvrtc
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_nvrtc_has_every_planned_kernel_without_spills(arch):
@@ -375,6 +376,7 @@ def assert_no_spills(report):
         assert r["spills"] == 0, f"{where}: {r['spills']} bytes of spills"
 
 
+@pytest.mark.slow
 @needs_ptxas
 def test_triton_kernels_compile_for_sm80_sm90_without_spills():
     assert_no_spills(aot_report(_softmax_specs()))
@@ -569,6 +571,7 @@ def _emu_softmax(emu, x, name=None, threads=None):
     return emu.run(f"{name}_{suffix}", x, grid, threads).to(x.dtype)
 
 
+@pytest.mark.slow
 @needs_cxx
 @pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
 def test_cuda_kernels_emulated_on_planned_shapes(softmax_emu, dtype):
@@ -578,6 +581,7 @@ def test_cuda_kernels_emulated_on_planned_shapes(softmax_emu, dtype):
         WORKLOAD.check(_emu_softmax(softmax_emu, x), WORKLOAD.reference(x), dtype)
 
 
+@pytest.mark.slow
 @needs_cxx
 @pytest.mark.parametrize(
     "name,threads",
@@ -592,6 +596,7 @@ def test_cuda_kernels_emulated_with_infinities_and_large_values(softmax_emu, nam
     WORKLOAD.check(out, WORKLOAD.reference(x), "fp32")
 
 
+@pytest.mark.slow
 @needs_cxx
 def test_cuda_stream_kernel_emulated_on_short_rows(softmax_emu):
     """The streaming kernel with fewer columns than threads (idle threads merge empty states)."""
