@@ -122,7 +122,7 @@ def dtype_of(dtype, args) -> str:
         return label("dtype", dtype, "")
     tensors = [t for _, t in tensor_args(args)]
     first = next((t for t in tensors if t.is_floating_point()), tensors[0] if tensors else None)
-    return dtypes.normalise(first.dtype) if first is not None else "unknown"
+    return dtypes.normalise(first.dtype) if first is not None else dtypes.UNKNOWN
 
 
 def check_output(out, expected, tol, shape) -> None:

@@ -10,17 +10,22 @@ import importlib
 import sys
 
 from gpubench import __version__
+from gpubench.cliargs import Parser, parse_args, run_command
 from gpubench.exits import EXIT_INTERRUPTED, EXIT_USAGE
 
-# Subcommand -> module with add_parser(subparsers) and run(args). Modules import only what they need
-# at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic`, `dse` and `model`
-# run without torch.
+# Subcommand -> module with add_parser(subparsers), which sets the parser's `func` (the command's body).
+# Every subcommand's parser is a gpubench.cliargs.Parser (a usage error is one line, exit 2), and every
+# body runs under cliargs.run_command (its option rules, a closed or full stdout). A new command joins
+# here, and in the table of tests/test_cli_robustness.py. Modules import only what they need
+# at module level: `report`, `gate`, `compare`, `export`, `specs`, `tiling`, `systolic`, `dse`, `model`
+# and `train` run without torch.
 SUBCOMMANDS = {
     "list": "gpubench.bench.commands.list_cli",
     "device": "gpubench.bench.commands.device_cli",
     "run": "gpubench.bench.commands.run_cli",
     "micro": "gpubench.bench.commands.micro_cli",
     "ncu": "gpubench.bench.commands.ncu_cli",
+    "comm": "gpubench.bench.commands.comm_cli",
     "specs": "gpubench.roofline.specs_cli",
     "tiling": "gpubench.roofline.tiling_cli",
     "predict": "gpubench.roofline.predict_cli",
@@ -34,6 +39,8 @@ SUBCOMMANDS = {
     "merge": "gpubench.reports.merge_cli",
     "history": "gpubench.reports.history_cli",
     "model": "gpubench.transformer.model_cli",
+    "train": "gpubench.transformer.training.cli",
+    "train-step": "gpubench.transformer.measured.train_step_cli",
     "layer": "gpubench.transformer.measured.layer_cli",
     "profile-module": "gpubench.transformer.measured.profile_cli",
 }
@@ -53,11 +60,11 @@ INSTALL_HINTS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="gpubench",
         description="GPU kernel benchmarks: correctness, device time, telemetry, rooflines, regression gate.",
         epilog="Exit codes: 0 ok; 1 found something (a regression, a failed kernel); 2 usage or input error; "
-        "130 interrupted. `gpubench COMMAND --help` for each command.",
+        "130 interrupted; 141 its output was closed (| head). `gpubench COMMAND --help` for each command.",
     )
     p.add_argument("--version", action="version", version=f"gpubench {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -72,18 +79,21 @@ def _missing(exc: ModuleNotFoundError) -> str | None:
 
 
 def main(argv=None) -> int:
+    prog = "gpubench"
     try:
-        args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        args = parse_args(build_parser(), argv)
+        if isinstance(args, int):  # --help, --version, a usage error
+            return args
+        prog = f"gpubench {args.command}"
+        return run_command(args.func, args, prog)
     except ModuleNotFoundError as exc:
         hint = _missing(exc)
         if hint is None:
             raise
-        command = f"gpubench {args.command}" if "args" in locals() else "gpubench"
-        print(f"{command}: error: needs {hint}", file=sys.stderr)
+        print(f"{prog}: error: needs {hint}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("gpubench: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # while the commands' modules are imported (torch takes seconds)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DTYPES", "DType", "get", "itemsize", "kernel_suffix", "name_of", "normalise", "torch_name"]
+__all__ = ["DTYPES", "UNKNOWN", "DType", "get", "itemsize", "kernel_suffix", "name_of", "normalise",
+           "torch_name"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,16 @@ DTYPES: dict[str, DType] = {d.name: d for d in (
     DType("bf16", 2, "bfloat16", "bfloat16", "bf16", ("bfloat16",)),
     DType("fp8", 1, "float8_e4m3fn", "float8_e4m3fn", None,
           ("float8", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "e4m3", "e5m2")),
-    DType("int8", 1, "int8", "int8", None, ("uint8", "qint8")),
-    DType("int32", 4, "int32", "int32", "i32"),
-    DType("int4", 0.5, None, "int4 (two per byte)"),
     DType("fp4", 0.5, None, "fp4 (two per byte)", None, ("float4", "float4_e2m1fn_x2", "nvfp4", "mxfp4")),
+    DType("int64", 8, "int64", "int64"),
+    DType("int32", 4, "int32", "int32", "i32"),
+    DType("int16", 2, "int16", "int16"),
+    DType("int8", 1, "int8", "int8", None, ("uint8", "qint8")),
+    DType("int4", 0.5, None, "int4 (two per byte)"),
+    DType("bool", 1, "bool", "bool"),  # what gpubench.benchmark names a mask argument by
 )}  # fmt: skip
+# A record's dtype where there is none to name: gpubench.benchmark of a function that takes no tensor.
+UNKNOWN = "unknown"
 _ALIASES = {alias: d.name for d in DTYPES.values() for alias in d.aliases}
 
 

@@ -1,4 +1,5 @@
-"""Operation and byte counts of the operators that several parts share: attention and quantised weights.
+"""Operation and byte counts of the operators that several parts share: attention, quantised weights, and
+the bytes a collective moves over each link per byte it delivers (nccl-tests' bus factor).
 
 The workloads (gpubench.kernels) account their records with these, and the transformer model
 (gpubench.roofline) assembles layers from the same counts, so a kernel's record and the model's operator
@@ -13,12 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "COLLECTIVES",
     "WEIGHT_FORMATS",
     "WeightFormat",
     "attention_bytes",
     "attention_flops",
     "attention_pairs",
     "activation_bytes",
+    "algbw",
+    "bus_factor",
+    "check_collective",
     "weight_bytes",
 ]
 
@@ -123,3 +128,39 @@ def activation_bytes(m: int, k: int, fmt: str, *, per_tensor: bool = False) -> i
         raise ValueError(f"{fmt} is a weight-only format here: activations stay fp16/bf16")
     values = (m * k * f.bits + 7) // 8
     return values + ((1 if per_tensor else m) * f.scale_bytes if f.scale_bytes else 0)
+
+
+# ------------------------------------------------------------------------------------------ collectives
+# nccl-tests' busbw = algbw x factor (its doc/PERFORMANCE.md): the factor turns the application's view
+# (algbw = S / t) into the bytes each link of a ring carries per unit time. One owner: the results format
+# derives a record's busbw with it, the collective model its predictions.
+_BUS_FACTORS = {
+    "all_reduce": lambda n: 2 * (n - 1) / n,
+    "all_gather": lambda n: (n - 1) / n,
+    "reduce_scatter": lambda n: (n - 1) / n,
+    "all_to_all": lambda n: (n - 1) / n,
+    "broadcast": lambda n: 1.0,
+    "reduce": lambda n: 1.0,
+    "send_recv": lambda n: 1.0,
+}
+COLLECTIVES = tuple(_BUS_FACTORS)
+
+
+def check_collective(collective: str) -> None:
+    if collective not in _BUS_FACTORS:
+        raise ValueError(f"unknown collective {collective!r}; known: {', '.join(COLLECTIVES)}")
+
+
+def bus_factor(collective: str, ranks: int) -> float:
+    """busbw / algbw for `collective` over `ranks` ranks (nccl-tests' rule)."""
+    check_collective(collective)
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    return _BUS_FACTORS[collective](ranks)
+
+
+def algbw(nbytes: int, time_s: float) -> float:
+    """nccl-tests' algorithm bandwidth in GB/s (1e9 B/s): the size S over the time."""
+    if time_s <= 0:
+        raise ValueError(f"time must be > 0, got {time_s}")
+    return nbytes / time_s / 1e9

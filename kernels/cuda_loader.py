@@ -13,6 +13,23 @@ INCLUDE_DIR = Path(__file__).with_name("cuda_include")
 # Options shared by every source; the NVRTC check (bench.cpucheck.nvrtc) compiles with the same ones. No -std:
 # NVRTC's default (C++17) suffices, and CuPy may pass its own.
 NVRTC_OPTIONS: tuple[str, ...] = (f"-I{INCLUDE_DIR}",)
+# What CuPy's RawModule appends to the options of every NVRTC compile (cupy.cuda.compiler's
+# _compile_with_cache_cuda): the CPU checks compile with it too, so that they build what the GPU runs.
+CUPY_OPTIONS: tuple[str, ...] = ("-ftz=true",)
+# Sources whose launchers pass options of their own (defines), and the function (module:name, no
+# arguments) listing every set they can pass; every other source is compiled with its defaults only.
+_OPTION_SETS = {"window_sum.cu": "gpubench.kernels.window_sum.cupy_kernels:option_sets"}
+
+
+def option_sets(path: str | Path) -> list[tuple[str, ...]]:
+    """Every set of extra options a launcher compiles the source at `path` with (`()`: none)."""
+    import importlib
+
+    where = _OPTION_SETS.get(Path(path).name)
+    if where is None:
+        return [()]
+    module, name = where.split(":")
+    return list(getattr(importlib.import_module(module), name)())
 
 
 def source_path(anchor: str, filename: str) -> Path:

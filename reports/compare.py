@@ -7,6 +7,8 @@ that has it is the reference, and for every later run that has it:
                          roofline placement (gpubench.roofline.placement) on its GPU's datasheet ceilings
                          and, where both runs have them, on the ceilings measured on each. Memory-bound
                          records thus follow the bandwidth ratio, compute-bound ones the FLOP-rate ratio.
+    carried ratio        reference median / the reference's measurement carried to the other GPU
+                         (roofline.crossgen): the default prediction
     prediction error     predicted ratio / measured ratio - 1
 Medians are the samples' (gpubench.results), the same the report shows and the gate compares.
 """
@@ -30,6 +32,7 @@ TOLERANCE = 0.10  # the +-band drawn around y = x, and the "within" count of the
 # The predictions of the other GPU's time, each row carries: first principles on the datasheet figures and
 # on the measured ceilings of both GPUs, and the reference's measurement carried over by its limiting term.
 PREDICTIONS = ("datasheet", "measured", "carried")
+DEFAULT_PREDICTION = "carried"  # the one to read: the measurement carried over (roofline.crossgen)
 
 __all__ = ["TOLERANCE", "CompareError", "CompareReport", "CompareRow", "CompareRun", "compare"]
 
@@ -237,8 +240,9 @@ def summary_line(s: dict, tolerance: float) -> str:
     for side in PREDICTIONS:
         d = s[side]
         if d["predicted"]:
+            label = f"{side} (default)" if side == DEFAULT_PREDICTION else side
             parts.append(
-                f"{side} prediction within ±{tolerance:.0%} for {d['within_tolerance']}/{d['predicted']} "
+                f"{label} prediction within ±{tolerance:.0%} for {d['within_tolerance']}/{d['predicted']} "
                 f"(median |error| {d['median_abs_error']:.1%}, max {d['max_abs_error']:.1%})"
             )
     return "; ".join(parts)
@@ -282,7 +286,8 @@ def _row(key: RecordKey, ref: int, other: int, runs: list[PlacedRun]) -> Compare
     rrec, orec = runs[ref].run.index()[key], runs[other].run.index()[key]
     measured = rrec.median / orec.median
     pds, pms = (_ratio(_predicted(runs[ref], rrec, s), _predicted(runs[other], orec, s)) for s in SIDES)
-    pcs = _ratio(rrec.median, carried_time(rrec, runs[ref].ceilings, orec, runs[other].ceilings))
+    carried = carried_time(rrec, runs[ref].ceilings, orec, runs[other].ceilings, runs[ref].run)
+    pcs = _ratio(rrec.median, carried)
     return CompareRow(
         key=key,
         label=key.label,

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.cliargs import standalone
 from gpubench.exits import usage_error
 from gpubench.reports.compare import CompareError, compare
 from gpubench.reports.compare_render import render_plots
@@ -46,7 +47,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-
 def run(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         return usage_error(PROG, f"a comparison needs at least two results files, got {len(args.runs)}")
@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)).parse_args(argv))
+def main(argv=None) -> int:
+    return standalone(configure, run, PROG, DESCRIPTION, argv)
 
 
 if __name__ == "__main__":

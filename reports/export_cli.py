@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.cliargs import standalone
 from gpubench.exits import usage_error
 
 PROG = "gpubench export"
@@ -38,7 +39,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-
 def frame(paths: list[str], samples: bool):
     """The stacked frame of the files; ResultsError for a file that cannot be used."""
     import pandas as pd
@@ -49,6 +49,8 @@ def frame(paths: list[str], samples: bool):
     frames = []
     for path in paths:
         run = results.read(path, strict=False)
+        if problem := results.no_records(run, "export"):  # a header alone would read as an export
+            raise results.ResultsError(problem)
         for problem in run.problems:
             print(f"{PROG}: note: {problem}", file=sys.stderr)
         if samples:
@@ -70,22 +72,22 @@ def run(args) -> int:
         df = frame(args.results, args.samples)
     except results.ResultsError as exc:
         return usage_error(PROG, str(exc))
+    if not args.out:  # a closed or full stdout is gpubench.cliargs.run_command's to report
+        df.to_csv(sys.stdout, index=False)
+        return 0
     try:
         if args.parquet:
             df.to_parquet(args.out, index=False)
-        elif args.out:
-            df.to_csv(args.out, index=False)
         else:
-            df.to_csv(sys.stdout, index=False)
+            df.to_csv(args.out, index=False)
     except OSError as exc:
-        return usage_error(PROG, f"cannot write {args.out}: {exc}")
-    if args.out:
-        print(f"{PROG}: wrote {Path(args.out)} ({len(df)} rows, {len(df.columns)} columns)", file=sys.stderr)
+        return usage_error(PROG, f"cannot write {args.out}: {exc.strerror or exc}")
+    print(f"{PROG}: wrote {Path(args.out)} ({len(df)} rows, {len(df.columns)} columns)", file=sys.stderr)
     return 0
 
 
 def main(argv=None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG)).parse_args(argv))
+    return standalone(configure, run, PROG, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

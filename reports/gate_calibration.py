@@ -13,7 +13,7 @@ plan, commit and GPU, run after run) and its detection rate for 5 % and 10 % slo
                    provenance: the same rate without scaling samples on the CPU.
 
 `python -m gpubench.reports.gate_calibration --aa RUN... [--slowed RUN...] [--json OUT] [--markdown OUT]`
-writes the figures (scripts/reference_run.sh, step calib). Pure: results files only, no torch.
+writes the figures (the GPU packs' calib step, docs/gpu-runs.md). Pure: results files only, no torch.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from gpubench.results.provenance import SLOWDOWN_ENV, positive_float
 from gpubench.roofline.placement import place_run
 
 __all__ = ["AAStats", "Detection", "aa_false_alarms", "clopper_pearson", "injected", "injected_detection",
-           "measured_detection", "pairs_of", "plan_caveats"]  # fmt: skip
+           "measured_detection", "pairs_of", "parser", "plan_caveats"]  # fmt: skip
 
 MIN_MEDIAN_S = 100e-6  # the records a slowdown must be caught on (TARGETS.md)
 FRACTIONS = (0.05, 0.10)
@@ -220,7 +220,7 @@ def to_markdown(cal: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gpubench.reports.gate_calibration", description=__doc__.split("\n\n")[0]
     )
@@ -229,6 +229,11 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", choices=("consecutive", "all"), default="consecutive")
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--markdown", metavar="OUT")
+    return p
+
+
+def main(argv=None) -> int:
+    p = parser()
     args = p.parse_args(argv)
     try:
         aa = [results.read(f) for f in args.aa]

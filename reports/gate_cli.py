@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpubench import results
+from gpubench import cliargs, results
 from gpubench.exits import usage_error
 from gpubench.reports.gate import (
     DEFAULT_CONFIDENCE,
@@ -42,21 +42,21 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("candidate", metavar="CANDIDATE", nargs="?", help="results file of the candidate run")
     p.add_argument(
-        "--baseline-history", type=int, metavar="N",
+        "--baseline-history", type=cliargs.count("runs"), metavar="N",
         help="gate the candidate against the last N runs of its GPU model in the history (--history): "
         "each record's verdict is the majority of its verdicts against each run",
     )  # fmt: skip
     p.add_argument("--history", metavar="DB", help="the history file (default results/history.sqlite)")
     p.add_argument(
         "--threshold",
-        type=float,
+        type=cliargs.number("%"),
         default=DEFAULT_THRESHOLD_PCT,
         metavar="PCT",
         help="the slowdown (in %%) the gate must catch; intervals within ±PCT are SAME (default %(default)s)",
     )
     p.add_argument(
         "--noise-floor",
-        type=float,
+        type=cliargs.number("%"),
         default=None,
         metavar="PCT",
         help="between-run drift (in %%) never flagged: SLOWER needs the whole interval above 1 + PCT "
@@ -64,7 +64,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--confidence",
-        type=float,
+        type=cliargs.number("fraction"),
         default=DEFAULT_CONFIDENCE,
         metavar="C",
         help="confidence of the bootstrap interval (default %(default)s)",
@@ -74,10 +74,15 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         action="store_true",
         help="allow runs from different GPU models (the report says so loudly; not a regression gate)",
     )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    p.add_argument(
+        "--seed",
+        type=cliargs.number("seed", whole=True),
+        default=0,
+        help="bootstrap seed (default %(default)s)",
+    )
     p.add_argument(
         "--resamples",
-        type=int,
+        type=cliargs.count("resamples", *RESAMPLES_RANGE),
         default=DEFAULT_RESAMPLES,
         help=f"bootstrap resamples, {RESAMPLES_RANGE[0]} to {RESAMPLES_RANGE[1]} (default %(default)s)",
     )
@@ -106,7 +111,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     configure(p)
     p.set_defaults(func=run)
     return p
-
 
 
 def _history_problem(args: argparse.Namespace) -> str | None:
@@ -171,8 +175,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = configure(argparse.ArgumentParser(prog=PROG, description=DESCRIPTION))
-    return run(parser.parse_args(argv))
+    return cliargs.standalone(configure, run, PROG, DESCRIPTION, argv)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,10 @@ CREATE INDEX IF NOT EXISTS records_by_workload ON records (gpu_model, workload, 
 """
 
 
+TABLES = ("meta", "runs", "records")  # a file whose tables include these is a history
+_WAY_OUT = "restore it from a backup, or move it aside and `gpubench history add` the results files again"
+
+
 class HistoryError(ValueError):
     """A history file that cannot be used, or a run it cannot take; the message says which and why."""
 
@@ -70,33 +75,66 @@ class RunRow:
 
 
 class History:
-    """One history file; `History(path, create=False)` refuses a path that holds none."""
+    """One history file. `History(path, create=False)` only reads: it opens the file read-only and
+    refuses a path that holds no history; `create=True` (adding) makes the tables in a new or empty file.
+    Either way an SQLite file of another program is refused, never adopted, and every query that meets a
+    corrupt file ends in HistoryError naming the file and what to do."""
 
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
-        if not create and not self.path.is_file():
-            raise HistoryError(f"{self.path}: no such history (add runs with `gpubench history add`)")
         if self.path.is_dir():
             raise HistoryError(f"{self.path}: is a directory, not a history file")
+        if not create and not self.path.is_file():
+            raise HistoryError(f"{self.path}: no such history (add runs with `gpubench history add`)")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path)
-            self._init()
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"{self.path}: not a gpubench history ({exc})") from None
-        except OSError as exc:
-            raise HistoryError(f"{self.path}: cannot be opened: {exc.strerror or exc}") from None
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path)
+            else:  # a read never writes, not even the tables of an empty file
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except (sqlite3.Error, OSError) as exc:
+            raise HistoryError(
+                f"{self.path}: cannot be opened: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
+        try:
+            self._open(create)
+        except HistoryError:
+            self.db.close()
+            raise
 
-    def _init(self) -> None:
-        with self.db:
-            self.db.executescript(_SCHEMA)
-            got = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if got is None:
+    @contextmanager
+    def _guard(self):
+        """sqlite3's errors as HistoryError: the file, what SQLite said, and the way out."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise HistoryError(
+                f"{self.path}: not a gpubench history SQLite can read ({exc}): if it was one, {_WAY_OUT}"
+            ) from None
+
+    def _rows(self, query: str, params: Sequence = ()) -> list[tuple]:
+        with self._guard():
+            return self.db.execute(query, params).fetchall()
+
+    def _open(self, create: bool) -> None:
+        tables = {t for (t,) in self._rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables and not create:
+            raise HistoryError(f"{self.path}: holds no history (add runs with `gpubench history add`)")
+        if tables and not set(TABLES) <= tables:
+            raise HistoryError(
+                f"{self.path}: an SQLite file of another program (tables {', '.join(sorted(tables))}), not a "
+                "gpubench history: name another file"
+            )
+        if not tables:
+            with self._guard(), self.db:
+                self.db.executescript(_SCHEMA)
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif got[0] != str(SCHEMA_VERSION):
-                raise HistoryError(
-                    f"{self.path}: history schema version {got[0]}, this gpubench reads {SCHEMA_VERSION}"
-                )
+        got = self._rows("SELECT value FROM meta WHERE key = 'schema_version'")
+        if not got or got[0][0] != str(SCHEMA_VERSION):
+            version = got[0][0] if got else "missing"
+            raise HistoryError(
+                f"{self.path}: history schema version {version}, this gpubench reads {SCHEMA_VERSION}"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -113,7 +151,7 @@ class History:
         """(added, what happened): the run's records, or nothing when it (or each of its records) is
         already here. Commits on success."""
         rid = run_id(run)
-        if self.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (rid,)).fetchone():
+        if self._rows("SELECT 1 FROM runs WHERE run_id = ?", (rid,)):
             return False, "already in the history"
         commit = run.software.suite_commit or ""
         header = {k: v for k, v in run.to_json().items() if k != "records"}
@@ -136,7 +174,7 @@ class History:
             )
             for r in run.records
         ]
-        with self.db:
+        with self._guard(), self.db:
             self.db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (rid, run.created, commit, run.status, run.path, results.utc_now(), json.dumps(header)),
@@ -152,14 +190,14 @@ class History:
     # --------------------------------------------------------------------------------------- reading
 
     def models(self) -> list[str]:
-        return [m for (m,) in self.db.execute("SELECT DISTINCT gpu_model FROM records ORDER BY gpu_model")]
+        return [m for (m,) in self._rows("SELECT DISTINCT gpu_model FROM records ORDER BY gpu_model")]
 
     def workloads(self) -> list[str]:
-        return [w for (w,) in self.db.execute("SELECT DISTINCT workload FROM records ORDER BY workload")]
+        return [w for (w,) in self._rows("SELECT DISTINCT workload FROM records ORDER BY workload")]
 
     def variants(self, workload: str) -> list[str]:
         q = "SELECT DISTINCT variant FROM records WHERE workload = ? ORDER BY variant"
-        return [v for (v,) in self.db.execute(q, (workload,))]
+        return [v for (v,) in self._rows(q, (workload,))]
 
     def runs(self, gpu_model: str | None = None, last: int | None = None) -> list[RunRow]:
         """Runs with records of `gpu_model` (every model when None), one row per (run, model), oldest
@@ -170,17 +208,21 @@ class History:
             + ("WHERE rec.gpu_model = ? " if gpu_model else "")
             + "GROUP BY r.run_id, rec.gpu_model ORDER BY r.created DESC, r.run_id"
         )
-        rows = [RunRow(*row) for row in self.db.execute(q, (gpu_model,) if gpu_model else ())]
+        rows = [RunRow(*row) for row in self._rows(q, (gpu_model,) if gpu_model else ())]
         return list(reversed(rows[:last] if last else rows))
 
     def run(self, rid: str, gpu_model: str | None = None) -> Run:
         """The run as added (only its records of `gpu_model`, on that model's device, when given)."""
-        got = self.db.execute("SELECT header FROM runs WHERE run_id = ?", (rid,)).fetchone()
-        if got is None:
+        got = self._rows("SELECT header FROM runs WHERE run_id = ?", (rid,))
+        if not got:
             raise HistoryError(f"{self.path}: no run {rid}")
         q = "SELECT record FROM records WHERE run_id = ?" + (" AND gpu_model = ?" if gpu_model else "")
-        recs = [json.loads(r) for (r,) in self.db.execute(q, (rid, gpu_model) if gpu_model else (rid,))]
-        run = results.parse_run({**json.loads(got[0]), "records": recs}, f"{self.path}:{rid[:12]}")
+        try:
+            recs = [json.loads(r) for (r,) in self._rows(q, (rid, gpu_model) if gpu_model else (rid,))]
+            header = json.loads(got[0][0])
+        except json.JSONDecodeError as exc:
+            raise HistoryError(f"{self.path}: run {rid[:12]} is stored damaged ({exc}): {_WAY_OUT}") from None
+        run = results.parse_run({**header, "records": recs}, f"{self.path}:{rid[:12]}")
         if gpu_model and run.gpu != gpu_model:
             run.device = next(d for d in run.gpus if d.model == gpu_model)
         return run
@@ -197,9 +239,8 @@ class History:
         if gpu_model:
             where.append("gpu_model = ?")
             args.append(gpu_model)
-        q = (
-            "SELECT gpu_model, created, suite_commit AS commit_, variant, shape, dtype, mode, status, "
-            f"median_s, n, run_id FROM records WHERE {' AND '.join(where)} ORDER BY created, variant"
-        )
-        frame = pd.read_sql_query(q, self.db, params=args)
-        return frame.rename(columns={"commit_": "commit"})
+        columns = ("gpu_model", "created", "suite_commit", "variant", "shape", "dtype", "mode", "status",
+                   "median_s", "n", "run_id")  # fmt: skip
+        q = f"SELECT {', '.join(columns)} FROM records WHERE {' AND '.join(where)} ORDER BY created, variant"
+        frame = pd.DataFrame(self._rows(q, args), columns=list(columns))
+        return frame.rename(columns={"suite_commit": "commit"})

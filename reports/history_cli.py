@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.cliargs import standalone
 from gpubench.exits import usage_error
 from gpubench.reports.history import DEFAULT_DB, History, HistoryError
 
@@ -52,11 +53,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-
 def _readable(paths: list[str], allow_partial: bool) -> list[results.Run]:
     runs = []
     for path in paths:
         run = results.read(path)
+        # a run of nothing would count as one of the last N runs that gate --baseline-history reads
+        if problem := results.no_records(run, "add to the history"):
+            raise HistoryError(problem)
         if run.synthetic:
             raise HistoryError(f"{path}: synthetic (generated samples): a history holds measurements only")
         if run.status != "complete" and not allow_partial:
@@ -118,7 +121,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG)).parse_args(argv))
+    return standalone(configure, run, PROG, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

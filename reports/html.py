@@ -14,9 +14,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 
 from gpubench.fmt import fmt_sig, slug
+from gpubench.reports import comm_report, roofs
 from gpubench.reports import plots as plotmod
 from gpubench.reports import provenance_view as prov
-from gpubench.reports import roofs
 from gpubench.reports import suspects as sus
 from gpubench.reports import tables as tab
 from gpubench.reports import truth_tables as truth
@@ -58,15 +58,16 @@ def _prepare(placed: PlacedRun, idx: int, out_dir: Path, img_dir: Path, embed: b
     name = Path(run.path or f"run-{idx}").name
     stem = f"{idx:02d}-{slug(Path(name).stem)}"[:80]
     anchor = slug(f"r{idx}-{Path(name).stem}")
-    plots = []
-    for p in plotmod.roofline_plots(placed, img_dir, stem):
+    def shown(p: plotmod.Plot) -> dict:
         if embed:
             src = "data:image/png;base64," + base64.b64encode((img_dir / p.filename).read_bytes()).decode(
                 "ascii"
             )
         else:
             src = (img_dir / p.filename).relative_to(out_dir).as_posix()
-        plots.append({"src": src, "title": p.title, "omitted": p.omitted, "file": p.filename})
+        return {"src": src, "title": p.title, "omitted": p.omitted, "file": p.filename}
+
+    plots = [shown(p) for p in plotmod.roofline_plots(placed, img_dir, stem)]
     return {
         "anchor": anchor,
         "name": name,
@@ -81,6 +82,8 @@ def _prepare(placed: PlacedRun, idx: int, out_dir: Path, img_dir: Path, embed: b
         "suspects": sus.suspects(placed),
         "plots": plots,
         "tables": tab.workload_tables(placed, anchor),
+        "comm_plots": [shown(p) for p in comm_report.collective_plots(run, img_dir, stem)],
+        "comm_tables": comm_report.collective_tables(run, anchor),
         "fusion": tab.fusion_tables(placed, anchor),
         "baselines": baseline_tables(placed, anchor),
         "truth": [t for t in (truth.ncu_table(placed, anchor), truth.sustained_table(placed, anchor)) if t],
@@ -129,7 +132,10 @@ def _markdown(prepared: list[dict], micro: list[dict], notes: list[str], cross_n
         lines.append("")
         if s["plots"]:
             lines += [f"Roofline plots: {', '.join('img/' + p['file'] for p in s['plots'])}", ""]
-        lines += [tab.to_markdown(t) for t in s["tables"] + s["baselines"] + s["fusion"] + s["truth"]]
+        if s["comm_plots"]:
+            lines += [f"Collective rooflines: {', '.join('img/' + p['file'] for p in s['comm_plots'])}", ""]
+        tables = s["tables"] + s["comm_tables"] + s["baselines"] + s["fusion"] + s["truth"]
+        lines += [tab.to_markdown(t) for t in tables]
     if micro:
         lines += ["## Micro-benchmarks vs datasheet", ""]
         for m in micro:

@@ -1,8 +1,8 @@
 """What a report is made from: results files and ceilings files, named or found in folders, each results
 file placed on its rooflines under the measured ceilings of its GPU model.
 
-A file named on the command line that cannot be used is an error; a file found in a folder that cannot
-be used is skipped with a note, as is a malformed record inside a usable file.
+A file named on the command line that cannot be used (or that holds no records) is an error; a file found
+in a folder that cannot be used is skipped with a note, as is a malformed record inside a usable file.
 """
 
 from __future__ import annotations
@@ -63,7 +63,11 @@ def _take(path: Path, strict_file: bool, notes: list[str], runs: list[Run], ceil
         if "schema None" not in str(exc):  # schema-less JSON beside the results (device.json) is not news
             notes.append(f"skipped {exc}")
         return
-    if isinstance(obj, Run):
+    if isinstance(obj, Run) and (message := results.no_records(obj, "report")):  # nothing to place or plot
+        if strict_file:
+            raise InputError(message)
+        notes.append(f"skipped {message}")
+    elif isinstance(obj, Run):
         runs.append(obj)
         notes.extend(obj.problems)
     else:

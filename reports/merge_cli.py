@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gpubench import results
+from gpubench.cliargs import standalone
 from gpubench.exits import usage_error
 from gpubench.reports.merge import DUPLICATE_RULES, MergeError, merge, merge_submission
 from gpubench.results.submission import is_submission
@@ -56,7 +57,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-
 def _out_problem(out: Path) -> str | None:
     if out.is_dir():
         return f"--out {out}: is a directory"
@@ -66,9 +66,10 @@ def _out_problem(out: Path) -> str | None:
     return None
 
 
-def _inputs(args) -> tuple[list[Path], Path | None]:
-    """(results files, the submission folder if one was named); ValueError for an unusable name."""
-    files: list[Path] = []
+def _inputs(args) -> tuple[list[tuple[Path, bool]], Path | None]:
+    """((results file, named on the command line)..., the submission folder if one was named); ValueError
+    for an unusable name."""
+    files: list[tuple[Path, bool]] = []
     folders = [Path(r) for r in args.runs if Path(r).is_dir() and is_submission(r)]
     if folders and len(args.runs) > 1:
         raise ValueError("a submit folder is merged on its own (name only it)")
@@ -78,9 +79,9 @@ def _inputs(args) -> tuple[list[Path], Path | None]:
             found = sorted(path.glob("*.json"))
             if not found:
                 raise ValueError(f"{path}: a folder with no results files (*.json)")
-            files += found
+            files += [(f, False) for f in found]
         elif not path.is_dir():
-            files.append(path)
+            files.append((path, True))
     return files, folders[0] if folders else None
 
 
@@ -102,6 +103,23 @@ def _submission(folder: Path, out: Path, args) -> int:
     return 1 if got.missing else 0
 
 
+def _runs(files: list[tuple[Path, bool]]) -> list[results.Run]:
+    """The runs to merge; a file without records is refused when named, left out with a note when found
+    in a folder (results.no_records)."""
+    runs = []
+    for path, named in files:
+        got = results.read(path)
+        if (problem := results.no_records(got, "merge")) is None:
+            runs.append(got)
+        elif named:
+            raise results.ResultsError(problem)
+        else:
+            print(f"{PROG}: note: skipped {problem}", file=sys.stderr)
+    if not runs:
+        raise results.ResultsError("no results file holds records: nothing to merge")
+    return runs
+
+
 def run(args) -> int:
     try:
         files, folder = _inputs(args)
@@ -115,7 +133,7 @@ def run(args) -> int:
     try:
         if folder is not None:
             return _submission(folder, out, args)
-        runs = [results.read(p) for p in files]
+        runs = _runs(files)
         merged = merge(runs, args.allow_mixed_gpus, args.duplicates, args.allow_mixed_commits)
         results.write(merged, out)
     except (results.ResultsError, MergeError) as exc:
@@ -128,7 +146,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG)).parse_args(argv))
+    return standalone(configure, run, PROG, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -341,7 +341,7 @@ def roofline_plots(placed: PlacedRun, out_dir: Path, stem: str) -> list[Plot]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     run, datasheet, measured = placed.run, placed.ceilings.datasheet, placed.ceilings.measured
-    ok = run.ok_records()
+    ok = [r for r in run.ok_records() if r.collective is None]  # collectives: reports.comm_report
     above = {r.key for r in ok if ABOVE_CEILING in placed.flags(r)}
     plots = []
     for label, recs in dtype_classes(ok, datasheet, measured).items():

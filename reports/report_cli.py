@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gpubench.cliargs import standalone
 from gpubench.reports.load import InputError, gather
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
@@ -86,6 +87,9 @@ def run(args) -> int:
     except OSError as exc:
         print(f"{PROG}: error: cannot write the report into {args.out}: {exc}", file=sys.stderr)
         return 2
+    except HistoryError as exc:  # a history whose tables are damaged past what opening it reads
+        print(f"{PROG}: error: --history: {exc}", file=sys.stderr)
+        return 2
     finally:
         if history is not None:
             history.close()
@@ -100,7 +104,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run(configure(argparse.ArgumentParser(prog=PROG)).parse_args(argv))
+    return standalone(configure, run, PROG, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

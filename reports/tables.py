@@ -208,6 +208,8 @@ def workload_tables(placed: PlacedRun, anchor_prefix: str = "") -> list[Table]:
     df = placed_frame(placed)
     tables = []
     for workload, part in df.groupby("workload", sort=False):
+        if any(placed.run.records[int(p)].collective is not None for p in part["pos"]):
+            continue  # a collective's records: reports.comm_report's table
         rows = []
         for _, row in table_order(part).iterrows():
             rec = placed.run.records[int(row["pos"])]

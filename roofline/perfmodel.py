@@ -8,7 +8,8 @@ ceilings measured on it); nothing is fitted to a workload's own timings:
     L2       bytes / L2 bandwidth, for a warm record whose working set fits the L2 (where an L2
              bandwidth is known; measured ceilings have one, datasheets not)
     tensor   flops / the tensor-core peak of the dtype (records that use tensor cores)
-    SIMT     flops / the fp32 (or fp64) CUDA-core peak (every other record)
+    SIMT     flops / the fp32 (or fp64) CUDA-core peak (every other record, and tensor-core work on a GPU
+             that lacks the mode: roofline.rates' stated fallback)
     waves    tensor-core GEMMs: the output cut into tiles (a nominal 128-wide N tile, an M tile of
              min(128, next power of two >= M, at least 16)), run in waves of one tile per SM, each tile
              at the SM's share of the peak: ceil(tiles / SMs) x tile time. It exceeds the tensor term
@@ -18,7 +19,9 @@ ceilings measured on it); nothing is fitted to a workload's own timings:
     launch   the launch overhead per kernel, where it was measured
 
 The estimate is the largest term (the terms overlap: a kernel streams while it computes), and the
-term that gives it is the record's limit. What the model leaves out (the time a kernel takes beyond
+term that gives it is the record's limit. A record whose compute rate the machine lacks, with no
+fallback (roofline.rates), gets no estimate: its time is None and `note` says why; it is never
+estimated on memory alone. What the model leaves out (the time a kernel takes beyond
 its largest term: instruction issue, too few bytes in flight to cover the DRAM latency, traffic the
 accounting does not see) is what `carry` takes from a measurement on one GPU to another.
 """
@@ -27,8 +30,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
-from gpubench.roofline.roof import Ceilings, peak_key
+from gpubench.roofline.rates import compute_rate
+from gpubench.roofline.roof import Ceilings
 
 __all__ = ["MEMORY_LIMITS", "TERMS", "Estimate", "Machine", "carry", "estimate"]
 
@@ -46,6 +51,7 @@ class Machine:
     sm_count: int | None = None
     l2_bytes: int | None = None
     dram_latency_s: float | None = None
+    spec: Any = None  # the GPUSpec, for roofline.rates' rule (which tensor-core modes the GPU has)
 
     @property
     def label(self) -> str:
@@ -58,6 +64,11 @@ class Estimate:
     limit: str | None
     terms: dict[str, float] = field(default_factory=dict)  # each term's time, seconds
     l2_resident: bool = False
+    note: str | None = None  # the compute rate's stated fallback, or why no estimate is given
+
+    @property
+    def refused(self) -> bool:
+        return self.time_s is None and self.note is not None
 
 
 def _tile_m(m: int) -> int:
@@ -94,18 +105,20 @@ def estimate(
     """The terms of one kernel on one machine, the largest of them, and its name."""
     c = machine.ceilings
     terms, resident = _memory_terms(nbytes, mode, machine)
-    key = peak_key(dtype, uses_tensor_cores)
-    peak = c.peaks.get(key)
-    if peak:
-        terms["tensor" if uses_tensor_cores and key != "fp32" else "SIMT"] = flops / (peak * 1e12)
-        if uses_tensor_cores and (waves := _waves_s(shape, peak, machine.sm_count or 0)) is not None:
+    rate = compute_rate(c.peaks, dtype, uses_tensor_cores, machine.spec, c.label)
+    if rate.refused and flops:
+        return Estimate(None, None, terms, resident, rate.refused)
+    if rate.tflops:
+        terms["tensor" if rate.tensor else "SIMT"] = flops / (rate.tflops * 1e12)
+        tiled = uses_tensor_cores and not rate.fallback  # a GEMM of tiles, as the model's waves assume
+        if tiled and (waves := _waves_s(shape, rate.tflops, machine.sm_count or 0)) is not None:
             terms["waves"] = waves
     if c.launch_overhead_s:
         terms["launch"] = c.launch_overhead_s
     if not terms:
-        return Estimate(None, None, {}, resident)
+        return Estimate(None, None, {}, resident, rate.note)
     limit = max(terms, key=lambda t: (terms[t], -TERMS.index(t)))  # ties: the earlier term
-    return Estimate(terms[limit], limit, terms, resident)
+    return Estimate(terms[limit], limit, terms, resident, rate.fallback)
 
 
 def carry(measured_a: float, est_a: Estimate, est_b: Estimate, latency_ratio: float = 1.0) -> float | None:

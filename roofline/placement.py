@@ -134,13 +134,14 @@ class RunCeilings:
     notes: tuple[str, ...] = ()
     sm_count: int | None = None
     dram_latency_s: float | None = None  # measured (ceilings file); datasheets give none
+    copy_gbs: float | None = None  # the measured copy bandwidth (a streaming pattern), where measured
 
     def machine(self, side: str) -> Machine | None:
         c = self.measured if side == "measured" else self.datasheet
         if c is None:
             return None
         latency = self.dram_latency_s if side == "measured" else None
-        return Machine(c, self.sm_count, self.l2_bytes, latency)
+        return Machine(c, self.sm_count, self.l2_bytes, latency, self.spec)
 
 
 def run_ceilings(
@@ -171,7 +172,7 @@ def run_ceilings(
     l2_bytes = run.device.l2_bytes or (spec.l2_bytes if spec is not None else None)
     return RunCeilings(
         datasheet, measured_c, spec, l2_bytes, origin or "measured", tuple(notes), sm_count,
-        latency_ns * 1e-9 if latency_ns else None,
+        latency_ns * 1e-9 if latency_ns else None, measured.copy_gbs if measured is not None else None,
     )  # fmt: skip
 
 
@@ -186,7 +187,7 @@ def _place_on(rec: Record, machine: Machine, median: float) -> Placement:
     ceilings = machine.ceilings
     flops, nbytes = int(rec.flops), int(rec.bytes)
     tc = rec.uses_tensor_cores
-    p = predict(flops, nbytes, rec.math_dtype, ceilings, uses_tensor_cores=tc)
+    p = predict(flops, nbytes, rec.math_dtype, ceilings, uses_tensor_cores=tc, gpu=machine.spec)
     est = model_estimate(rec, machine)
     violations = check_ceiling(
         median, flops, nbytes, ceilings, TOLERANCE, dtype=rec.math_dtype, uses_tensor_cores=tc,

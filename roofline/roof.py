@@ -2,11 +2,8 @@
 
 Units: bandwidth GB/s (1e9 B/s), peaks TFLOP/s (1e12 FLOP/s), time seconds, intensity FLOP/byte.
 
-Which peak bounds a kernel (`peak_key`): a kernel that runs its inner products on tensor cores (matmul,
-attention) is bounded by the tensor peak of its dtype (tf32, fp16, bf16, fp8, int8; fp64 -> fp64_tc); fp32
-data on tensor cores means TF32, so pass dtype "tf32" for that. Every other kernel (elementwise, reductions,
-softmax, norms) is bounded by the non-tensor fp32 peak whatever its storage dtype, because it loads 16-bit
-values and computes in fp32 registers; only fp64 kernels use the fp64 peak.
+Which peak bounds a kernel, and what happens where the ceilings lack it (a stated fallback, or a refused
+prediction: never one on memory alone), is roofline.rates' rule (`compute_rate`).
 """
 
 from __future__ import annotations
@@ -17,19 +14,18 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from gpubench.dtypes import normalise as normalise_dtype
+from gpubench import dtypes
 from gpubench.results import MeasuredCeilings
+from gpubench.roofline.rates import compute_rate, peak_key
 
-_TENSOR_KEYS = {"fp64": "fp64_tc", "fp32": "fp32", "tf32": "tf32", "fp16": "fp16", "bf16": "bf16",
-                "fp8": "fp8", "int8": "int8", "int4": "int4", "fp4": "fp4"}  # fmt: skip
-
-
-def peak_key(dtype: Any, uses_tensor_cores: bool) -> str:
-    """The peak that bounds a kernel on `dtype` (see the module docstring for the rule)."""
-    d = normalise_dtype(dtype)
-    if uses_tensor_cores:
-        return _TENSOR_KEYS.get(d, d)
-    return "fp64" if d == "fp64" else "fp32"
+__all__ = [
+    "Ceilings",
+    "Prediction",
+    "check_ceiling",
+    "peak_key",
+    "predict",
+    "ridge_points",
+]
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ class Ceilings:
     def from_measured(cls, measured: MeasuredCeilings) -> Ceilings:
         """Ceilings from the roofs measured on a GPU. What was not measured stays missing: it never falls
         back to a datasheet figure."""
-        peaks = {normalise_dtype(k): v for k, v in measured.peaks.items()}
+        peaks = {dtypes.normalise(k): v for k, v in measured.peaks.items()}
         caches = {"l2": measured.l2_gbs, "smem": measured.smem_gbs}
         caches = {level: v for level, v in caches.items() if v is not None}
         return cls("measured", measured.dram_or_copy_gbs(), peaks, measured.launch_overhead_s, caches)
@@ -95,24 +91,29 @@ def _check_non_negative(**values: float) -> None:
 
 
 def predict(
-    flops: float, bytes: float, dtype: Any, ceilings: Ceilings, uses_tensor_cores: bool = False
+    flops: float,
+    bytes: float,
+    dtype: Any,
+    ceilings: Ceilings,
+    uses_tensor_cores: bool = False,
+    gpu: Any = None,
 ) -> Prediction:
-    """Roofline time of a kernel doing `flops` FLOP and moving `bytes` bytes of compulsory DRAM traffic.
-    A peak or bandwidth the ceilings lack gives a one-sided prediction, with a note saying so."""
+    """Roofline time of a kernel doing `flops` FLOP and moving `bytes` bytes of compulsory DRAM traffic on
+    `gpu` (its spec, for roofline.rates' rule). A missing bandwidth gives a compute-only prediction, noted;
+    a missing compute rate a stated fallback or, with FLOPs to do, no prediction (time None), noted."""
     _check_non_negative(flops=flops, bytes=bytes)
-    key = peak_key(dtype, uses_tensor_cores)
-    peak, bandwidth = ceilings.peaks.get(key), ceilings.mem_bandwidth_gbs
+    rate = compute_rate(ceilings.peaks, dtype, uses_tensor_cores, gpu, ceilings.label)
+    key, peak, bandwidth = rate.used or rate.key, rate.tflops, ceilings.mem_bandwidth_gbs
     compute_s = flops / (peak * 1e12) if peak else None
     memory_s = bytes / (bandwidth * 1e9) if bandwidth else None
     intensity = flops / bytes if bytes else None
-    notes = []
-    if peak is None:
-        notes.append(f"no {ceilings.label} peak for {key!r}: memory-only prediction")
+    notes = [rate.note] if rate.note else []
     if bandwidth is None:
         notes.append(f"no {ceilings.label} memory bandwidth: compute-only prediction")
     if flops == 0 and bytes == 0:
         notes.append("no work: zero FLOPs and zero bytes")
-    times = [t for t in (compute_s, memory_s) if t is not None]
+    refused = bool(rate.refused and flops)  # never a time from memory alone
+    times = [] if refused else [t for t in (compute_s, memory_s) if t is not None]
     lower = max(times) if times else None
     if lower is None:
         bound = "unknown"
@@ -152,7 +153,8 @@ def _ceiling_peak(ceilings: Ceilings, dtype: Any, uses_tensor_cores: bool) -> tu
         return f"highest ({best[0]})", best[1]
     key = peak_key(dtype, uses_tensor_cores)
     peak = ceilings.peaks.get(key)
-    if not uses_tensor_cores and normalise_dtype(dtype) in ("fp16", "bf16") and "fp16_simt" in ceilings.peaks:
+    half = dtypes.normalise(dtype) in ("fp16", "bf16")
+    if not uses_tensor_cores and half and "fp16_simt" in ceilings.peaks:
         peak = max(peak or 0.0, ceilings.peaks["fp16_simt"])  # packed half2 math can legitimately beat fp32
         key = f"{key}/fp16_simt"
     return key, peak
@@ -190,3 +192,16 @@ def check_ceiling(
             f"{peak:.2f} TFLOP/s by more than {tolerance:.0%}: FLOP accounting too high?"
         )
     return out
+
+
+RIDGE_LEVELS = {"DRAM": "dram", "L2": "l2", "shared": "smem"}
+
+
+def ridge_points(ceilings: Ceilings) -> dict[str, dict[str, float]]:
+    """Peak key -> memory level (DRAM, L2, shared: those the ceilings have) -> the ridge point, FLOP per
+    byte: peak / bandwidth, the intensity above which a kernel fed from that level can be compute-bound."""
+    levels = {name: ceilings.bandwidth_gbs(level) for name, level in RIDGE_LEVELS.items()}
+    return {
+        key: {name: peak * 1e3 / gbs for name, gbs in levels.items() if gbs}
+        for key, peak in ceilings.peaks.items()
+    }

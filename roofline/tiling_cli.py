@@ -18,7 +18,9 @@ import argparse
 import json
 
 from gpubench import dtypes
+from gpubench.cliargs import count, needs, number, refuse_together
 from gpubench.exits import usage_error
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 
 PROG = "gpubench tiling"
 
@@ -33,22 +35,27 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for axis in ("M", "N", "K"):
-        p.add_argument(f"--{axis}", type=int, required=True, help=f"GEMM size {axis}")
+        p.add_argument(f"--{axis}", type=count("elements"), required=True, help=f"GEMM size {axis}")
     for t, axis in (("tm", "M"), ("tn", "N"), ("tk", "K")):
-        p.add_argument(f"--{t}", type=int, required=True, help=f"tile size along {axis}")
+        p.add_argument(f"--{t}", type=count("elements"), required=True, help=f"tile size along {axis}")
     p.add_argument("--dtype", choices=tuple(DTYPE_BYTES), default="fp16", help="element type (default fp16)")
-    p.add_argument("--bandwidth-gbs", type=float, help="DRAM bandwidth ceiling in GB/s (1e9 bytes/s)")
-    p.add_argument("--peak-tflops", type=float, help="compute ceiling in TFLOP/s for --dtype")
-    p.add_argument("--gpu", metavar="NAME", help="take both ceilings from the spec database (roofline.specs)")
+    p.add_argument("--bandwidth-gbs", type=number("GB/s", 0, low_open=True),
+                   help="DRAM bandwidth ceiling in GB/s (1e9 bytes/s)")  # fmt: skip
+    p.add_argument("--peak-tflops", type=number("TFLOP/s", 0, low_open=True),
+                   help="compute ceiling in TFLOP/s for --dtype")  # fmt: skip
+    add_target_arguments(p, "take both ceilings from this GPU")
     p.add_argument(
         "--group-m",
-        type=int,
+        type=count("tiles"),
         help="also show output-stationary traffic with grouped launch order and L2 reuse (optimistic)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per dataflow")
+    for target in ("--gpu", "--spec-file"):
+        refuse_together(p, target, "--bandwidth-gbs", "--peak-tflops", why=f"{target} takes both ceilings")
+    for option in ("--ceilings", "--what-if"):
+        needs(p, option, ["--gpu", "--spec-file"], "it describes the GPU whose ceilings are taken")
     p.set_defaults(func=run)
     return p
-
 
 
 def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]:
@@ -57,35 +64,28 @@ def _ceilings(args) -> tuple[float | None, float | None, str | None, str | None]
     if (bw is None) != (peak is None):
         return None, None, None, "give both --bandwidth-gbs and --peak-tflops, or neither"
     if bw is not None:
-        if bw <= 0 or peak <= 0:
-            return None, None, None, "--bandwidth-gbs and --peak-tflops must be positive"
         return bw, peak, None, None
-    if not args.gpu:
+    try:
+        target = target_from_args(args, required=False)
+    except TargetError as exc:
+        return None, None, None, str(exc)
+    if target is None:
         return None, None, "no ceilings given (--bandwidth-gbs/--peak-tflops or --gpu): bytes only", None
-    from gpubench.roofline import specs
+    from gpubench.roofline.rates import compute_rate
 
-    try:
-        spec = specs.get_spec(args.gpu)
-    except (KeyError, ValueError) as exc:
-        return None, None, None, f"unknown GPU {args.gpu!r}: {exc}"
-    try:
-        p = spec.peaks[args.dtype]
-    except (KeyError, TypeError):
-        return None, None, f"the spec of {args.gpu} has no {args.dtype} peak: bytes only", None
-    peak = float(getattr(p, "tflops", p))
-    name = getattr(spec, "name", args.gpu)
-    return float(spec.mem_bandwidth_gbs), peak, f"ceilings from the spec database entry {name}", None
+    on = target.ceilings()
+    c = on.measured or on.datasheet
+    rate = compute_rate(c.peaks, args.dtype, True, target.spec, c.label)  # a GEMM: tensor cores
+    if rate.tflops is None:
+        return None, None, f"{rate.refused}: bytes only", None
+    note = f"{c.label} ceilings of {target.name}" + (f"; {rate.fallback}" if rate.fallback else "")
+    return float(c.mem_bandwidth_gbs), rate.tflops, note, None
 
 
 def run(args) -> int:
     from gpubench.roofline import tiling
 
     sizes = {k: getattr(args, k) for k in ("M", "N", "K", "tm", "tn", "tk")}
-    bad = [f"{k}={v}" for k, v in sizes.items() if v <= 0]
-    if bad:
-        return usage_error(PROG, f"sizes and tiles must be positive integers, got {', '.join(bad)}")
-    if args.group_m is not None and args.group_m <= 0:
-        return usage_error(PROG, f"--group-m must be positive, got {args.group_m}")
     bw, peak, note, err = _ceilings(args)
     if err:
         return usage_error(PROG, err)

@@ -11,8 +11,11 @@ import argparse
 import json
 import sys
 
+from gpubench import cliargs
+from gpubench.cliargs import number, refuse_together, standalone
+
 from . import dse
-from .cli import _one_line_errors, add_array_arguments, build_config, guarded, standalone
+from .args import add_array_arguments, build_config, input_errors
 from .errors import SystolicInputError
 from .expr import FUNCTIONS, VARIABLES, Objective
 from .model import check_cycle_model
@@ -23,7 +26,7 @@ PROG = "gpubench dse"
 DEFAULT_OBJECTIVE = "-cycles"
 
 
-def _add_arguments(p: argparse.ArgumentParser) -> None:
+def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("topology", metavar="TOPOLOGY", help="SCALE-Sim conv/GEMM CSV or the suite's .toml/.json")
     p.add_argument(
         "--objective",
@@ -47,25 +50,31 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{operand}-kb", metavar="KB,...", help=f"{operand} SRAM sizes, swept independently")
     p.add_argument("--dataflows", default="os,ws,is", help="dataflows to try (default os,ws,is)")
     p.add_argument(
-        "--top", type=int, default=5, metavar="K", help="how many configurations to list (default 5)"
-    )
+        "--top", type=cliargs.count("configurations"), default=5, metavar="K",
+        help="how many configurations to list (default 5)",
+    )  # fmt: skip
     p.add_argument(
         "--pe-area",
-        type=float,
+        type=number("mm^2", 0),
         default=dse.AreaModel.pe_mm2,
         metavar="MM2",
         help=f"area of one PE in mm^2 for `area` (default {dse.AreaModel.pe_mm2})",
     )
     p.add_argument(
         "--sram-area-per-kb",
-        type=float,
+        type=number("mm^2", 0),
         default=dse.AreaModel.sram_mm2_per_kb,
         metavar="MM2",
         help=f"SRAM area per KiB in mm^2 (default {dse.AreaModel.sram_mm2_per_kb})",
     )
     p.add_argument("--plot", metavar="PNG", help="write the cycles-vs-area Pareto plot here")
-    p.add_argument("--max-configs", type=int, default=20000, help="refuse larger sweeps (default 20000)")
+    p.add_argument("--max-configs", type=cliargs.count("configurations"), default=20000,
+                   help="refuse larger sweeps (default 20000)")  # fmt: skip
     add_array_arguments(p)
+    refuse_together(p, "--shapes", "--rows", "--cols", why="--shapes names the array shapes itself")
+    refuse_together(p, "--sram-kb", "--ifmap-kb", "--filter-kb", "--ofmap-kb",
+                    why="--sram-kb sets all three SRAMs")  # fmt: skip
+    return p
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -76,16 +85,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "configurations by the objective, list the top k distinct ones and the Pareto front of cycles vs "
         "area. Exit codes: 0 ok, 2 bad input.",
     )
-    _add_arguments(p)
-    _one_line_errors(p, PROG)
+    configure(p)
     p.set_defaults(func=run)
     return p
 
 
 def _srams(args, base) -> tuple[tuple[float, float, float], ...]:
     separate = [getattr(args, f"{o}_kb") for o in ("ifmap", "filter", "ofmap")]
-    if args.sram_kb and any(separate):
-        raise SystolicInputError("--sram-kb: give either --sram-kb or --ifmap-kb/--filter-kb/--ofmap-kb")
     if args.sram_kb:
         return tuple((s, s, s) for s in dse.parse_sizes(args.sram_kb, "--sram-kb"))
     own = (base.ifmap_kb, base.filter_kb, base.ofmap_kb)
@@ -154,11 +160,6 @@ def report(out: dict, top: list[dse.Point], front: list[dse.Point]) -> str:
 def _run(args) -> int:
     cycle_model = check_cycle_model(args.cycle_model)
     objective = Objective(args.objective)
-    if args.top < 1:
-        raise SystolicInputError(f"--top must be at least 1, got {args.top}")
-    for flag, value in (("--pe-area", args.pe_area), ("--sram-area-per-kb", args.sram_area_per_kb)):
-        if not value >= 0:
-            raise SystolicInputError(f"{flag} must be a number >= 0 (mm^2), got {value:g}")
     area = dse.AreaModel(args.pe_area, args.sram_area_per_kb)
     base = build_config(args)
     topology = read_topology(args.topology)
@@ -194,11 +195,11 @@ def _run(args) -> int:
 
 
 def run(args) -> int:
-    return guarded(_run, args, PROG)
+    return input_errors(_run, args, PROG)
 
 
 def main(argv=None) -> int:
-    return standalone(_add_arguments, run, PROG, __doc__, argv)
+    return standalone(configure, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,18 @@
 
 Each layer is a GEMM of 2*M*N*K FLOPs (per instance) moving its compulsory bytes: the input (a conv's
 distinct input pixels, not its im2col copy), the filter and the output, each once, at the dtype's size. The
-GPU side is `roofline.roof.predict` on the datasheet ceilings with tensor cores; the array side is the
-layer's cycles divided by the clock.
+GPU side is `roofline.roof.predict` with tensor cores on the target's ceilings (roofline.target: its
+datasheet, or those measured on it), by roofline.rates' rule where it lacks the dtype's unit: a stated
+fallback, or no GPU time (and no total) with the reason. The array side is the layer's cycles divided by the
+clock.
 """
 
 from __future__ import annotations
 
 from gpubench import dtypes
-from gpubench.roofline.roof import Ceilings, peak_key, predict
-from gpubench.roofline.specs import get_spec, load_specs
+from gpubench.roofline.rates import compute_rate
+from gpubench.roofline.roof import predict
+from gpubench.roofline.target import Target, TargetError, resolve_target
 
 from .analysis import TopologyResult
 from .errors import SystolicInputError
@@ -20,24 +23,12 @@ GPU_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")  # 
 _DTYPE_OF_WORD = {1: "int8", 2: "bf16", 4: "tf32", 8: "fp64"}
 
 
-def _squash(text: str) -> str:
-    return "".join(ch for ch in text.lower() if ch.isalnum())
-
-
-def resolve_gpu(name: str):
-    """(spec, note): a database key, a name, or a unique-enough part of one ('H100' -> the first H100 in the
-    database, the SXM5, with a note naming the others)."""
+def resolve_gpu(gpu: str | Target) -> Target:
+    """The target of --gpu (roofline.target); SystolicInputError names what is wrong with it."""
     try:
-        return get_spec(name), None
-    except KeyError:
-        pass
-    needle = _squash(name)
-    hits = [s for s in load_specs() if needle and (needle in _squash(s.name) or needle in _squash(s.key))]
-    if not hits:
-        known = ", ".join(s.key for s in load_specs())
-        raise SystolicInputError(f"--gpu: unknown GPU {name!r}; known: {known}")
-    note = None if len(hits) == 1 else f"{name!r} also matches " + ", ".join(s.name for s in hits[1:])
-    return hits[0], note
+        return gpu if isinstance(gpu, Target) else resolve_target(gpu)
+    except TargetError as exc:
+        raise SystolicInputError(str(exc)) from None
 
 
 def default_dtype(word_bytes: int) -> str:
@@ -54,25 +45,28 @@ def check_dtype(dtype: str) -> str:
 
 
 def compare(
-    result: TopologyResult, gpu: str, clock_mhz: float | None = None, dtype: str | None = None
+    result: TopologyResult, gpu: str | Target, clock_mhz: float | None = None, dtype: str | None = None
 ) -> dict:
-    """Per layer: the array's time at `clock_mhz` (default: the config's) beside the GPU's roofline time."""
-    spec, note = resolve_gpu(gpu)
+    """Per layer: the array's time at `clock_mhz` (default: the config's) beside the GPU's roofline time
+    (`gpu` a name or a roofline.target.Target; its measured ceilings where it has them)."""
+    target = resolve_gpu(gpu)
+    spec, on = target.spec, target.ceilings()
+    ceilings = on.measured or on.datasheet
     dtype = check_dtype(dtype or default_dtype(result.config.word_bytes))
     clock = clock_mhz or result.config.clock_mhz
     if not clock or clock <= 0:
         raise SystolicInputError(f"--clock-mhz must be > 0, got {clock!r}")
-    ceilings = Ceilings.from_spec(spec)
-    layers, array_total, gpu_total = [], 0.0, 0.0
+    layers, array_total, gpu_total, notes = [], 0.0, 0.0, set()
     for r in result.layers:
         layer = r.layer
         flops = 2 * layer.macs
         words = (layer.ifmap_words + layer.k * layer.n + layer.m * layer.n) * layer.repeat
         nbytes = words * dtypes.itemsize(dtype)
-        pred = predict(flops, nbytes, dtype, ceilings, uses_tensor_cores=True)
+        pred = predict(flops, nbytes, dtype, ceilings, uses_tensor_cores=True, gpu=spec)
         array_s = r.cycles / (clock * 1e6)
         array_total += array_s
-        gpu_total += pred.time_s or 0.0
+        gpu_total = None if gpu_total is None or pred.time_s is None else gpu_total + pred.time_s
+        notes |= {pred.note} if pred.note else set()
         layers.append(
             {
                 "name": layer.name,
@@ -94,10 +88,13 @@ def compare(
     return {
         "gpu": spec.name,
         "gpu_key": spec.key,
-        "note": note,
+        "target": target.to_json(),
+        "ceilings": ceilings.label,
+        "note": "; ".join(sorted(notes)) or None,
+        "refused": gpu_total is None,
         "dtype": dtype,
         "clock_mhz": clock,
-        "gpu_peak_tflops": ceilings.peaks.get(peak_key(dtype, True)),
+        "gpu_peak_tflops": compute_rate(ceilings.peaks, dtype, True, spec, ceilings.label).tflops,
         "gpu_bandwidth_gbs": ceilings.mem_bandwidth_gbs,
         "array_peak_tflops": 2 * pes * clock * 1e6 / 1e12,
         "layers": layers,
@@ -149,9 +146,9 @@ def comparison_table(cmp: dict) -> str:
     peak = cmp["gpu_peak_tflops"]
     lines = [
         f"beside {cmp['gpu']} ({cmp['dtype']}: {'-' if peak is None else f'{peak:,.1f}'} TFLOP/s, "
-        f"{cmp['gpu_bandwidth_gbs']:,.0f} GB/s datasheet roofline) with the array at {cmp['clock_mhz']:g} "
-        f"MHz ({cmp['array_peak_tflops']:,.2f} TOP/s peak)"
+        f"{cmp['gpu_bandwidth_gbs']:,.0f} GB/s {cmp['ceilings']} roofline) with the array at "
+        f"{cmp['clock_mhz']:g} MHz ({cmp['array_peak_tflops']:,.2f} TOP/s peak)"
     ]
     if cmp["note"]:
-        lines.append(f"note: {cmp['note']}; name one by key to choose")
+        lines.append(f"note: {cmp['note']}")
     return "\n".join([*lines, "", table(header, rows)])

@@ -292,6 +292,8 @@ def test_unsupported_head_dims_and_cpu_tensors_to_cuda():
 
 
 def test_skip_reasons_name_the_cause():
+    from gpubench.kernels.attention.support import CUDA_MAX_FLOPS, cuda_supported
+
     big = S(1, 32, 32, 16384, 16384, 128, 0)
     assert "too large to materialise" in ATT.variant("naive").skip_reason(CPU, big, "fp16")
     assert "too large to materialise" in ATT.variant("sdpa_math").skip_reason(CPU, big, "fp16")
@@ -303,6 +305,12 @@ def test_skip_reasons_name_the_cause():
     assert "efficient backend refuses" in ATT.variant("sdpa_efficient").skip_reason(CPU, rect, "fp16")
     assert ATT.variant("cuda").skip_reason(CPU, rect, "fp16") == "CuPy variants need a CUDA device"
     assert "too slow" in ATT.variant("cuda").skip_reason(torch.device("cuda"), big, "bf16")
+    # 2^38 FLOPs: the bench's 2K-token prefill runs, the 4K causal one (just over) does not
+    gpu, prefill = torch.device("cuda"), [s for s in ATT.shapes["bench"] if s["seq_q"] > 16]
+    runs = {(s["seq_q"], s["causal"]) for s in prefill if ATT.flops(s) <= CUDA_MAX_FLOPS}
+    assert (2048, 0) in runs and (4096, 1) not in runs
+    for s in (s for s in ATT.shapes["bench"] if s["seq_q"] <= 16):  # decode shapes: mostly idle tiles
+        assert "a decode shape" in cuda_supported(gpu, s, "bf16")
 
 
 def test_config_tables_cover_the_bench_head_dims():
@@ -382,3 +390,12 @@ def test_the_naive_record_counts_the_materialised_bytes_and_is_placed_on_the_mem
     assert base["naive"]["bytes"] == details["materialised_bytes"]
     flash, naive = (base[n]["flops"] / base[n]["bytes"] for n in ("triton", "naive"))
     assert naive < 295 < flash
+
+
+def test_the_forward_autotunes_each_operand_dtype_on_its_own():
+    """Triton's autotuner keys on each tensor argument's dtype, which a TensorDescriptor lacks: one
+    autotuner per dtype keeps the TMA forward's fp16 and bf16 configs apart."""
+    tiles = config.for_arch(9).fwd_tma[128]
+    fp16 = triton_fwd._autotuned(tiles, torch.float16)
+    assert fp16 is triton_fwd._autotuned(tiles, torch.float16)
+    assert fp16 is not triton_fwd._autotuned(tiles, torch.bfloat16)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gpubench import __version__
+from tests.support.procs import alive
 
 pytestmark = pytest.mark.slow  # each test runs the gpubench command in a subprocess
 
@@ -162,6 +163,16 @@ def test_an_unwritable_out_exits_2_before_anything_runs(tmp_path, make, what):
     assert "--out" in err and what in err and "interpreter pass" not in err
 
 
+def test_a_dry_run_checks_the_files_a_run_checks_and_creates_nothing(tmp_path):
+    run = ("run", "--workload", "vector_add", "--dry-run")
+    err = usage_error(gpubench(*run, "--out", str(tmp_path)))
+    assert "--out" in err and "is a directory" in err
+    err = usage_error(gpubench(*run, "--ceilings", str(tmp_path / "c.json")))
+    assert "--ceilings" in err and "no such file" in err
+    p = gpubench(*run, "--out", str(tmp_path / "new" / "r.json"))
+    assert p.returncode == 0 and not (tmp_path / "new").exists(), p.stderr
+
+
 def test_a_missing_or_foreign_ceilings_file_exits_2(tmp_path):
     err = usage_error(gpubench("run", "--workload", "vector_add", "--ceilings", str(tmp_path / "c.json")))
     assert "--ceilings" in err and "no such file" in err
@@ -220,7 +231,8 @@ def test_cpu_pass_honours_the_selection_and_says_what_it_left_out(no_gpu, tmp_pa
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "results").exists()
 
 
-def test_ctrl_c_in_the_cpu_pass_prints_one_line(no_gpu, tmp_path):
+def _cpu_pass_started(tmp_path) -> subprocess.Popen:
+    """`gpubench run` without a GPU, three seconds into its interpreter pass."""
     code = "import sys\nfrom gpubench.cli import main\nsys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "run", "--workload", "softmax", "layernorm"],
@@ -235,8 +247,34 @@ def test_ctrl_c_in_the_cpu_pass_prints_one_line(no_gpu, tmp_path):
     while "Running the CPU checks" not in line and time.time() < deadline:
         line = proc.stdout.readline()
     time.sleep(3)  # inside the interpreter pass
+    return proc
+
+
+def test_ctrl_c_in_the_cpu_pass_prints_one_line(no_gpu, tmp_path):
+    proc = _cpu_pass_started(tmp_path)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err and "Traceback" not in out
     assert "interrupted" in err
+
+
+def test_sigint_to_the_main_process_alone_stops_the_cpu_pass_at_once(no_gpu, tmp_path):
+    """The interpreter pass runs in a group of its own: a SIGINT to `gpubench run` alone stops it there
+    and then (SIGTERM), instead of waiting for it to end on its own."""
+    from gpubench.bench.run.orchestrate import STOP_GRACE_S
+
+    proc = _cpu_pass_started(tmp_path)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    sent = time.time()
+    proc.send_signal(signal.SIGINT)
+    err = ""
+    while "interrupted" not in err and (line := proc.stderr.readline()):
+        err += line
+    took = time.time() - sent
+    out, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err + rest, out + err + rest
+    # The child dies at the SIGTERM; a child that ignored it would hold the stop for the whole grace
+    # period before its SIGKILL (and the old wait for it to end on its own was 10 s).
+    assert took < STOP_GRACE_S, f"stopping took {took:.1f} s"
+    assert len(children) == 1 and not alive(int(children[0])), "the interpreter pass was left running"

@@ -1,8 +1,8 @@
 """The gate's calibration statistics (reports.gate_calibration) on the runs committed in
 reports/calibration/: real H100 runs, but only one A/A pair (run1-quick, run2-aa), and of two different
 plans (7 workloads against 3), so the figures here rest on 70 record comparisons of one pair. The series
-of >= 10 A/A runs of one fixed plan is owed from the GPU (scripts/reference_run.sh, steps aa10, inject,
-calib); these tests check the arithmetic that will turn it into the documented figures."""
+of >= 10 A/A runs of one fixed plan is owed from the GPU (the `truth` and `truth-inject` packs,
+docs/gpu-runs.md); these tests check the arithmetic that will turn it into the documented figures."""
 
 import copy
 import json

@@ -102,6 +102,54 @@ def test_a_file_that_is_not_a_history_or_of_another_version_is_refused(tmp_path)
         History(tmp_path / "none.sqlite", create=False)
 
 
+def _damaged(db, tmp_path, start: float):
+    """A copy of `db` with every 97th byte from `start` (a fraction of the file) on overwritten: its
+    header intact, so the damage shows only when a query reaches the pages it hit."""
+    data = bytearray(db.read_bytes())
+    for i in range(int(len(data) * start), len(data), 97):
+        data[i] = (data[i] * 31 + 7) % 256
+    path = tmp_path / f"damaged-{start}.sqlite"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("start", [0.01, 0.5])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["history", "show", "--db", "{bad}", "--workload", "gemm"],
+        ["history", "add", str(realdata.CALIBRATION / "run2-aa.json"), "--db", "{bad}"],
+        ["gate", "--baseline-history", "2", "--history", "{bad}", str(realdata.CALIBRATION / "run2-aa.json")],
+        ["report", str(realdata.H100_RESULTS), "--history", "{bad}", "--out", "{tmp}/rep"],
+    ],
+)
+def test_a_damaged_history_is_exit_2_naming_the_file_and_the_way_out(db, tmp_path, capsys, start, argv):
+    bad = _damaged(db, tmp_path, start)
+    code, _, err = _cli(capsys, *[a.format(bad=bad, tmp=tmp_path) for a in argv])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert str(bad) in err and "restore it from a backup" in err
+
+
+def test_a_read_never_writes_and_a_foreign_sqlite_file_is_refused(tmp_path, capsys):
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    code, _, err = _cli(capsys, "history", "show", "--db", empty, "--workload", "gemm")
+    assert code == 2 and "holds no history" in err and empty.stat().st_size == 0
+    foreign = tmp_path / "other.sqlite"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE notes (text TEXT)")
+    con.commit()
+    con.close()
+    before = foreign.read_bytes()
+    for argv in (
+        ["show", "--db", foreign, "--workload", "gemm"],
+        ["add", realdata.H100_RESULTS, "--db", foreign],
+    ):
+        code, _, err = _cli(capsys, "history", *argv)
+        assert code == 2 and "an SQLite file of another program (tables notes)" in err, err
+    assert foreign.read_bytes() == before
+
+
 # ----------------------------------------------------------------------------------------- the gate
 
 

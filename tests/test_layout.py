@@ -9,7 +9,7 @@ Rooms, bottom up (a room may import the rooms listed for it, never one above it)
     systolic      the systolic-array accelerator model (no torch)
     transformer   transformer and training models from the operators' counts (no torch)
     reports       reads results files: tables, plots, gate, history (no torch, kernels or bench)
-    bench.*       measure < cpucheck, run, micro < fleet, ncu < commands (the bench commands' argparse layer)
+    bench.*       measure < cpucheck, run, micro < fleet, ncu < commands (bench's argparse layer) < packs
     transformer.measured   transformer layers and modules measured with the suite's timer
     top           gpubench/{cli,api,call,fixture}.py: the entry points, may import anything
 """
@@ -30,7 +30,7 @@ TOPS = {"gpubench": "gpubench", "kernels": "gpubench.kernels", "bench": "gpubenc
         "transformer": "gpubench.transformer"}  # fmt: skip
 BASE = ("fmt", "exits", "opcount", "outpath", "cliargs", "dtypes", "roles")
 TOP = ("cli", "api", "call", "fixture", "__init__")
-BENCH_ROOMS = ("measure", "cpucheck", "run", "micro", "fleet", "ncu", "commands", "comm")
+BENCH_ROOMS = ("measure", "cpucheck", "run", "micro", "fleet", "ncu", "packs", "commands", "comm")
 TRANSFORMER_ROOMS = ("measured", "training")
 _low = {"base", "results"}
 ALLOWED = {
@@ -55,6 +55,9 @@ ALLOWED = {
 }  # fmt: skip
 _bench = [r for r in ALLOWED if r.startswith("bench.")]
 ALLOWED["bench.commands"] = set().union(*(ALLOWED[r] | {r} for r in _bench)) | {"reports"}
+# The GPU packs run every other part's measurements (kernels, layers, training steps, collectives).
+ALLOWED["bench.packs"] = ALLOWED["bench.commands"] | {"transformer", "transformer.measured",
+                                                    "transformer.training"}
 GPU_LIBS = {"torch", "triton", "cupy"}
 PLOTTING = {"numpy", "matplotlib", "jinja2", "pandas"}
 # Libraries a room must not import (at any depth, lazily included).

@@ -197,6 +197,19 @@ def test_correctness_is_checked_once_for_both_modes(vector_add, monkeypatch):
     assert len(calls) == 1
 
 
+def test_the_reference_is_computed_once_per_shape_and_dtype(vector_add, monkeypatch):
+    calls = []
+    counted = dataclasses.replace(vector_add, reference=lambda x, y: calls.append(1) or x + y)
+    monkeypatch.setattr(worker_mod, "kernels", SimpleNamespace(get=lambda name: counted))
+    ctx = _ctx()
+    recs = [worker_mod.run_item(_item(v), ctx) for v in ("torch", "triton", "wrong")]
+    assert len(calls) == 1 and ctx.references.computed == 1  # three variants, one shape and dtype
+    assert [r.status for r in recs] == ["ok", "ok", "failed"]  # the shared reference still catches "wrong"
+    worker_mod.run_item(_item("torch", n=4100), ctx)
+    worker_mod.run_item(dataclasses.replace(_item("triton", n=4100), dtype="fp16"), ctx)
+    assert len(calls) == 3  # a new shape, then a new dtype: each its own reference
+
+
 # ----------------------------------------------------------------------------------------- sustained
 
 

@@ -126,6 +126,18 @@ def test_merge_cli_writes_one_run(tmp_path, capsys):
     )
 
 
+def test_a_file_without_records_is_refused_when_named_and_left_out_when_found(tmp_path, capsys):
+    empty = realdata.h100()
+    empty.records = []
+    results.write(empty, tmp_path / "in" / "empty.json")
+    code, _, err = _gpubench(capsys, tmp_path / "in" / "empty.json", "--out", tmp_path / "o.json")
+    assert code == 2 and "empty.json: holds no records: nothing to merge" in err
+    results.write(realdata.h100(), tmp_path / "in" / "full.json")
+    code, _, err = _gpubench(capsys, tmp_path / "in", "--out", tmp_path / "o.json")
+    assert code == 0 and "note: skipped" in err and "empty.json: holds no records" in err
+    assert len(results.read(tmp_path / "o.json").records) == len(realdata.h100().records)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

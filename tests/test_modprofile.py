@@ -202,5 +202,5 @@ def test_bad_arguments():
         trace(lambda x: x, (torch.ones(1),))
     with pytest.raises(ValueError, match="tracer must be one of"):
         trace(InPlace(), (torch.ones(1),), tracer="jit")
-    with pytest.raises(KeyError, match="unknown GPU"):
+    with pytest.raises(ValueError, match="unknown GPU"):
         profile_module(InPlace(), torch.ones(2), gpu="tpu9")

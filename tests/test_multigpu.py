@@ -191,8 +191,8 @@ def test_a_stop_ends_every_gpus_worker_and_keeps_what_finished(tmp_path, sig):
     [
         (["--gpus", "0,,1"], "--gpus '0,,1': expected 'all'"),
         (["--gpus", "first"], "neither a GPU index nor a GPU UUID"),
-        (["--balance-from", "x.json"], "--balance-from only applies with --gpus"),
-        (["--items", "x.json", "--workload", "vector_add"], "--items fixes the plan: drop --workload"),
+        (["--balance-from", "x.json"], "--balance-from applies only with --gpus"),
+        (["--items", "x.json", "--workload", "vector_add"], "--items and --workload cannot be given"),
         (["--items", "missing.json"], "--items missing.json: cannot be read"),
     ],
 )

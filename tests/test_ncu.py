@@ -2,9 +2,11 @@
 choice of records, the command line, and the whole command over a stand-in ncu executable.
 
 The CSV inputs (tests/data/ncu/*.csv) follow the layout the Nsight Compute CLI documentation gives for
-`--csv` with `--page raw` and with the default details page; their numbers are written by hand and are
-not a measurement. An output captured from a real ncu run is owed from the GPU (scripts/reference_run.sh,
-step ncu, keeps ncu's own CSV beside the results), and this parser is to be checked against it there.
+`--csv` with `--page raw` and with the default details page; raw-page-2025.csv follows what Nsight
+Compute 2025 writes on the raw page (its header names where that layout comes from), text columns
+included. Their numbers are written by hand and are not a measurement. An output captured from a real
+ncu run is owed from the GPU (the `truth` pack, docs/gpu-runs.md, keeps ncu's own CSV beside the results),
+and this parser is to be checked against it there.
 """
 
 import stat
@@ -52,6 +54,41 @@ def test_details_page_rows_and_units():
         ncu.TIME
     ] == pytest.approx(1.5e-3)
     assert rows[1].metrics[ncu.SM_HZ] is None  # "n/a"
+
+
+def test_raw_page_as_ncu_2025_writes_it_with_text_columns():
+    rows = parse((DATA / "raw-page-2025.csv").read_text())
+    assert [r.id for r in rows] == list(range(6)) and rows[0].kernel == "gpubench:0:0"
+    first = rows[0]
+    # text cells stay text, never a number and never an error
+    assert first.text["device__attribute_confidential_computing_mode"] == "No-CC"
+    assert first.text["launch__func_cache_config"] == "CachePreferNone"
+    assert first.text["c2clink__enabled_mask"] == "0x0"
+    assert first.text["device__attribute_display_name"] == "NVIDIA H100 80GB HBM3"
+    assert not set(first.text) & set(first.metrics)
+    assert first.metrics[ncu.TIME] == pytest.approx(270_336e-9)  # "270,336" ns
+    assert first.metrics["launch__registers_per_thread"] == 16 and first.units[ncu.SM_HZ] == "hz"
+    assert first.metrics[ncu.TENSOR_METRICS[1]] is None  # "n/a"
+    assert first.fields["Grid Size"] == "(65536, 1, 1)" and "launch__grid_size" not in first.fields
+    grouped = ncu.split_by_range(rows)
+    one, two = (ncu.profile_of(grouped[i], 2) for i in (0, 1))
+    assert one.time_s == pytest.approx((270_336 + 271_360) / 2 * 1e-9) and one.sm_clock_mhz == 1755
+    calls = (1_200_128 + 10_240, 1_210_368 + 10_240)  # two kernels a call, ns
+    assert two.time_s == pytest.approx(sum(calls) / 2 * 1e-9)  # the median of two calls
+    assert two.dram_read_bytes == 100_663_296 + 1_048_576 and two.dram_write_bytes is None  # one n/a
+    line = ncu.missing_metrics([one, two])
+    assert line.count("\n") == 0 and "dram__bytes_write.sum in 1 of 2" in line
+    assert ncu.missing_metrics([one]) is None
+
+
+def test_text_and_stray_rows_never_stop_the_parse():
+    text = (DATA / "details-page.csv").read_text()
+    stray = '"x","777","python3","h","k","t","1","7","s","m","u","1"\n'
+    odd = text.replace('"Mbyte","536.87"', '"","Enabled"') + stray
+    rows = parse(odd)
+    assert [r.id for r in rows] == [0, 1] and rows[0].text["dram__bytes_read.sum"] == "Enabled"
+    assert "dram__bytes_read.sum" not in rows[0].metrics
+    assert to_base("No-CC", "") is None and to_base("0x3", "") is None
 
 
 def test_units_and_refusals():
@@ -179,6 +216,19 @@ def test_without_renamed_kernels_each_record_gets_its_own_process(tmp_path, monk
     assert len(list(tmp_path.glob("profiled-ncu-r*.csv"))) == len(recs)
 
 
+def test_a_metric_ncu_left_empty_is_named_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_NCU_MODE", "na_write")
+    run = realdata.h200()
+    recs = ncu.choose(run, ["vector_add"], ["triton"], largest=True)
+    lines = []
+    out = tmp_path / "p.json"
+    code = ncu_cli.profile_into(run, recs, _fake_ncu(tmp_path), 3, [], out, 60, echo=lines.append)
+    said = [line for line in lines if "no number for" in line]
+    assert code == 0 and len(said) == 1 and f"dram__bytes_write.sum in {len(recs)} of {len(recs)}" in said[0]
+    back = results.read(out).index()[recs[0].key].ncu
+    assert back.available and back.dram_write_bytes is None and back.dram_read_bytes == 1e6
+
+
 def test_unreadable_counters_and_skipped_records_say_so(tmp_path, monkeypatch):
     code, recs, back, _ = _profiled(tmp_path, monkeypatch, "denied")
     assert code == 1 and all("ERR_NVGPUCTRPERM" in back.index()[r.key].ncu.reason for r in recs)
@@ -196,11 +246,13 @@ def test_the_command_checks_its_arguments(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "vector_add/torch[n=67108864|fp32|cold]" in out and "--clock-control none" in out
     for bad, words in (
-        ([str(tmp_path / "nope.json")], "no such file"), ([ref, "--calls", "0"], "--calls must be"),
+        ([str(tmp_path / "nope.json")], "no such file"), ([ref, "--calls", "0"], "--calls: 0 calls is out"),
         ([ref, "--workload", "nothing"], "no ok record matches"),
         ([ref, "--ncu-args", "'open"], "--ncu-args"),
-        ([ref, "--min-time", "nan"], "--min-time must be"), ([ref, "--timeout", "inf"], "--timeout a number"),
-        ([ref, "--limit", "0"], "--limit >= 1"),
+        ([ref, "--min-time", "nan"], "'nan' is not a finite number (us)"),
+        ([ref, "--timeout", "inf"], "'inf' is not a finite number (s)"),
+        ([ref, "--calls", "21"], "at most 20"),
+        ([ref, "--limit", "0"], "--limit: 0 records is out of range"),
     ):  # fmt: skip
         assert main(["ncu", *bad]) == 2
         err = capsys.readouterr().err

@@ -1,13 +1,12 @@
 """layernorm, layernorm_bwd and rmsnorm specifics: both Triton paths (on-chip and chunked) in the
 interpreter, the backward and the autograd wrapper against float64 torch autograd, saved statistics,
-rows with a large mean, wrong kernels rejected, bad inputs, the Triton kernels compiled ahead of time for
-sm_80/sm_90 without spills, and the CUDA C kernels run through the CPU emulator of tests/test_softmax.py."""
+rows with a large mean, wrong kernels rejected, bad inputs, and the CUDA C kernels run through the CPU
+emulator of tests/test_softmax.py. The Triton kernels compiled for the GPU: tests/test_compile_gate.py."""
 
 import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
-import json  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -34,10 +33,7 @@ from tests.test_softmax import (  # noqa: E402
     CXX,
     HAVE_NVRTC,
     EmulatedCuda,
-    aot_report,
-    assert_no_spills,
     needs_cxx,
-    needs_ptxas,
 )
 
 CPU = torch.device("cpu")
@@ -147,6 +143,8 @@ def test_layernorm_bytes_flops_by_hand():
     assert RMS.bytes(s, "fp16") == 2 * n * 2 + 4096 * 2
     assert RMS.flops(s) == 4 * n + 2 * 4096
     assert LN_BWD.bytes(s, "bf16") == 3 * n * 2 + 3 * 4096 * 2 + 2 * 4096 * 4
+    # torch's form is two kernels over dy and x (dx, then dw and db): its records count the second read
+    assert LN_BWD.variants["torch_bwd"].bytes_of(LN_BWD, s, "bf16") == LN_BWD.bytes(s, "bf16") + 2 * n * 2
     for w, name in ((LN, "layernorm"), (RMS, "rmsnorm")):
         for shape in w.shapes["bench"]:
             for dt in w.dtypes:
@@ -332,7 +330,7 @@ def test_empty_inputs():
     assert dx.shape == (0, 5) and torch.equal(dw, torch.zeros(5)) and torch.equal(db, torch.zeros(5))
 
 
-# ---- compiled code: NVRTC plans, Triton ahead of time -------------------------------------------------
+# ---- compiled code: NVRTC plans (the Triton kernels: tests/test_compile_gate.py) ----------------------
 
 NORM_COLS = [1, 7, 1000, 1024, 1025, 2048, 2049, 4096, 4097, 8192, 8193, 70000]
 
@@ -354,120 +352,6 @@ def test_nvrtc_has_every_planned_kernel_without_spills(arch):
             for suffix in ("fp32", "fp16", "bf16"):
                 k = compiled[f"{name}_{suffix}"]
                 assert k.spill_stores == 0 and k.spill_loads == 0 and 0 < k.registers <= 255, k
-
-
-def _norm_specs():
-    """Every Triton norm kernel at every BLOCK the GPU configs can pick, fp32 and bf16, sm_80 and sm_90."""
-    specs = []
-
-    def add(module, kernel, sig, constexprs, num_warps, arch):
-        specs.append(
-            {
-                "module": f"gpubench.kernels.{module}.triton_kernels",
-                "kernel": kernel,
-                "signature": sig,
-                "constexprs": constexprs,
-                "num_warps": num_warps,
-                "arch": arch,
-            }
-        )
-
-    stats = {"mean_ptr": "*fp32", "rstd_ptr": "*fp32"}
-    for arch, major in ((80, 8), (90, 9)):
-        cfg_ln = ln_config._BY_MAJOR.get(major, ln_config._DEFAULT)
-        cfg_rms = rms_config._BY_MAJOR.get(major, rms_config._DEFAULT)
-        for dt in ("fp32", "bf16"):
-            p = f"*{dt}"
-            ln_fwd = {"x_ptr": p, "w_ptr": p, "b_ptr": p, "y_ptr": p, **stats}
-            ln_bwd = {
-                "dy_ptr": p,
-                "x_ptr": p,
-                "w_ptr": p,
-                **stats,
-                "dx_ptr": p,
-                "pw_ptr": "*fp32",
-                "pb_ptr": "*fp32",
-            }
-            rms = {"x_ptr": p, "w_ptr": p, "y_ptr": p}
-            for block in [1, 16] + [1 << k for k in range(8, 17)]:  # spills start at the large ones
-                if block <= cfg_ln.single_pass_max_cols:
-                    warps = cfg_ln.warps_for(block)
-                    sig = ln_fwd | {
-                        "n_cols": "i32",
-                        "eps": "fp32",
-                        "BLOCK": "constexpr",
-                        "SAVE_STATS": "constexpr",
-                    }
-                    add(
-                        "layernorm",
-                        "_fwd_single_kernel",
-                        sig,
-                        {"BLOCK": block, "SAVE_STATS": True},
-                        warps,
-                        arch,
-                    )
-                if block <= cfg_ln.bwd_single_pass_max_cols:
-                    sig = ln_bwd | {
-                        "n_rows": "i32",
-                        "n_cols": "i32",
-                        "rows_per_program": "i32",
-                        "BLOCK": "constexpr",
-                    }
-                    add(
-                        "layernorm",
-                        "_bwd_single_kernel",
-                        sig,
-                        {"BLOCK": block},
-                        cfg_ln.bwd_warps_for(block),
-                        arch,
-                    )
-                if block <= cfg_rms.single_pass_max_cols:
-                    sig = rms | {"n_cols": "i32", "eps": "fp32", "BLOCK": "constexpr"}
-                    add(
-                        "rmsnorm", "_rms_single_kernel", sig, {"BLOCK": block}, cfg_rms.warps_for(block), arch
-                    )
-            chunk, warps = {"CHUNK": cfg_ln.chunk}, cfg_ln.warps_for(cfg_ln.chunk)
-            sig = ln_fwd | {"n_cols": "i32", "n_chunks": "i32", "eps": "fp32", "CHUNK": "constexpr"}
-            add(
-                "layernorm",
-                "_fwd_chunked_kernel",
-                sig | {"SAVE_STATS": "constexpr"},
-                chunk | {"SAVE_STATS": True},
-                warps,
-                arch,
-            )
-            sig = ln_bwd | {"n_rows": "i32", "n_cols": "i32", "rows_per_program": "i32", "n_chunks": "i32"}
-            bwd_chunk, bwd_warps = {"CHUNK": cfg_ln.bwd_chunk}, cfg_ln.bwd_warps_for(cfg_ln.bwd_chunk)
-            add("layernorm", "_bwd_chunked_kernel", sig | {"CHUNK": "constexpr"}, bwd_chunk, bwd_warps, arch)
-            sig = {
-                "pw_ptr": "*fp32",
-                "pb_ptr": "*fp32",
-                "dw_ptr": p,
-                "db_ptr": p,
-                "n_parts": "i32",
-                "n_cols": "i32",
-            }
-            sig |= {"n_iters": "i32", "BLOCK_P": "constexpr", "BLOCK_N": "constexpr"}
-            tile = {"BLOCK_P": cfg_ln.reduce_rows, "BLOCK_N": cfg_ln.reduce_cols}
-            add("layernorm", "_sum_partials_kernel", sig, tile, 4, arch)
-            sig = rms | {"n_cols": "i32", "n_chunks": "i32", "eps": "fp32", "CHUNK": "constexpr"}
-            add(
-                "rmsnorm",
-                "_rms_chunked_kernel",
-                sig,
-                {"CHUNK": cfg_rms.chunk},
-                cfg_rms.warps_for(cfg_rms.chunk),
-                arch,
-            )
-    return specs
-
-
-@pytest.mark.slow
-@needs_ptxas
-def test_triton_norm_kernels_compile_for_sm80_sm90_without_spills():
-    specs = _norm_specs()
-    assert len({json.dumps(s, sort_keys=True) for s in specs}) == len(specs)
-    assert_no_spills(aot_report(specs))
 
 
 # ---- CUDA C on the CPU (emulator from tests/test_softmax.py) ------------------------------------------

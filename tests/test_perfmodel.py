@@ -89,7 +89,8 @@ def test_a_tiny_kernel_is_launch_or_latency_bound():
 
 def test_no_figures_no_estimate():
     e = est(1, 1, machine=Machine(Ceilings("datasheet", None, {})))
-    assert e == Estimate(None, None, {}, False)
+    assert (e.time_s, e.limit, e.terms, e.l2_resident) == (None, None, {}, False)
+    assert e.refused and "no datasheet fp32 rate" in e.note
 
 
 def test_carry_scales_the_residue_by_the_limiting_term():
@@ -109,13 +110,13 @@ def _h100_to_h200():
     for rec in h100.run.ok_records():
         other = idx.get(rec.key)
         if other is not None and other.ok:
-            yield rec, other, carried_time(rec, h100.ceilings, other, h200.ceilings)
+            yield rec, other, carried_time(rec, h100.ceilings, other, h200.ceilings, h100.run)
 
 
 def test_carried_predictions_follow_the_h200_better_than_the_roofline():
     rows = list(_h100_to_h200())
     within = sum(abs(rec.median / t / (rec.median / other.median) - 1) <= 0.10 for rec, other, t in rows)
-    assert len(rows) == 166 and within >= 120  # 125 at this writing; the roofline alone manages 84
+    assert len(rows) == 166 and within >= 150  # 152 at this writing; the roofline alone manages 84
     dram_only = sum(
         abs((rec.bytes / 3121.8e9) / (other.bytes / 4318.4e9) / (rec.median / other.median) - 1) <= 0.10
         for rec, other, _ in rows
@@ -159,7 +160,8 @@ def test_predict_an_h100_run_on_the_h200_with_its_measured_ceilings(capsys):
     assert row["limit"] == "DRAM" and row["ceilings"] == "measured"
     h200 = realdata.record(realdata.h200(), "vector_add", "triton", n=1 << 26)
     assert row["carried_s"] == pytest.approx(h200.median, rel=0.06)  # measured there: 191.7 us
-    expected = carried_time(rec, run_ceilings(realdata.h100()), rec, place_run(realdata.h200()).ceilings)
+    h100 = realdata.h100()
+    expected = carried_time(rec, run_ceilings(h100), rec, place_run(realdata.h200()).ceilings, h100)
     assert row["carried_s"] == pytest.approx(expected, rel=1e-6)  # the same carry as the comparison's
 
 

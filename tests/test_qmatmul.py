@@ -130,9 +130,10 @@ def _extreme_int8(M, N, K, seed=5):
     return a, b
 
 
+@pytest.mark.parametrize("M", [33, 7])  # 7 <= SCALED_SPLITK_MAX_M: int32 partials per split, summed
 @pytest.mark.parametrize("fn", [triton_scaled.scaled_matmul, triton_scaled.scaled_matmul_tma])
-def test_int8_accumulator_is_exact_against_int32(fn):
-    M, N, K = 33, 40, 2048
+def test_int8_accumulator_is_exact_against_int32(fn, M):
+    N, K = 40, 2048
     a, b = _extreme_int8(M, N, K)
     ones_a, ones_b = torch.ones(M), torch.ones(N)
     got = fn(a, ones_a, b, ones_b, torch.int32)
@@ -329,3 +330,50 @@ def test_tinygemm_operands_follow_its_dequantisation():
     got = baselines.tinygemm(x, *baselines.tinygemm_operands(wp, ws, 64), 64)
     want = _common.matmul64(x.double(), quant.dequantize_int4(wp, ws, 64), torch.bfloat16)
     torch.testing.assert_close(got.double(), want.double(), atol=3e-2, rtol=1.6e-2)
+
+
+def test_small_m_splits_k_and_sums_every_split():
+    """M <= 16 takes the split-K schedule: every split's partial sum reaches the output, scaled once."""
+    assert config.SCALED_SPLITK_MAX_M >= 16 and config.SCALED_SPLITK_INTERPRETER.split_k > 1
+    x, wt = _uneven(5, 200, 6), _uneven(24, 200, 7)
+    for qf in (quant.quantize_int8, quant.quantize_fp8):
+        a, sa = qf(x, "row")
+        b, sb = qf(wt, "row")
+        want = _common.matmul64(quant.dequantize(a, sa), quant.dequantize(b, sb), torch.float16)
+        t = config.SCALED_SPLITK_INTERPRETER
+        assert triton_scaled.split_plan(t, 200)[1] == 2  # 200 = 4 K tiles of 32 and a ragged one, in 2 splits
+        tol = _common.KERNEL_TOLERANCES["fp16"]
+        got = triton_scaled.scaled_matmul(a, sa, b, sb, torch.float16)
+        torch.testing.assert_close(got.double(), want.double(), atol=tol.atol, rtol=tol.rtol)
+
+
+def _truncate(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """x with `bits` significant bits kept, the rest truncated toward zero."""
+    m, e = torch.frexp(x)
+    return torch.ldexp(torch.trunc(torch.ldexp(m, torch.full_like(e, bits))), e - bits)
+
+
+def test_fp8_accumulation_model_bounds_a_simulated_truncating_accumulator():
+    """The model behind the fp8 kernels' tolerance (kernel_tolerance): instructions of 32 products added
+    to a partial sum kept to 14 bits, promoted exactly every BLOCK_K, on the workload's own fp8 inputs.
+    The simulated error's spread stays under the model's sigma and its largest under FP8_SIGMAS of it;
+    and the workloads' tolerance covers it at the bench's largest K."""
+    shape, block_k = _s(16, 32, 4096), 256
+    a, sa, b, sb, _, _ = FP8.make_inputs(shape, "fp16", CPU, seed=4)
+    x, w = quant.dequantize(a, sa), quant.dequantize(b, sb)
+    prods = (x[:, None, :] * w[None, :, :]).reshape(-1, shape["K"])  # [M*N, K] float64, exact
+    acc = torch.zeros(prods.shape[0], dtype=torch.float64)
+    for k0 in range(0, shape["K"], block_k):
+        s = torch.zeros_like(acc)
+        for i0 in range(k0, k0 + block_k, _common.FP8_INSTR_K):
+            s = _truncate(s + prods[:, i0 : i0 + _common.FP8_INSTR_K].sum(1), _common.FP8_KEPT_BITS)
+        acc += s
+    err = acc - prods.sum(1)
+    sigma = _common.fp8_accumulation_sigma(shape["K"], block_k)
+    assert 0 < float(err.std()) < sigma and float(err.abs().max()) < _common.FP8_SIGMAS * sigma
+    assert float(err.abs().max()) > 1e-5  # the simulation truncates: not a test that cannot fail
+    largest_k = max(s["K"] for s in FP8.shapes["bench"])
+    for dtype in ("fp16", "bf16"):
+        model = _common.FP8_SIGMAS * _common.fp8_accumulation_sigma(largest_k, config.deepest_block_k("fp8"))
+        assert model < _common.TOLERANCES[dtype].atol
+        assert _common.kernel_tolerance(dtype, largest_k, "fp8").atol > _common.KERNEL_TOLERANCES[dtype].atol

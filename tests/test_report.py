@@ -184,6 +184,22 @@ def test_truncated_foreign_and_missing_files_are_clear_errors(small, tmp_path, c
     assert "--ceilings" in capsys.readouterr().err
 
 
+def test_a_file_with_no_records_is_named_and_nothing_is_written(small, tmp_path, capsys):
+    path, run = small
+    run.records = []
+    results.write(run, path)
+    assert report(path, "--out", tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert f"{path}: holds no records: nothing to report" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "index.html").exists()
+    folder = tmp_path / "runs"  # found in a folder beside a usable file: skipped with a note
+    folder.mkdir()
+    results.write(run, folder / "empty.json")
+    results.write(cut(realdata.h100(), "vector_add"), folder / "full.json")
+    assert report(folder, "--out", tmp_path / "out2") == 0
+    assert "skipped" in capsys.readouterr().out
+
+
 def test_an_unwritable_out_is_a_clear_error(small, tmp_path, capsys):
     path, _ = small
     blocker = tmp_path / "file"

@@ -87,6 +87,8 @@ def test_samples_must_be_positive_finite_times(tmp_path, sample, what):
         ("bytes", "many", "expected a whole number"),
         ("shape", {"n": 2.5}, "shape.n"),
         ("flags", "throttled", "expected a list"),
+        ("dtype", "fp128", "dtype: 'fp128' is not one of fp64, fp32"),
+        ("compute_dtype", "float8", "compute_dtype: 'float8' is not one of"),
     ],
 )
 def test_record_fields_are_checked(tmp_path, field, value, what):
@@ -130,6 +132,9 @@ def test_lenient_reading_names_and_leaves_out_a_malformed_record(tmp_path):
         (lambda d: d.update(schema="something.else"), "not a gpubench results file"),
         (lambda d: d.update(records={}), "'records' must be a list"),
         (lambda d: d.update(device=[]), "device: expected an object"),
+        (lambda d: d.update(device={}), "device.name: missing or empty: the file does not say which GPU"),
+        (lambda d: d["device"].update(name=" "), "device.name: missing or empty"),
+        (lambda d: d.update(gpus=[d["device"], {"uuid": "GPU-x"}]), r"gpus\[1\].name: missing"),
     ],
 )
 def test_file_level_problems(tmp_path, change, what):

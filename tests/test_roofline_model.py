@@ -67,12 +67,12 @@ def test_no_work_at_all():
     assert p.time_s == pytest.approx(3e-6) and p.lower_bound_s == 0 and "no work" in p.note
 
 
-def test_missing_peak_gives_a_memory_only_prediction():
+def test_a_missing_peak_gives_no_prediction_rather_than_a_memory_only_one():
     p = predict(100 * GFLOP, GB, "float8_e4m3fn", SIMPLE, uses_tensor_cores=True)
     assert p.peak_key == "fp8" and p.peak_tflops is None and p.compute_time_s is None
-    assert p.bound == "memory" and p.time_s == pytest.approx(1e-3)
-    assert "no datasheet peak for 'fp8'" in p.note and "memory-only" in p.note
-    assert p.attainable_tflops == pytest.approx(100.0)  # the memory roof alone
+    assert p.time_s is None and p.lower_bound_s is None and p.bound == "unknown"
+    assert p.memory_time_s == pytest.approx(1e-3)  # shown, but never offered as the prediction
+    assert "no datasheet fp8 rate" in p.note and "no prediction" in p.note
 
 
 def test_missing_bandwidth_and_missing_everything():
@@ -86,7 +86,7 @@ def test_measured_ceilings_never_fall_back_to_the_datasheet():
     c = Ceilings.from_measured(MeasuredCeilings(dram_copy_gbs=3000.0, peaks={"fp32": 60.0}))
     assert c.label == "measured" and dict(c.peaks) == {"fp32": 60.0}
     p = predict(GFLOP, GB, "bf16", c, uses_tensor_cores=True)
-    assert p.peak_tflops is None and "no measured peak for 'bf16'" in p.note
+    assert p.peak_tflops is None and "no measured bf16 rate" in p.note and p.time_s is None
     assert c.launch_overhead_s is None and dict(c.cache_gbs) == {}
 
 

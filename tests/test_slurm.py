@@ -190,9 +190,9 @@ def test_a_job_of_several_nodes_runs_one_part_per_node(tmp_path, monkeypatch):
     [
         ([], "say where the jobs run: --slurm or --local"),
         (["--slurm", "--local"], "say where the jobs run"),
-        (["--local", "--array", "0"], "--array must be at least 1, got 0"),
-        (["--local", "--timeout", "-5"], "--timeout must be at least 1"),
-        (["--local", "--partition", "gpu"], "--partition apply to --slurm only"),
+        (["--local", "--array", "0"], "--array: 0 jobs is out of range: it must be at least 1"),
+        (["--local", "--timeout", "-5"], "--timeout: -5 minutes is out of range"),
+        (["--local", "--partition", "gpu"], "--local and --partition cannot be given together"),
         (["--local", "--nodes", "2"], "--nodes must be 1"),
         (["--local", "--resume"], "--resume needs --folder DIR"),
         (["--local", "--resume", "--folder", "F", "--workload", "gemm"], "drop --workload"),
@@ -220,3 +220,14 @@ def test_slurm_needs_a_login_node(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(submit_cli.shutil, "which", lambda name: None)
     assert main(["submit", "--slurm", "--folder", str(tmp_path / "s"), "--workload", "vector_add"]) == 2
     assert "sbatch not found" in capsys.readouterr().err
+
+
+def test_local_without_a_usable_gpu_is_refused_before_any_job(tmp_path, capsys, monkeypatch):
+    """The jobs' `gpubench run --gpus all` would fail in each job's log; submit says so first."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU visible, on any machine
+    folder = tmp_path / "s"
+    assert main(["submit", "--local", "--folder", str(folder), "--workload", "vector_add"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gpubench submit: error: --local: the jobs run `gpubench run --gpus all`"), err
+    assert "no GPU" in err and len(err.strip().splitlines()) == 1
+    assert not (folder / "manifest.json").exists()

@@ -1,10 +1,9 @@
 """softmax specifics: both Triton paths in the interpreter on ragged shapes, large magnitudes, -inf and
-fully masked rows as torch, wrong kernels rejected, bad inputs, the launch plans, the Triton kernels
-compiled ahead of time for sm_80/sm_90 without spills, and the CUDA C kernels run on the CPU through a
-thread-per-CUDA-thread emulator that also emulates warp shuffles.
+fully masked rows as torch, wrong kernels rejected, bad inputs, the launch plans, and the CUDA C kernels
+run on the CPU through a thread-per-CUDA-thread emulator that also emulates warp shuffles. The Triton
+kernels compiled for the GPU: tests/test_compile_gate.py.
 
-The helpers `aot_report` (Triton ahead-of-time compile + ptxas report) and `EmulatedCuda` (the CUDA host
-emulation) are shared with tests/test_norms.py.
+The helper `EmulatedCuda` (the CUDA host emulation) is shared with tests/test_norms.py.
 """
 
 import os
@@ -12,10 +11,8 @@ import os
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import importlib  # noqa: E402
-import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -33,7 +30,6 @@ from gpubench.kernels.workload import (
     Variant,  # noqa: E402
     torch_dtype,  # noqa: E402
 )
-from tests.support.aot import cuobjdump  # noqa: E402
 
 CPU = torch.device("cpu")
 REPO = Path(__file__).resolve().parents[1]
@@ -288,98 +284,6 @@ def test_nvrtc_has_every_planned_kernel_without_spills(arch):
         for suffix in ("fp32", "fp16", "bf16"):
             k = compiled[f"{name}_{suffix}"]
             assert k.spill_stores == 0 and k.spill_loads == 0 and 0 < k.registers <= 255, k
-
-
-# ---- Triton, compiled ahead of time for the GPU (no GPU needed) -----------------------------------------
-
-_AOT_SCRIPT = r"""
-import importlib, json, sys
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-from tests.support.aot import resources
-
-report = []
-for s in json.loads(sys.stdin.read()):
-    fn = getattr(importlib.import_module(s["module"]), s["kernel"])
-    src = ASTSource(fn=fn, signature=s["signature"], constexprs=s["constexprs"])
-    target = GPUTarget("cuda", s["arch"], 32)
-    res = resources(triton.compile(src, target=target, options={"num_warps": s["num_warps"]}).asm["cubin"])
-    report.append({**s, "rc": 0, "log": "", "registers": [r["registers"] for r in res],
-                   "spills": sum(r["stack"] + r["local"] for r in res)})
-print(json.dumps(report))
-"""
-
-
-needs_ptxas = pytest.mark.skipif(
-    not os.path.exists(cuobjdump()), reason="this triton wheel ships no CUDA binary tools"
-)
-
-
-def aot_report(specs):
-    """Compile Triton kernels for real GPU targets in a subprocess without TRITON_INTERPRET and return
-    ptxas's registers and spills per spec. A spec: module, kernel, signature, constexprs, num_warps, arch."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    proc = subprocess.run(
-        [sys.executable, "-c", _AOT_SCRIPT],
-        input=json.dumps(specs),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _softmax_specs():
-    specs = []
-    for arch, cfg in ((80, config.for_arch(8)), (90, config.for_arch(9))):
-        plans = {
-            json.dumps(sm_triton.plan(c, cfg), sort_keys=True) for c in [2**k for k in range(0, 16)] + [70000]
-        }
-        for p in map(json.loads, plans):
-            for dt in ("fp32", "bf16"):
-                if p["path"] == "single":
-                    sig = {"x_ptr": f"*{dt}", "out_ptr": f"*{dt}", "n_rows": "i32", "n_cols": "i32"}
-                    sig |= {"ROWS": "constexpr", "BLOCK": "constexpr"}
-                    kernel, cx = "_softmax_single_kernel", {"ROWS": p["ROWS"], "BLOCK": p["BLOCK"]}
-                else:
-                    sig = {
-                        "x_ptr": f"*{dt}",
-                        "out_ptr": f"*{dt}",
-                        "n_cols": "i32",
-                        "n_chunks": "i32",
-                        "CHUNK": "constexpr",
-                    }
-                    kernel, cx = "_softmax_online_kernel", {"CHUNK": p["CHUNK"]}
-                specs.append(
-                    {
-                        "module": "gpubench.kernels.softmax.triton_kernels",
-                        "kernel": kernel,
-                        "signature": sig,
-                        "constexprs": cx,
-                        "num_warps": p["num_warps"],
-                        "arch": arch,
-                    }
-                )
-    return specs
-
-
-def assert_no_spills(report):
-    assert report
-    for r in report:
-        where = f"{r['kernel']} {r['constexprs']} warps={r['num_warps']} sm_{r['arch']}"
-        assert r["rc"] == 0 and r["registers"], f"{where}: compile failed\n{r['log']}"
-        assert r["spills"] == 0, f"{where}: {r['spills']} bytes of spills"
-
-
-@pytest.mark.slow
-@needs_ptxas
-def test_triton_kernels_compile_for_sm80_sm90_without_spills():
-    assert_no_spills(aot_report(_softmax_specs()))
 
 
 # ---- CUDA C on the CPU: a thread per CUDA thread, warp shuffles through per-warp barriers ---------------

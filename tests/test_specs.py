@@ -155,6 +155,9 @@ REAL_NAMES = {
     "NVIDIA L4": "l4",
     "NVIDIA GeForce RTX 4090": "rtx_4090",
     "NVIDIA B200": "b200",
+    "NVIDIA A10": "a10",
+    "NVIDIA L40S": "l40s",
+    "Orin": "jetson_agx_orin_64gb",
     "  nvidia   h100 80gb HBM3 ": "h100_sxm5",
 }
 # Real names of GPUs that are not in the database and must not be mistaken for one that is.
@@ -163,14 +166,14 @@ OTHER_NAMES = [
     "NVIDIA H200 NVL",
     "NVIDIA GH200 480GB",
     "NVIDIA GB200",
-    "NVIDIA L40S",
     "NVIDIA L40",
     "NVIDIA GeForce RTX 4090 D",
     "NVIDIA GeForce RTX 4090 Laptop GPU",
     "Tesla V100-PCIE-16GB",
     "NVIDIA T400",
     "NVIDIA RTX A4000",
-    "NVIDIA A10",
+    "NVIDIA A10G",
+    "NVIDIA A100",
     "",
 ]
 
@@ -366,10 +369,11 @@ def test_table_and_filter():
     assert [d["key"] for d in json.loads(p.stdout)] == ["h100_sxm5"]
 
 
-def test_unknown_filter_fails_listing_known_names():
+def test_unknown_filter_is_one_line_saying_where_the_names_are():
     p = _run("voodoo")
-    assert p.returncode != 0 and p.stdout == ""
-    assert "no GPU matches 'voodoo'" in p.stderr and "NVIDIA L4" in p.stderr
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("gpubench specs: error: ")
+    assert "no GPU or system matches 'voodoo'" in p.stderr and "`gpubench specs` lists" in p.stderr
 
 
 def test_add_parser_registers_specs_subcommand(capsys):

@@ -83,9 +83,10 @@ def test_suite_formats(capsys):
 
 
 def test_gpu_side_by_side(capsys):
-    out = _json(capsys, cli.main, [GEMMS, "--gpu", "H100", "--clock-mhz", "500", "--dtype", "bf16", "--json"])
+    argv = [GEMMS, "--gpu", "h100_sxm5", "--clock-mhz", "500", "--dtype", "bf16", "--json"]
+    out = _json(capsys, cli.main, argv)
     g = out["gpu"]
-    assert g["gpu"] == "NVIDIA H100 SXM5 80GB" and "PCIe" in g["note"] and g["clock_mhz"] == 500
+    assert g["gpu"] == "NVIDIA H100 SXM5 80GB" and g["note"] is None and g["clock_mhz"] == 500
     first = g["layers"][0]
     m, n, k = first["m"], first["n"], first["k"]
     expected = predict(
@@ -121,7 +122,20 @@ BAD = Path(__file__).resolve().parent / "data"
         ({}, ["missing.csv"], "cannot read topology 'missing.csv'"),
         ({}, [GEMMS, "--cycle-model", "exact"], "--cycle-model: unknown cycle model"),
         ({}, [GEMMS, "--gpu", "Z9000"], "--gpu: unknown GPU 'Z9000'"),
-        ({}, [GEMMS, "--bandwidth", "fast"], "argument --bandwidth: invalid float value"),
+        ({}, [GEMMS, "--bandwidth", "fast"], r"argument --bandwidth: 'fast' is not a number \(words/cycle\)"),
+        (
+            {},
+            [GEMMS, "--bandwidth", "nan"],
+            r"argument --bandwidth: 'nan' is not a finite number \(words/cycle\)",
+        ),
+        (
+            {},
+            [GEMMS, "--gpu", "h100_sxm5", "--clock-mhz", "nan"],
+            r"--clock-mhz: 'nan' is not a finite number \(MHz\)",
+        ),
+        ({}, [GEMMS, "--clock-mhz", "500"], "--clock-mhz applies only with --gpu or --spec-file"),
+        ({}, [GEMMS, "--gpu", "H100"], r"ambiguous GPU 'H100': .*\(h100_sxm5\), .*\(h100_pcie\)"),
+        ({}, [GEMMS, "--ceilings", "c.json"], "--ceilings applies only with --gpu or --spec-file"),
         ({}, [GEMMS, "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
@@ -251,8 +265,10 @@ def test_bad_objectives_exit_2(capsys, objective, message):
         (["--rows", "0,8"], "--rows: expected positive numbers"),
         (["--shapes", "8by8"], "--shapes: expected ROWSxCOLS"),
         (["--dataflows", "os,xs"], "unknown dataflow 'xs'"),
-        (["--sram-kb", "8", "--ifmap-kb", "4"], "either --sram-kb or"),
-        (["--top", "0"], "--top must be at least 1"),
+        (["--sram-kb", "8", "--ifmap-kb", "4"], "--sram-kb and --ifmap-kb cannot be given together"),
+        (["--shapes", "8x8", "--rows", "8"], "--shapes and --rows cannot be given together"),
+        (["--top", "0"], "--top: 0 configurations is out of range: it must be at least 1"),
+        (["--pe-area", "inf"], r"--pe-area: 'inf' is not a finite number \(mm\^2\)"),
         (["--rows", "1..4096", "--cols", "1..4096", "--max-configs", "10"], "more than --max-configs 10"),
         (
             ["--shapes", "64x64", "--filter-kb", "1", "--dataflows", "ws"],

@@ -110,8 +110,9 @@ def test_list_names_every_model(capsys):
     [
         (["llama-9b", *PREFILL[1:]], "unknown model 'llama-9b'; known: llama-7b"),
         ([*DECODE[:3], "--context", "4096", *DECODE[-2:]], "longer than LLaMA-7B allows (2048 tokens)"),
-        ([*PREFILL, "--batch", "0"], "batch must be a positive integer, got 0"),
-        ([*PREFILL[:3], "--seq", "0", *PREFILL[-2:]], "seq must be a positive integer"),
+        ([*PREFILL, "--batch", "0"], "--batch: 0 sequences is out of range: it must be at least 1"),
+        ([*PREFILL[:3], "--seq", "0", *PREFILL[-2:]], "--seq: 0 tokens is out of range"),
+        ([*PREFILL[:3], "--seq", "1e400", *PREFILL[-2:]], "--seq: '1e400' is not a whole number (tokens)"),
         (["llama-7b", "--phase", "decode", "--gpu", "h100_sxm5"], "decode needs --context"),
         ([*PREFILL[:3], *PREFILL[-2:]], "prefill needs --seq"),
         (["llama-7b", "--seq", "8", "--gpu", "h100_sxm5"], "--phase is required"),
@@ -119,10 +120,13 @@ def test_list_names_every_model(capsys):
         ([*PREFILL[:-1], "tpu9"], "unknown GPU 'tpu9'"),
         ([*PREFILL, "--tile", "128x128"], "--tile must look like 128x128x64"),
         ([*PREFILL, "--weights", "int4", "--group", "100"], "do not divide"),
+        ([*PREFILL, "--group", "64"], "--group applies only with --weights"),
         ([*PREFILL, "--ceilings", "/nonexistent/c.json"], "c.json"),
         ([*PREFILL, "--plot", "/tmp/x.gif"], "must end in .png"),
         ([*PREFILL, "--phase", "train"], "invalid choice: 'train'"),
-        ([*PREFILL, "--batch", "two"], "invalid int value: 'two'"),
+        ([*PREFILL, "--batch", "two"], "--batch: 'two' is not a whole number (sequences)"),
+        (["--list", "llama-7b"], "--list and NAME cannot be given together"),
+        ([*PREFILL, "--dataflow", "a_stationary"], "--dataflow applies only with --tile"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, words):
@@ -149,9 +153,10 @@ def test_runs_through_gpubench_with_torch_unimportable():
     assert json.loads(p.stdout)["predicted_s"] > 0
 
 
-def test_ceilings_of_another_gpu_are_noted(capsys):
+def test_ceilings_of_another_gpu_model_are_refused(capsys):
+    """The H100's ceilings are not the H200's: presenting them as its figures would mislead."""
     argv = [*DECODE[:-1], "h200_sxm", "--ceilings", CEILINGS, "--json"]
-    assert model_cli.main(argv) == 0
+    assert model_cli.main(argv) == 2
     captured = capsys.readouterr()
     assert "measured on NVIDIA H100 80GB HBM3, not on NVIDIA H200 SXM 141GB" in captured.err
-    assert json.loads(captured.out)["measured_ceilings"].startswith("NVIDIA H100 80GB HBM3")
+    assert captured.out == "" and captured.err.count("\n") == 1

@@ -43,6 +43,28 @@ def test_configs_have_their_published_parameter_counts(key, billions, rel):
     assert MODELS[key].sources, "every config names where its figures come from"
 
 
+@pytest.mark.parametrize(
+    "key, stated, table3_ffn, table3_billions",
+    [
+        ("llama-3-8b", 8.03, 6144, 4.8),
+        ("llama-3-70b", 70.6, 12288, 38.3),
+        ("llama-3-405b", 405.9, 20480, 202.9),
+    ],
+)
+def test_llama3_ffn_and_vocabulary_are_the_released_configs(key, stated, table3_ffn, table3_billions):
+    """The paper's Table 3 as some copies print it (FFN 6,144 / 12,288 / 20,480, vocabulary 128,000) does not
+    give the stated sizes; the released config.json's figures do. The note says so, with these numbers."""
+    from dataclasses import replace
+
+    cfg = MODELS[key]
+    table3 = replace(cfg, ffn=table3_ffn, vocab=128_000).params() / 1e9
+    assert table3 == pytest.approx(table3_billions, abs=0.05)
+    note = next(n for n in cfg.notes if "config.json" in n)
+    assert f"{table3_billions:g}" in note and f"{stated:g}" in note
+    assert cfg.params() / 1e9 == pytest.approx(stated, rel=0.005)
+    assert any("intermediate_size" in s for s in cfg.sources)
+
+
 def test_gemm_flops_per_token_are_two_per_parameter():
     """Decode: every new token multiplies by every weight matrix once: 2 FLOPs a parameter, exactly, for
     the projections and the LM head; with the embedding table (gathered, not multiplied) about 2 x params."""

@@ -9,7 +9,7 @@ Standard library only. A config of one's own is a JSON object with the same fiel
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 __all__ = [
@@ -103,9 +103,24 @@ _LLAMA1 = "Touvron et al., LLaMA: Open and Efficient Foundation Language Models,
 _LLAMA1_CODE = (
     "facebookresearch/llama (v1) model.py: FFN size 2/3 x 4 x hidden rounded up to a multiple of 256"
 )
-_LLAMA3 = "Llama Team, The Llama 3 Herd of Models, arXiv:2407.21783 (2024), Table 3"
-_LLAMA3_CARD = "Meta Llama 3 model card and released config.json (vocab_size 128256, 8192-token context)"
-_LLAMA31_CARD = "Meta Llama 3.1 model card and released config.json (131072-token context)"
+_LLAMA3 = (
+    "Llama Team, The Llama 3 Herd of Models, arXiv:2407.21783 (2024), Table 3: layers, model dimension, "
+    "attention and key/value heads"
+)
+_LLAMA3_CARD = (
+    "Meta Llama 3 model card and released config.json: intermediate_size (FFN) 14336 (8B) and 28672 (70B), "
+    "vocab_size 128256, 8192-token context"
+)
+_LLAMA31_CARD = (
+    "Meta Llama 3.1 model card and released config.json: intermediate_size 53248 (405B), vocab_size 128256, "
+    "131072-token context"
+)
+# The FFN sizes and vocabulary disagree between sources: say which are used and why.
+_LLAMA3_CONFLICT = (
+    "FFN size and vocabulary are the released config.json's (14,336 / 28,672 / 53,248; 128,256), which give "
+    "the stated sizes (8.03 / 70.6 / 405.9 B parameters). Table 3 as some copies of the paper print it says "
+    "FFN 6,144 / 12,288 / 20,480 and a 128,000-token vocabulary, which give 4.8 / 38.3 / 202.9 B: not used"
+)
 _GPT3 = (
     "Brown et al., Language Models are Few-Shot Learners, arXiv:2005.14165 (2020), Table 2.1 and section 2.1"
 )
@@ -144,6 +159,7 @@ MODELS: dict[str, ModelConfig] = {
             max_context=8192,
             **_LLAMA,
             sources=(_LLAMA3, _LLAMA3_CARD),
+            notes=(_LLAMA3_CONFLICT,),
         ),
         ModelConfig(
             "llama-3-70b",
@@ -158,6 +174,7 @@ MODELS: dict[str, ModelConfig] = {
             max_context=8192,
             **_LLAMA,
             sources=(_LLAMA3, _LLAMA3_CARD),
+            notes=(_LLAMA3_CONFLICT,),
         ),
         ModelConfig(
             "llama-3-405b",
@@ -172,7 +189,7 @@ MODELS: dict[str, ModelConfig] = {
             max_context=131072,
             **_LLAMA,
             sources=(_LLAMA3, _LLAMA31_CARD),
-            notes=("405B was released as Llama 3.1 only, with the 128K context",),
+            notes=("405B was released as Llama 3.1 only, with the 128K context", _LLAMA3_CONFLICT),
         ),
         ModelConfig(
             "gpt-3-175b",
@@ -234,9 +251,12 @@ def from_json(path: str | Path) -> ModelConfig:
         raise ConfigError(f"{p}: unknown fields {unknown}; allowed: {sorted(known)}")
     raw.setdefault("key", p.stem)
     raw.setdefault("name", raw["key"])
+    required = [f.name for f in fields(ModelConfig) if f.default is MISSING and f.name not in ("key", "name")]
+    if missing := [name for name in required if name not in raw]:
+        raise ConfigError(f"{p}: missing fields {', '.join(missing)} (a config needs {', '.join(required)})")
+    for name in ("sources", "notes"):
+        if not isinstance(raw.get(name, []), list) or not all(isinstance(x, str) for x in raw.get(name, [])):
+            raise ConfigError(f"{p}: {name} must be a list of strings")
     raw["sources"] = tuple(raw.get("sources", (str(p),)))
     raw["notes"] = tuple(raw.get("notes", ()))
-    try:
-        return ModelConfig(**raw)
-    except TypeError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    return ModelConfig(**raw)

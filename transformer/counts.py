@@ -11,7 +11,17 @@ and written once; the per-row statistics of a norm are fp32.
 
 from __future__ import annotations
 
-__all__ = ["Count", "elementwise", "norm", "rope", "softmax"]
+__all__ = [
+    "Count",
+    "dropout",
+    "elementwise",
+    "elementwise_backward",
+    "norm",
+    "norm_backward",
+    "rope",
+    "softmax",
+    "softmax_backward",
+]
 
 STAT_BYTES = 4  # fp32 per-row statistics (mean, variance, rms) in every norm here
 
@@ -64,6 +74,22 @@ def norm(kind: str, rows: int, cols: int, size: int, fused: bool = True) -> list
     ]
 
 
+def norm_backward(kind: str, rows: int, cols: int, size: int) -> Count:
+    """The fused backward of a norm from the forward's saved per-row statistics (fp32): dx, and the weight's
+    (and LayerNorm's bias's) gradient. LayerNorm counts what the layernorm_bwd workload counts."""
+    n, r, c = rows * cols, rows, cols
+    N, R, C = n * size, r * STAT_BYTES, c * size
+    if kind == "layernorm":
+        # xhat (2), g = w dy (1), sum xhat g (2), sum g (1), dx (4), dw += dy xhat (2), db += dy (1)
+        flops = 2 * n + n + 2 * n + n + 4 * n + 2 * n + n
+        return Count(flops, N + N + C + R + R + N + C + C, "layernorm backward: read dy, x, w, mean, rstd")
+    if kind == "rmsnorm":
+        # xhat = x rrms (1), g = w dy (1), sum xhat g (2), dx = (g - xhat c) rrms (3), dw += dy xhat (2)
+        flops = n + n + 2 * n + 3 * n + 2 * n
+        return Count(flops, N + N + C + R + N + C, "rmsnorm backward: read dy, x, w, rrms; write dx, dw")
+    raise ValueError(f"unknown norm {kind!r}; expected rmsnorm or layernorm")
+
+
 def softmax(rows: int, cols: int, size: int, fused: bool = True) -> list[Count]:
     """Row softmax of a [rows, cols] tensor (the materialised attention scores): max, subtract, exp,
     sum, divide: 5 FLOPs an element."""
@@ -96,6 +122,46 @@ def elementwise(kind: str, elements: int, size: int, extra_read: int = 0) -> Cou
         raise ValueError(f"unknown elementwise operator {kind!r}; known: {', '.join(ELEMENTWISE_FLOPS)}")
     reads = ELEMENTWISE_INPUTS[kind] * elements * size + extra_read
     return Count(ELEMENTWISE_FLOPS[kind] * elements, reads + elements * size, kind)
+
+
+# FLOPs per element of the elementwise operators' backward (reads: the forward's inputs and the output's
+# gradient; writes: one gradient per input).
+ELEMENTWISE_BACKWARD_FLOPS = {
+    "add": 1,  # the residual: the skip's and the branch's gradients summed where they meet
+    # sigmoid (negate, exp, add, divide: 4), silu = g s (1), du = dy silu (1),
+    # dsilu = s (1 + g (1 - s)) (4), dg = dy u dsilu (2)
+    "silu_mul": 12,
+    # tanh form: inner (5), tanh (1), 0.5 (1 + t) (2), 1 - t^2 (2), inner' = c (1 + 3a x^2) (3),
+    # gelu' = 0.5 (1 + t) + 0.5 x (1 - t^2) inner' (4), dx = dy gelu' (1)
+    "gelu": 18,
+}
+ELEMENTWISE_BACKWARD_READS = {"add": 2, "silu_mul": 3, "gelu": 2}  # tensors read: inputs and dy
+ELEMENTWISE_BACKWARD_WRITES = {"add": 1, "silu_mul": 2, "gelu": 1}
+DROPOUT_MASK_BYTES = 1  # one byte per element: torch keeps the mask as bool
+
+
+def elementwise_backward(kind: str, elements: int, size: int) -> Count:
+    """The backward of an elementwise operator over `elements` outputs."""
+    if kind not in ELEMENTWISE_BACKWARD_FLOPS:
+        known = ", ".join(ELEMENTWISE_BACKWARD_FLOPS)
+        raise ValueError(f"no backward count for elementwise operator {kind!r}; known: {known}")
+    moved = (ELEMENTWISE_BACKWARD_READS[kind] + ELEMENTWISE_BACKWARD_WRITES[kind]) * elements * size
+    return Count(ELEMENTWISE_BACKWARD_FLOPS[kind] * elements, moved, f"{kind} backward")
+
+
+def dropout(elements: int, size: int, backward: bool = False) -> Count:
+    """Dropout over `elements` values: forward reads x and writes y and the mask; backward reads dy and
+    the mask and writes dx. One multiply an element (by the mask, scaled); the random draw not counted."""
+    mask = elements * DROPOUT_MASK_BYTES
+    if backward:
+        return Count(elements, elements * size + mask + elements * size, "dropout backward: read dy, mask")
+    return Count(elements, elements * size + elements * size + mask, "dropout: read x, write y and mask")
+
+
+def softmax_backward(rows: int, cols: int, size: int) -> Count:
+    """dS = P (dP - rowsum(P dP)) in one kernel: read P and dP, write dS; 4 FLOPs an element."""
+    n = rows * cols
+    return Count(4 * n, 3 * n * size, "softmax backward: read P, dP, write dS")
 
 
 def rope(tokens: int, positions: int, heads: int, kv_heads: int, head_dim: int, size: int) -> Count:

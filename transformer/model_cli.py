@@ -1,12 +1,15 @@
 """`gpubench model NAME --phase prefill|decode --seq N --batch B [--context N] --gpu GPU`: a transformer's
-operators on a GPU's roofline.
+operators on a GPU's roofline (the GPU of the database, or yours with --spec-file; --what-if asks hardware
+questions; roofline.target resolves them).
 
 Every operator of a layer (norms, QKV and O projections, rotary embedding, attention, activation, MLP
 GEMMs, residual adds) and of the model (embedding, final norm, LM head) with FLOPs, bytes, intensity, the
 roof that binds and the predicted time on the GPU's datasheet (and on measured ceilings with --ceilings);
 per-layer and model totals, tokens per second, the memory footprint and whether it fits. What-ifs
-(--weights, --fusion off, --tile) are each set against the baseline. Runs without torch or a GPU.
-Exit 0, or 2 on a usage or input error (one line on stderr).
+(--weights, --fusion off, --tile) are each set against the baseline. Where the GPU lacks an operator's unit
+(bf16 tensor cores on a V100) the operator runs on a stated fallback, or has no time and the command says
+why (roofline.rates). Runs without torch or a GPU. Exit 0; 1 when an operator is refused (no total is
+given); 2 on a usage or input error (one line on stderr).
 """
 
 from __future__ import annotations
@@ -14,32 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from gpubench import results
+from gpubench.cliargs import PLOT_SUFFIXES, count, needs, output_file_problem, refuse_together, standalone
 from gpubench.exits import usage_error
 from gpubench.opcount import WEIGHT_FORMATS
-from gpubench.results import ResultsError, finite_or_none
-from gpubench.roofline.specs import get_spec, match_gpu
+from gpubench.results import finite_or_none
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 from gpubench.roofline.tiling import DATAFLOWS
 from gpubench.transformer import render
+from gpubench.transformer.args import DEFAULT_DATAFLOW, scenario
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
 from gpubench.transformer.predict import predict_model
-from gpubench.transformer.scenario import DTYPES, PHASES, Scenario, ScenarioError, check
+from gpubench.transformer.scenario import DTYPES, PHASES, ScenarioError
 from gpubench.transformer.whatif import WhatIf
 
 PROG = "gpubench model"
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-
-
-def one_line_errors(p: argparse.ArgumentParser, prog: str) -> argparse.ArgumentParser:
-    """argparse's own usage errors as the suite's one line on stderr, exit 2."""
-
-    def error(message: str):
-        sys.exit(usage_error(prog, message))
-
-    p.error = error
-    return p
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -47,19 +39,21 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the known models and exit")
     p.add_argument("--phase", choices=PHASES, help="prefill (a prompt of --seq tokens) or decode (one step)")
     p.add_argument(
-        "--seq", type=int, help="new tokens per sequence: the prompt (prefill), 1 by default (decode)"
-    )
-    p.add_argument("--batch", type=int, default=1, help="sequences (default 1)")
+        "--seq", type=count("tokens"),
+        help="new tokens per sequence: the prompt (prefill), 1 by default (decode)",
+    )  # fmt: skip
+    p.add_argument("--batch", type=count("sequences"), default=1, help="sequences (default 1)")
     p.add_argument(
         "--context",
-        type=int,
+        type=count("tokens"),
         help="keys the last token attends to, itself included (decode: required; prefill: --seq)",
     )
-    p.add_argument("--gpu", metavar="NAME", help="a key or name of `gpubench specs`")
+    add_target_arguments(p, "the GPU")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="bf16", help="activations and KV cache (bf16)")
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on that GPU (gpubench micro)")
     p.add_argument("--weights", choices=tuple(WEIGHT_FORMATS), help="what-if: the layers' weight format")
-    p.add_argument("--group", type=int, default=128, help="int4 scale group along K (default 128)")
+    p.add_argument(
+        "--group", type=count("elements"), default=128, help="int4 scale group along K (default 128)"
+    )
     p.add_argument(
         "--fusion",
         choices=("on", "off"),
@@ -69,7 +63,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--tile", metavar="TMxTNxTK", help="what-if: GEMM bytes from the tiling model for this tile"
     )
-    p.add_argument("--dataflow", choices=DATAFLOWS, default="output_stationary", help="with --tile")
+    p.add_argument("--dataflow", choices=DATAFLOWS, help=f"with --tile (default {DEFAULT_DATAFLOW})")
     p.add_argument(
         "--logits",
         choices=("last", "all"),
@@ -78,6 +72,11 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--plot", metavar="FILE", help="time per operator class, stacked (.png, .svg or .pdf)")
+    needs(p, "--dataflow", "--tile", "the dataflow is the tiled GEMMs'")
+    needs(p, "--group", "--weights", "it is the int4 weights' scale group")
+    refuse_together(p, "--list", ("model", "NAME"), "--phase", "--gpu", "--spec-file", "--what-if",
+                    "--ceilings", "--tile", "--plot",
+                    why="--list lists the models and does nothing else")  # fmt: skip
     return p
 
 
@@ -86,71 +85,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "model", help="a transformer's operators on a GPU's roofline", description=__doc__.split("\n\n")[0]
     )
     configure(p)
-    one_line_errors(p, PROG)
     p.set_defaults(func=run)
     return p
-
-
-def _tile(text: str | None) -> tuple[int, int, int] | None:
-    if text is None:
-        return None
-    parts = text.lower().split("x")
-    if len(parts) != 3 or not all(x.isdigit() and int(x) > 0 for x in parts):
-        raise ScenarioError(f"--tile must look like 128x128x64 (three positive integers), got {text!r}")
-    return tuple(int(x) for x in parts)  # type: ignore[return-value]
-
-
-def scenario(args, cfg) -> Scenario:
-    if args.phase is None:
-        raise ScenarioError("--phase is required (prefill or decode)")
-    seq = args.seq if args.seq is not None else (1 if args.phase == "decode" else None)
-    if seq is None:
-        raise ScenarioError("prefill needs --seq (the prompt's tokens per sequence)")
-    context = args.context if args.context is not None else (seq if args.phase == "prefill" else None)
-    if context is None:
-        raise ScenarioError("decode needs --context (the keys the new token attends to, itself included)")
-    sc = Scenario(
-        args.phase,
-        args.batch,
-        seq,
-        context,
-        args.dtype,
-        args.weights,
-        args.group,
-        args.fusion == "on",
-        _tile(args.tile),
-        args.dataflow,
-        args.logits,
-    )
-    check(cfg, sc)
-    for _, alt in sc.whatifs():
-        check(cfg, alt)
-    return sc
-
-
-def measured_ceilings(args, spec):
-    if not args.ceilings:
-        return None, None, []
-    f = results.read_ceilings(args.ceilings)
-    notes = []
-    if match_gpu(f.gpu) != spec:  # another GPU, or one the database does not know
-        notes.append(f"the ceilings in {args.ceilings} were measured on {f.gpu}, not on {spec.name}")
-    return f.ceilings, f"{f.gpu}, {args.ceilings}", notes
-
-
-def _check_plot(path: str | None) -> str | None:
-    if path is None:
-        return None
-    p = Path(path)
-    if p.suffix.lower() not in PLOT_SUFFIXES:
-        return f"--plot {path}: the file must end in {', '.join(PLOT_SUFFIXES)}"
-    if not p.parent.is_dir() or p.is_dir():
-        return (
-            f"--plot {path}: no such folder {str(p.parent)!r}"
-            if not p.parent.is_dir()
-            else f"{path} is a folder"
-        )
-    return None
 
 
 def _list() -> str:
@@ -168,42 +104,37 @@ def run(args) -> int:
         return 0
     if not args.model:
         return usage_error(PROG, f"name a model ({', '.join(MODELS)}) or give --list")
-    if not args.gpu:
-        return usage_error(PROG, "--gpu is required (a key or name of `gpubench specs`)")
     try:
         cfg = get_model(args.model)
-        spec = get_spec(args.gpu)
+        target = target_from_args(args)
         sc = scenario(args, cfg)
-        measured, origin, notes = measured_ceilings(args, spec)
-    except (ConfigError, ScenarioError, ResultsError) as exc:
+    except (ConfigError, ScenarioError, TargetError) as exc:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
-    if (problem := _check_plot(args.plot)) is not None:
+    if problem := output_file_problem("--plot", args.plot, PLOT_SUFFIXES):
         return usage_error(PROG, problem)
-    pred = predict_model(cfg, sc, spec, measured, origin)
-    base = predict_model(cfg, sc.baseline, spec, measured, origin)
-    whatifs = [
-        WhatIf(label, base, predict_model(cfg, alt, spec, measured, origin)) for label, alt in sc.whatifs()
-    ]
+    on = (target.spec, target.measured, target.measured_origin)
+    pred, base = predict_model(cfg, sc, *on), predict_model(cfg, sc.baseline, *on)
+    whatifs = [WhatIf(label, base, predict_model(cfg, alt, *on)) for label, alt in sc.whatifs()]
     if len(whatifs) > 1:
         whatifs.append(WhatIf("all together", base, pred))
-    for note in notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
     if args.json:
-        sys.stdout.write(json.dumps(finite_or_none(render.to_json(pred, whatifs)), indent=1) + "\n")
+        doc = {**render.to_json(pred, whatifs), "target": target.to_json(), "refused": pred.refused()}
+        sys.stdout.write(json.dumps(finite_or_none(doc), indent=1) + "\n")
     else:
         sys.stdout.write(render.table(pred, whatifs))
     if args.plot:
         render.plot(pred, whatifs, args.plot)
         if not args.json:
             print(f"plot: {args.plot}")
-    return 0
+    for why in pred.refused():
+        print(f"{PROG}: refused: {why}", file=sys.stderr)
+    return 1 if pred.refused() else 0
 
 
 def main(argv=None) -> int:
-    p = one_line_errors(configure(argparse.ArgumentParser(prog=PROG, description=__doc__)), PROG)
-    return run(p.parse_args(argv))
+    return standalone(configure, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":

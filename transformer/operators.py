@@ -177,7 +177,7 @@ def _attention(cfg: ModelConfig, sc: Scenario) -> list[Operator]:
     kv = attention_bytes(b, h, kvh, d, 0, sk, s)  # K and V, once per kv head
     q_side = attention_bytes(b, h, kvh, d, sq, 0, s) // 2  # Q (or O)
     pairs = attention_pairs(sq, sk, True)
-    if sc.fusion:
+    if sc.attention_form == "flash":
         note = (
             f"flash: scores, softmax and context in one kernel; causal, {pairs:,} of {sq * sk:,} "
             f"(query, key) pairs computed (bottom-right aligned)"
@@ -206,7 +206,7 @@ def _materialised_attention(cfg: ModelConfig, sc: Scenario, q_side: int, kv: int
     half = attention_flops(b, h, d, sq, sk, False) // 2  # every pair computed, then masked
     every = f"all {sq * sk:,} pairs computed and the causal ones kept (materialised score matrix)"
     bmm = {"batch": b * h, "M": sq, "N": sk, "K": d}
-    sm = counts.softmax(b * h * sq, sk, s, fused=False)
+    sm = counts.softmax(b * h * sq, sk, s, fused=sc.fusion)
     return [
         Operator(
             "attn_scores",
@@ -226,7 +226,7 @@ def _materialised_attention(cfg: ModelConfig, sc: Scenario, q_side: int, kv: int
             sm,
             sc,
             {"rows": b * h * sq, "cols": sk},
-            note=f"softmax of S as {len(sm)} torch ops",
+            note="softmax of S fused" if sc.fusion else f"softmax of S as {len(sm)} torch ops",
         ),
         Operator(
             "attn_context",

@@ -35,7 +35,8 @@ class OpTime:
     bound: str  # "memory" or "compute": the roof that binds the operator's (flops, bytes)
     attainable_tflops: float | None
     terms: dict[str, float] = field(default_factory=dict)
-    note: str | None = None
+    note: str | None = None  # a stated fallback, or why there is no time (roofline.rates)
+    refused: bool = False
 
     def to_json(self) -> dict:
         return {
@@ -45,6 +46,7 @@ class OpTime:
             "attainable_tflops": self.attainable_tflops,
             "terms": self.terms,
             "note": self.note,
+            "refused": self.refused,
         }
 
 
@@ -59,8 +61,9 @@ def op_time(op: Operator, machine: Machine) -> OpTime:
     for e in ests:
         for name, t in e.terms.items():
             terms[name] = terms.get(name, 0.0) + t
-    p = predict(op.flops, op.bytes, op.dtype, machine.ceilings, uses_tensor_cores=op.tensor_cores)
-    return OpTime(total, longest.limit, p.bound, p.attainable_tflops, terms, p.note)
+    p = predict(op.flops, op.bytes, op.dtype, machine.ceilings, op.tensor_cores, gpu=machine.spec)
+    refused = any(e.refused for e in ests)
+    return OpTime(total, longest.limit, p.bound, p.attainable_tflops, terms, p.note, refused)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,10 @@ class ModelPrediction:
         kv = 2 * self.cfg.layers * self.sc.batch * self.sc.context * self.cfg.kv_dim * s
         largest = max(max((p.bytes for p in r.op.parts), default=r.op.activation_bytes) for r in self.rows)
         return Memory(weights, kv, largest, self.spec.mem_bytes)
+
+    def refused(self) -> list[str]:
+        """Why operators have no time on this GPU (roofline.rates: a unit it lacks, no fallback)."""
+        return sorted({f"{r.op.name}: {t.note}" for r in self.rows for t in r.times.values() if t.refused})
 
     def notes(self) -> list[str]:
         out = {t.note for r in self.rows for t in r.times.values() if t.note}

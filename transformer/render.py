@@ -8,7 +8,7 @@ from gpubench.fmt import DASH, fmt_bytes, fmt_pct, fmt_sig, fmt_time
 from gpubench.transformer.predict import ModelPrediction, Row
 from gpubench.transformer.whatif import WhatIf, changes
 
-__all__ = ["KINDS", "plot", "si", "table", "to_json"]
+__all__ = ["KINDS", "columns", "plot", "si", "table", "to_json"]
 
 KINDS = ("gemm", "attention", "softmax", "norm", "elementwise", "embedding")
 
@@ -23,7 +23,8 @@ def si(x) -> str:
     return fmt_sig(x)
 
 
-def _columns(rows: list[list[str]], right: set[int]) -> list[str]:
+def columns(rows: list[list[str]], right: set[int]) -> list[str]:
+    """Rows of cells as aligned lines: the columns in `right` right-aligned, the others left."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     cell = lambda i, x: x.rjust(widths[i]) if i in right else x.ljust(widths[i])  # noqa: E731
     return ["  ".join(cell(i, x) for i, x in enumerate(r)).rstrip() for r in rows]
@@ -126,7 +127,7 @@ def table(p: ModelPrediction, whatifs: list[WhatIf] = ()) -> str:
     ]
     rows = [_header(p)] + [_op_cells(r, p) for r in p.rows]
     rows += [_sum_cells("one layer", p, p.layer_rows(), True), _sum_cells("model", p, p.rows, False)]
-    lines += _columns(rows, right={1, 2, 3, 4, 6, 8, 10})
+    lines += columns(rows, right={1, 2, 3, 4, 6, 8, 10})
     lines += ["", *_totals_lines(p), *_memory_lines(p), "", "notes:"]
     lines += [f"  {r.op.name}: {r.op.note}" for r in p.rows if r.op.note and _worth_a_note(r)]
     lines += [f"  {n}" for n in (*p.notes(), *cfg.notes)]
@@ -163,7 +164,7 @@ def _whatif_lines(w: WhatIf) -> list[str]:
             ]
         )
     if len(rows) > 1:
-        lines += ["  " + line for line in _columns(rows, right=set())]
+        lines += ["  " + line for line in columns(rows, right=set())]
     return lines
 
 

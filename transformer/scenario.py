@@ -14,9 +14,10 @@ from gpubench.opcount import WEIGHT_FORMATS
 from gpubench.roofline.tiling import DATAFLOWS
 from gpubench.transformer.configs import ModelConfig
 
-__all__ = ["DTYPES", "PHASES", "Scenario", "ScenarioError", "check"]
+__all__ = ["ATTENTION_FORMS", "DTYPES", "PHASES", "Scenario", "ScenarioError", "check"]
 
 PHASES = ("prefill", "decode")
+ATTENTION_FORMS = ("flash", "materialised")
 DTYPES = ("fp16", "bf16", "fp32")  # activations, KV cache and unquantised weights
 
 
@@ -37,6 +38,9 @@ class Scenario:
     tile: tuple[int, int, int] | None = None  # (tm, tn, tk): GEMM bytes from roofline.tiling
     dataflow: str = "output_stationary"
     logits: str = "last"  # prefill: logits of each sequence's last token ("last") or of every token ("all")
+    # "flash" or "materialised" (the score matrix written to DRAM, as before flash attention); None
+    # follows `fusion`. A materialised attention with fusion on has a fused softmax kernel (Megatron's).
+    attention: str | None = None
 
     @property
     def tokens(self) -> int:
@@ -47,9 +51,15 @@ class Scenario:
         return int(dtypes.itemsize(self.dtype))
 
     @property
+    def attention_form(self) -> str:
+        return self.attention or ("flash" if self.fusion else "materialised")
+
+    @property
     def baseline(self) -> Scenario:
         """The same run without what-ifs: weights in the dtype, fused, compulsory GEMM bytes."""
-        return replace(self, weights=None, fusion=True, tile=None, dataflow="output_stationary")
+        return replace(
+            self, weights=None, fusion=True, tile=None, dataflow="output_stationary", attention=None
+        )
 
     def whatifs(self) -> list[tuple[str, Scenario]]:
         """(label, scenario) for each what-if this scenario applies, alone on the baseline."""
@@ -59,6 +69,8 @@ class Scenario:
             out.append((f"weights {self.weights}{group}", replace(base, weights=self.weights)))
         if not self.fusion:
             out.append(("fusion off", replace(base, fusion=False)))
+        if self.attention is not None and self.attention != base.attention_form:
+            out.append((f"attention {self.attention}", replace(base, attention=self.attention)))
         if self.tile is not None:
             t = "x".join(map(str, self.tile))
             out.append((f"tile {t} {self.dataflow}", replace(base, tile=self.tile, dataflow=self.dataflow)))
@@ -99,6 +111,8 @@ def check(cfg: ModelConfig, sc: Scenario) -> None:
         bad = sorted({k for k in (cfg.hidden, cfg.q_dim, cfg.ffn) if k % sc.group})
         if bad:
             raise ScenarioError(f"{sc.weights} groups of {sc.group} do not divide the GEMMs' K {bad}")
+    if sc.attention is not None and sc.attention not in ATTENTION_FORMS:
+        raise ScenarioError(f"attention must be one of {', '.join(ATTENTION_FORMS)}, got {sc.attention!r}")
     if sc.logits not in ("last", "all"):
         raise ScenarioError(f"logits must be 'last' or 'all', got {sc.logits!r}")
     if sc.tile is not None:

@@ -3,9 +3,8 @@ workloads (entry points of installed packages, `--workload-module PATH`) with wh
 
 from __future__ import annotations
 
-import sys
-
 from gpubench.cliargs import add_workload_module_option
+from gpubench.exits import usage_error
 from gpubench.fmt import shape_label
 from gpubench.kernels.plugins import load_for_command
 
@@ -25,8 +24,7 @@ def run(args) -> int:
     from gpubench import kernels
 
     if problem := load_for_command(args.workload_module, PROG):
-        print(f"{PROG}: error: {problem}", file=sys.stderr)
-        return 2
+        return usage_error(PROG, problem)
     for w in kernels.REGISTRY.values():
         origin = kernels.REGISTRY.origin(w.name)
         print(f"{w.name}: {w.description}" + (f"   [plug-in: {origin}]" if origin else ""))

@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 from gpubench.bench.micro import FAMILIES, cuda_sources
+from gpubench.exits import usage_error
 
+PROG = "gpubench micro"
 NO_GPU_EXIT = 2
 
 
@@ -66,15 +68,10 @@ def run(args) -> int:
     families = list(dict.fromkeys(args.only or FAMILIES))
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
-        print(
-            f"gpubench micro: unknown micro-benchmark(s) {', '.join(unknown)}; known: {', '.join(FAMILIES)}",
-            file=sys.stderr,
-        )
-        return 2
-    problem = unwritable(args.out) if args.out else None
-    if problem:
-        print(f"gpubench micro: --out: {problem}", file=sys.stderr)
-        return 2
+        known = ", ".join(FAMILIES)
+        return usage_error(PROG, f"unknown micro-benchmark(s) {', '.join(unknown)}; known: {known}")
+    if args.out and (problem := unwritable(args.out)):
+        return usage_error(PROG, f"--out: {problem}")
     ok, why = _has_gpu()
     if not ok:
         print(

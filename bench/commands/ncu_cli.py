@@ -14,11 +14,11 @@ results file of another GPU model than this one.
 
 from __future__ import annotations
 
-import math
 import shlex
 import tempfile
 from pathlib import Path
 
+from gpubench.cliargs import count, number
 from gpubench.exits import EXIT_FOUND, EXIT_OK, usage_error
 
 PROG = "gpubench ncu"
@@ -36,18 +36,18 @@ def add_parser(subparsers):
     p.add_argument("--variant", nargs="+", metavar="V", help="only records of these variants")
     p.add_argument("--largest", action="store_true", help="per workload, variant, dtype and mode only the "
                    "record with the longest median (the largest shape)")  # fmt: skip
-    p.add_argument("--min-time", type=float, default=0.0, metavar="US",
+    p.add_argument("--min-time", type=number("us", 0), default=0.0, metavar="US",
                    help="only records with a median of at least US microseconds")  # fmt: skip
-    p.add_argument("--limit", type=int, metavar="N", help="at most N records")
-    p.add_argument(
-        "--calls", type=int, default=3, help=f"profiled calls per record (1 to {MAX_CALLS}; default 3)"
-    )
+    p.add_argument("--limit", type=count("records"), metavar="N", help="at most N records")
+    p.add_argument("--calls", type=count("calls", 1, MAX_CALLS), default=3,
+                   help=f"profiled calls per record (1 to {MAX_CALLS}; default 3)")  # fmt: skip
     p.add_argument(
         "--ncu", metavar="PATH", help="the ncu executable (default: ncu on PATH, /usr/local/cuda/bin)"
     )
     p.add_argument("--ncu-args", default="", metavar="ARGS",
                    help="more ncu options as one shell-quoted string, e.g. '--set full'")  # fmt: skip
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="limit of one ncu process (s)")
+    p.add_argument("--timeout", type=number("s", 0, low_open=True), default=600.0, metavar="S",
+                   help="limit of one ncu process (s)")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="list the records and the ncu command, and exit")
     p.set_defaults(func=run)
     return p
@@ -66,13 +66,6 @@ def _check(args):
     from gpubench.bench.ncu import records as ncu
     from gpubench.outpath import unwritable
 
-    if not (1 <= args.calls <= MAX_CALLS):
-        return f"--calls must be 1 to {MAX_CALLS}, got {args.calls}"
-    # NaN passes every `< 0` test (all comparisons with NaN are false), and inf is no time either
-    finite = math.isfinite(args.min_time) and math.isfinite(args.timeout)
-    bad_limit = args.limit is not None and args.limit < 1
-    if not (finite and args.min_time >= 0 and args.timeout > 0) or bad_limit:
-        return "--min-time must be a number >= 0, --limit >= 1 and --timeout a number > 0"
     try:
         extra = shlex.split(args.ncu_args)
     except ValueError as exc:
@@ -82,7 +75,7 @@ def _check(args):
     except results.ResultsError as exc:
         return str(exc)
     out = _out_path(args)
-    if problem := unwritable(out):
+    if problem := unwritable(out, create=not args.dry_run):
         return f"--out: {problem}"
     recs = ncu.choose(run, args.workload, args.variant, args.largest, args.min_time * 1e-6, args.limit)
     if not recs:
@@ -136,6 +129,7 @@ def profile_into(
 ) -> int:
     """Profile `recs` (records of `run_`), store each one's NcuProfile in it and write the run to `out`."""
     from gpubench import results
+    from gpubench.bench.ncu import records as ncu
     from gpubench.bench.ncu.launch import profile_records
     from gpubench.fmt import fmt_time
 
@@ -156,6 +150,8 @@ def profile_into(
         else:
             missing += 1
             echo(f"  {rec.label}: not profiled: {prof.reason}")
+    if gap := ncu.missing_metrics(profiles):
+        echo(f"{PROG}: {gap}")
     results.write(run_, out)
     echo(f"{PROG}: {len(recs) - missing} of {len(recs)} records profiled -> {out}")
     return EXIT_FOUND if missing else EXIT_OK

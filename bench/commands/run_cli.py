@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from gpubench.bench.run.plan import PROFILES, PlanError, build_plan
-from gpubench.cliargs import add_workload_module_option
+from gpubench.cliargs import add_workload_module_option, needs, number, refuse_together
 from gpubench.exits import usage_error
 from gpubench.kernels.plugins import load_for_command
 from gpubench.results import MODES
@@ -69,7 +69,7 @@ def add_parser(subparsers):
         "--ceilings", metavar="PATH", help="measured ceilings file (gpubench micro) to predict against"
     )
     p.add_argument(
-        "--sustained", metavar="SECONDS", type=_seconds,
+        "--sustained", metavar="SECONDS", type=number("s", 0, MAX_SUSTAINED_S, low_open=True),
         help="measure every record a second time after SECONDS of back-to-back calls (the GPU at the clocks "
         "and power it settles to under load), stored beside the first, burst measurement (at most 600)",
     )  # fmt: skip
@@ -89,19 +89,12 @@ def add_parser(subparsers):
         help="run exactly the plan items in FILE (a JSON list, as `gpubench submit` writes for each job) "
         "instead of a --workload/--variant/--dtype/--mode selection",
     )  # fmt: skip
+    needs(p, "--balance-from", "--gpus", "it balances the split across GPUs")
+    refuse_together(
+        p, "--items", "--workload", "--variant", "--dtype", "--mode", why="--items fixes the plan"
+    )
     p.set_defaults(func=run)
     return p
-
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (0 < value <= MAX_SUSTAINED_S):
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, {MAX_SUSTAINED_S}] seconds")
-    return value
 
 
 def _has_gpu() -> bool:
@@ -111,10 +104,11 @@ def _has_gpu() -> bool:
 
 
 def _check_files(args) -> str | None:
+    """What is wrong with --out or --ceilings; a dry run checks them too, creating nothing."""
     from gpubench import results
     from gpubench.outpath import unwritable
 
-    if args.out and (problem := unwritable(args.out)):
+    if args.out and (problem := unwritable(args.out, create=not args.dry_run)):
         return f"--out: {problem}"
     if args.ceilings:
         try:
@@ -125,7 +119,7 @@ def _check_files(args) -> str | None:
 
 
 def _multi_gpu_problem(args) -> str | None:
-    """What is wrong with --gpus, --balance-from or --items, before anything is loaded."""
+    """What is wrong with --gpus, before anything is loaded."""
     from gpubench.bench.fleet.gpus import GpuSelectionError, parse_spec
 
     if args.gpus is not None:
@@ -133,11 +127,6 @@ def _multi_gpu_problem(args) -> str | None:
             parse_spec(args.gpus)
         except GpuSelectionError as exc:
             return str(exc)
-    elif args.balance_from:
-        return "--balance-from only applies with --gpus (it balances the split across GPUs)"
-    chosen = [f"--{k}" for k in ("workload", "variant", "dtype", "mode") if getattr(args, k)]
-    if args.items and chosen:
-        return f"--items fixes the plan: drop {', '.join(chosen)}"
     return None
 
 
@@ -157,6 +146,8 @@ def run(args) -> int:
     except PlanError as exc:
         return usage_error(PROG, str(exc))
     _warn_flop_counts(plan)
+    if problem := _check_files(args):
+        return usage_error(PROG, problem)
     if args.dry_run:
         for item in plan:
             print(item.id)
@@ -164,9 +155,6 @@ def run(args) -> int:
             print(f"left out: {note}")
         print(f"{len(plan)} items (profile {profile.name}: {profile.description})")
         return 0
-    problem = _check_files(args)
-    if problem:
-        return usage_error(PROG, problem)
     if args.sustained:  # the workers read it from their environment (bench.run.worker)
         from gpubench.results.provenance import SUSTAINED_ENV
 
@@ -229,6 +217,11 @@ def cpu_pass(args, plan) -> int:
         return 130
     print("NVRTC compile of the CUDA C sources:")
     bad = nvrtc.check_sources(_sources(workloads), Path(kernels.__file__).parents[1])
+    if not any(getattr(args, k, None) for k in ("workload", "variant", "dtype", "items", "workload_module")):
+        comm = collective_sweep(_child)
+        if comm == 130:
+            return 130
+        bad = bad or comm != 0
     print(
         "\nTo see real measurements without a GPU, render the committed reference results:\n"
         "  nox -s report   (or: gpubench report --out report/)  then open report/index.html"
@@ -236,21 +229,41 @@ def cpu_pass(args, plan) -> int:
     return max(code, 1 if bad else 0)
 
 
+def collective_sweep_command(out: Path) -> list[str]:
+    """The CPU main job's collective sweep: gloo over loopback, 2 processes, small sizes, a short rule."""
+    return [sys.executable, "-m", "gpubench.cli", "comm", "--backend", "gloo", "--ranks", "2", "--collective",
+            "all_reduce", "all_gather", "reduce_scatter", "-b", "1K", "-e", "64K", "-f", "8", "--quick",
+            "--out", str(out)]  # fmt: skip
+
+
+def collective_sweep(child) -> int:
+    """Run the collective sweep (its records are real measurements of gloo on this CPU, not of a GPU
+    interconnect) and say so; the results file goes to a temporary folder, as this pass writes none."""
+    import tempfile
+
+    print("\nCollectives: a small sweep with gloo over loopback, 2 processes on this CPU (gpubench comm: "
+          "real measurements of gloo here, beside its alpha-beta model over the loopback link the run "
+          "measures; GPU interconnects need a GPU machine):")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="gpubench-comm-cpu-") as tmp:
+        return child(collective_sweep_command(Path(tmp) / "comm.json"), dict(os.environ))
+
+
 def _child(cmd: list[str], env: dict) -> int:
-    """Run the interpreter pass; Ctrl-C or SIGTERM stops it with one line, no traceback."""
-    proc = subprocess.Popen(cmd, env=env)
-    old = signal.signal(signal.SIGTERM, lambda *a: proc.terminate())
+    """Run the interpreter pass in a process group of its own, as the orchestrator runs its workers: a
+    terminal's Ctrl-C, or a SIGINT or SIGTERM sent to this process alone, reaches this process, which
+    then stops the child at once (bench.run.orchestrate.stop_process) with one line, no traceback."""
+    from gpubench.bench.run.orchestrate import stop_process
+
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    old = signal.signal(signal.SIGTERM, lambda *a: stop_process(proc))
     try:
         code = proc.wait()
         if code < 0:  # ended by a signal (SIGTERM passed on above)
             print(f"{PROG}: stopped", file=sys.stderr)
             return 130
         return code
-    except KeyboardInterrupt:  # the child got the same Ctrl-C and ends on its own
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    except KeyboardInterrupt:
+        stop_process(proc)
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     finally:

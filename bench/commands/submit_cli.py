@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gpubench.bench.run.plan import PROFILES, PlanError
+from gpubench.cliargs import count, refuse_together
 from gpubench.exits import usage_error
 from gpubench.results import MODES
 
@@ -42,11 +43,13 @@ def add_parser(subparsers):
     where.add_argument(
         "--constraint", metavar="C", help="Slurm constraint (a GPU model's feature, e.g. h100)"
     )
-    where.add_argument("--gpus-per-node", type=int, metavar="G", help="GPUs per node (default 1)")
-    where.add_argument("--nodes", type=int, metavar="N", help="nodes per job (default 1)")
-    where.add_argument("--array", type=int, metavar="K", help="jobs the plan is split into (default 1)")
+    where.add_argument("--gpus-per-node", type=count("GPUs"), metavar="G", help="GPUs per node (default 1)")
+    where.add_argument("--nodes", type=count("nodes"), metavar="N", help="nodes per job (default 1)")
     where.add_argument(
-        "--timeout", type=int, metavar="MIN", help="each job's time limit, minutes (default 60)"
+        "--array", type=count("jobs"), metavar="K", help="jobs the plan is split into (default 1)"
+    )
+    where.add_argument(
+        "--timeout", type=count("minutes"), metavar="MIN", help="each job's time limit, minutes (default 60)"
     )
     what = p.add_argument_group("what they run (as gpubench run)")
     what.add_argument("--profile", choices=list(PROFILES), help="the bench profile (default quick)")
@@ -56,6 +59,11 @@ def add_parser(subparsers):
     what.add_argument("--balance-from", metavar="RESULTS", help="split by the times measured in this file")
     what.add_argument("--storage", help="pytest-benchmark storage root, shared (default .benchmarks)")
     what.add_argument("--ceilings", metavar="PATH", help="measured ceilings file to predict against")
+    what.add_argument(
+        "--comm", nargs=argparse.REMAINDER, metavar="COMM_ARGS",
+        help="instead of kernels, one collective job of --nodes x --gpus-per-node ranks: the rest of the "
+        "line is `gpubench comm`'s arguments (e.g. --comm --collective all_reduce -e 1G); last on the line",
+    )  # fmt: skip
     out = p.add_argument_group("the submission")
     out.add_argument(
         "--folder",
@@ -65,23 +73,17 @@ def add_parser(subparsers):
     out.add_argument("--out", metavar="FILE", help="the merged results file (default DIR/merged.json)")
     out.add_argument("--resume", action="store_true", help="submit only the items DIR's results lack")
     out.add_argument("--no-wait", action="store_true", help="return once submitted; merge later")
+    for option in ("--partition", "--account", "--constraint"):
+        refuse_together(p, "--local", option, why=f"{option} applies to --slurm only")
     p.set_defaults(func=run)
     return p
-
 
 
 def _problem(args) -> str | None:
     if args.slurm == args.local:
         return "say where the jobs run: --slurm or --local"
-    for name in ("gpus_per_node", "nodes", "array", "timeout"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            return f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}"
-    if args.local:
-        given = [f"--{k}" for k in ("partition", "account", "constraint") if getattr(args, k)]
-        if given:
-            return f"{', '.join(given)} apply to --slurm only"
-        if (args.nodes or 1) > 1:
-            return "--local runs on this one machine: --nodes must be 1"
+    if args.local and (args.nodes or 1) > 1:
+        return "--local runs on this one machine: --nodes must be 1"
     if args.resume:
         named = ("profile", "workload", "variant", "dtype", "mode", "balance_from")
         chosen = [f"--{k.replace('_', '-')}" for k in named if getattr(args, k)]
@@ -116,7 +118,21 @@ def _check_files(args, folder: Path) -> str | None:
     return None
 
 
-def _options(args, saved: dict | None):
+def _local_gpus() -> str | None:
+    """Why the jobs' `gpubench run --gpus all` cannot run on this machine (None when it can): said here,
+    before any job starts, rather than in each job's log."""
+    from gpubench.bench.fleet.gpus import GpuSelectionError
+    from gpubench.bench.fleet.multigpu import available_gpus
+
+    try:
+        available_gpus("all")
+    except GpuSelectionError as exc:
+        why = str(exc).removeprefix("--gpus: ")
+        return f"--local: the jobs run `gpubench run --gpus all` on this machine, and {why}"
+    return None
+
+
+def cluster_options(args, saved: dict | None):
     """The scheduler options: those given, else (--resume) the submission's, else the defaults."""
     from gpubench.bench.fleet.slurm import ClusterOptions
 
@@ -165,11 +181,18 @@ def submit(args, command=None, echo=print) -> int:
         return usage_error(PROG, problem)
     import submitit  # noqa: F401  (missing: one line naming the extra, before anything is written)
 
+    if args.comm is not None:
+        from gpubench.bench.commands.comm_submit import submit_comm
+
+        return submit_comm(args, echo)
+
     try:
         sub, items, profile = _work(args, folder)
     except (PlanError, results.ResultsError) as exc:
         return usage_error(PROG, str(exc))
-    opts = _options(args, sub.options if args.resume else None)
+    if args.local and command is None and items and (problem := _local_gpus()):
+        return usage_error(PROG, problem)
+    opts = cluster_options(args, sub.options if args.resume else None)
     out = Path(args.out) if args.out else folder / "merged.json"
     if not items:
         echo(f"{PROG}: nothing is missing in {folder}; merging")

@@ -2,7 +2,10 @@
 
 NVRTC needs no driver or device, so this is the CPU-side proof that every .cu file is valid for the
 architectures we target, with its register, shared-memory and spill figures. The library comes from
-pip's `nvidia-cuda-nvrtc` wheel (or a CUDA toolkit); it is loaded through ctypes.
+pip's `nvidia-cuda-nvrtc` wheel (or a CUDA toolkit); it is loaded through ctypes. Each source is
+compiled with the options the GPU run passes (the shared ones, a launcher's defines, what CuPy appends),
+and, where nvcc is on PATH, through nvcc as well: another ptxas release can allocate registers
+differently (nvcc 13.0 spilled a kernel that NVRTC 13.5 did not), and both must be clean.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import ctypes
 import glob
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpubench.kernels.cuda_loader import NVRTC_OPTIONS
+from gpubench.kernels.cuda_loader import CUPY_OPTIONS, NVRTC_OPTIONS, option_sets
 
 
 class NvrtcUnavailable(RuntimeError):
@@ -142,7 +148,7 @@ def compile_file(path: str | Path, arch: str = "sm_90", options: tuple[str, ...]
     prog = ctypes.c_void_p()
     _check(lib, lib.nvrtcCreateProgram(ctypes.byref(prog), src, str(path.name).encode(), 0, None, None))
     try:
-        opts = [*NVRTC_OPTIONS, *options, f"--gpu-architecture={arch}", "--ptxas-options=-v"]
+        opts = [*NVRTC_OPTIONS, *options, *CUPY_OPTIONS, f"--gpu-architecture={arch}", "--ptxas-options=-v"]
         c_opts = (ctypes.c_char_p * len(opts))(*(o.encode() for o in opts))
         status = lib.nvrtcCompileProgram(prog, len(opts), c_opts)
         log_size = ctypes.c_size_t()
@@ -158,6 +164,27 @@ def compile_file(path: str | Path, arch: str = "sm_90", options: tuple[str, ...]
         lib.nvrtcDestroyProgram(ctypes.byref(prog))
 
 
+class NvccUnavailable(RuntimeError):
+    pass
+
+
+def nvcc_compile(path: str | Path, arch: str = "sm_90", options: tuple[str, ...] = ()) -> CompileResult:
+    """The same compile as `compile_file` through nvcc (`-cubin -Xptxas -v`) and its own ptxas;
+    NvccUnavailable when nvcc is not on PATH."""
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        raise NvccUnavailable("nvcc is not on PATH")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.cubin"
+        cmd = [nvcc, "-cubin", f"-arch={arch}", "-Xptxas", "-v", *NVRTC_OPTIONS, *options, *CUPY_OPTIONS,
+               "-o", str(out), str(path)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise CompileError(f"{path}: {proc.stderr.strip()}")
+        log = proc.stdout + proc.stderr
+        return CompileResult(str(path), arch, log, out.stat().st_size, parse_ptxas_report(log))
+
+
 def cuda_sources(root: str | Path | None = None) -> list[Path]:
     """Every .cu file shipped in the kernels package (or under `root`)."""
     if root is None:
@@ -170,26 +197,42 @@ def cuda_sources(root: str | Path | None = None) -> list[Path]:
 ARCHS = ("sm_80", "sm_90")
 
 
+def _check_one(
+    path: Path, label: str, arch: str, options: tuple[str, ...], with_nvcc: bool
+) -> tuple[str, bool]:
+    """(report line, whether it is a problem) for one compile: NVRTC's, and nvcc's where asked."""
+    try:
+        results = {"NVRTC": compile_file(path, arch, options)}
+        if with_nvcc:
+            results["nvcc"] = nvcc_compile(path, arch, options)
+    except CompileError as exc:
+        return f"  FAIL {label}: {exc}", True
+    first = results["NVRTC"]
+    regs = max((k.registers for k in first.kernels), default=0)
+    spills = "".join(f", SPILLS ({who}) in {r.spills}" for who, r in results.items() if r.spills)
+    return f"  ok   {label}: {len(first.kernels)} kernels, max {regs} registers{spills}", bool(spills)
+
+
 def check_sources(paths: list[Path], base: Path, echo=print, archs: tuple[str, ...] = ARCHS) -> int:
-    """Compile each source for each arch, one line each (registers, spills); the number of problems
-    (a compile error or a spill). Without NVRTC it says so and checks nothing (0)."""
+    """Compile each source for each arch with each option set its launcher uses, one line each
+    (registers, spills; nvcc's spills too where nvcc is on PATH); the number of problems (a compile
+    error or a spill). Without NVRTC it says so and checks nothing (0)."""
     try:
         load_library()
     except NvrtcUnavailable as exc:
         echo(f"NVRTC check skipped: {exc}")
         return 0
+    with_nvcc = shutil.which("nvcc") is not None
+    if not with_nvcc:
+        echo("  (nvcc is not on PATH: NVRTC's report only)")
     bad = 0
     for path in paths:
         name = path.relative_to(base) if path.is_relative_to(base) else path
         for arch in archs:
-            try:
-                r = compile_file(path, arch)
-            except CompileError as exc:
-                echo(f"  FAIL {name} {arch}: {exc}")
-                bad += 1
-                continue
-            regs = max((k.registers for k in r.kernels), default=0)
-            spills = f", SPILLS in {r.spills}" if r.spills else ""
-            echo(f"  ok   {name} {arch}: {len(r.kernels)} kernels, max {regs} registers{spills}")
-            bad += bool(r.spills)
+            for options in option_sets(path):
+                line, problem = _check_one(
+                    path, " ".join([str(name), arch, *options]), arch, options, with_nvcc
+                )
+                echo(line)
+                bad += problem
     return bad

@@ -33,7 +33,10 @@ from gpubench.results.submission import (
     write_submission,
 )
 
-__all__ = ["ClusterOptions", "ShardJob", "missing_items", "new_shards", "submit_shards", "wait_for"]
+__all__ = [
+    "ClusterOptions", "CommJob", "ShardJob", "comm_parameters", "missing_items", "new_shards",
+    "submit_shards", "wait_for",
+]  # fmt: skip
 
 EXECUTORS = ("slurm", "local", "debug")
 # The exit codes of `gpubench run` that mean it ran its items (1: some kernel failed, which its file says).
@@ -129,6 +132,36 @@ class ShardJob:
         if code not in RAN:
             raise RuntimeError(f"the run of shard {name} exited {code}")
         return {"shard": name, "exit": code, "items": len(items)}
+
+
+class CommJob:
+    """One task of a collective job (`gpubench submit --comm`): submitit starts one task per GPU on each
+    node; each becomes one rank of the process group (rank, world size, local rank and the first node as
+    rendezvous, from submitit's view of Slurm's variables) and runs the collective worker on `config`.
+    Rank 0 journals the records into the submission folder. Raises when the worker failed, so the
+    scheduler marks the job failed."""
+
+    def __init__(self, config: Path, worker: str = "gpubench.bench.comm.worker"):
+        self.config, self.worker = Path(config), worker
+
+    def __call__(self) -> dict:
+        from submitit.helpers import TorchDistributedEnvironment
+
+        from gpubench.bench.run.runner import IMPORT_ROOT
+
+        dist_env = TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+        path = os.pathsep.join(filter(None, [str(IMPORT_ROOT), os.environ.get("PYTHONPATH")]))
+        nodes = str(dist_env.world_size // dist_env.local_world_size)
+        env = {**os.environ, "PYTHONPATH": path, "GPUBENCH_COMM_NODES": nodes}
+        code = subprocess.run([sys.executable, "-m", self.worker, str(self.config)], env=env).returncode
+        if code != 0:
+            raise RuntimeError(f"rank {dist_env.rank} of the collective job exited {code}")
+        return {"rank": dist_env.rank, "world": dist_env.world_size, "exit": code}
+
+
+def comm_parameters(opts: ClusterOptions) -> dict:
+    """submitit's parameters for a collective job: one task per GPU, on every node."""
+    return {**opts.parameters(), "tasks_per_node": opts.gpus_per_node, "slurm_array_parallelism": 1}
 
 
 def new_shards(items: Sequence[PlanItem], parts: int, costs: dict[str, float], round_: int) -> list[Shard]:

@@ -19,10 +19,16 @@ from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.bench.run.plan import PlanItem
 from gpubench.results import RecordKey, Run
 
-__all__ = ["ITEM_OVERHEAD_S", "expected_times", "item_key", "lpt", "measured_costs", "roofline_cost"]
+__all__ = [
+    "ITEM_OVERHEAD_S", "call_seconds", "datasheet", "expected_times", "item_key", "lpt", "measured_costs",
+    "roofline_cost",
+]  # fmt: skip
 
-# Per item, whatever its kernel: the correctness check, fresh inputs, the warm-up calls.
-ITEM_OVERHEAD_S = 0.5
+# Per item, whatever its kernel: the correctness check, fresh inputs, the warm-up calls. Measured on the
+# committed H100 quick run (reports/reference/NVIDIA-H100-80GB-HBM3/results-quick.json): 154 s from start
+# to finish for 186 items, less 29.4 s of sampling and about 20 s of starting, is 0.562 s an item,
+# rounded up (the H200's run gives 0.45 s).
+ITEM_OVERHEAD_S = 0.57
 
 Cost = Callable[[PlanItem], float]
 
@@ -71,14 +77,29 @@ def roofline_cost(item: PlanItem, workload, ceilings, l2_bytes: int | None, rule
     the same (the split then balances counts)."""
     if ceilings is None:
         return ITEM_OVERHEAD_S + rule.min_time_s
+    sampled = max(rule.min_time_s, rule.min_samples * call_seconds(item, workload, ceilings, l2_bytes))
+    return ITEM_OVERHEAD_S + min(rule.timeout_s, sampled)
+
+
+def call_seconds(item: PlanItem, workload, ceilings, l2_bytes: int | None) -> float:
+    """One sample of an item on the roofline: its time per call, plus the L2 flush before a cold one."""
     from gpubench.roofline.roof import predict
 
     flops, nbytes = int(workload.flops(item.shape)), int(workload.bytes(item.shape, item.dtype))
     per_call = predict(flops, nbytes, item.dtype, ceilings, workload.uses_tensor_cores).time_s or 0.0
     if item.mode == "cold" and l2_bytes and ceilings.mem_bandwidth_gbs:
         per_call += 2 * l2_bytes / (ceilings.mem_bandwidth_gbs * 1e9)  # the flush buffer is twice the L2
-    sampled = max(rule.min_time_s, rule.min_samples * per_call)
-    return ITEM_OVERHEAD_S + min(rule.timeout_s, sampled)
+    return per_call
+
+
+def datasheet(gpu_name: str | None):
+    """(ceilings, L2 bytes) of `gpu_name`'s datasheet; (None, None) for a GPU the spec database lacks."""
+    from gpubench.roofline.roof import Ceilings
+    from gpubench.roofline.specs import match_gpu
+
+    spec = match_gpu(gpu_name)
+    ceilings = Ceilings.from_spec(spec) if spec is not None and spec.mem_bandwidth_gbs else None
+    return ceilings, (spec.l2_bytes if spec is not None else None)
 
 
 def expected_times(
@@ -86,12 +107,7 @@ def expected_times(
 ) -> dict[str, float]:
     """item id -> expected seconds: measured in `previous` where it holds the item, else the roofline
     estimate on the datasheet of `gpu_name` (uniform when the GPU is not in the spec database)."""
-    from gpubench.roofline.roof import Ceilings
-    from gpubench.roofline.specs import match_gpu
-
-    spec = match_gpu(gpu_name)
-    ceilings = Ceilings.from_spec(spec) if spec is not None and spec.mem_bandwidth_gbs else None
-    l2 = spec.l2_bytes if spec is not None else None
+    ceilings, l2 = datasheet(gpu_name)
     measured = measured_costs(previous) if previous is not None else {}
     out = {}
     for item in items:

@@ -24,14 +24,42 @@ def _errors(out, expected) -> dict[str, float]:
     return {"max_abs_err": float(diff.max()), "max_rel_err": float(rel.max())}
 
 
-def check_variant(workload, variant, shape, dtype: str, device, seed: int = 12345) -> Correctness:
+class ReferenceCache:
+    """The reference output of the last (workload, shape, dtype, seed) checked. A plan runs every variant
+    of one shape and dtype in a row, so they share one reference: a slow one (attention's float64,
+    computed a chunk of queries at a time) is computed once per shape and dtype, not once per variant.
+    One entry only, freed before the next is computed, so a large output never stays twice in memory.
+    The inputs themselves are made afresh for every variant (make_inputs is seeded: the same values)."""
+
+    def __init__(self):
+        self._key: tuple | None = None
+        self._value = None
+        self.computed = 0  # how many references were computed (the tests count them)
+
+    def get(self, workload, shape, dtype: str, seed: int, inputs):
+        key = (workload.name, tuple(sorted(shape.items())), dtype, seed)
+        if key != self._key:
+            self._key = self._value = None
+            self._value = workload.reference(*inputs)
+            self._key = key
+            self.computed += 1
+        return self._value
+
+
+def check_variant(
+    workload, variant, shape, dtype: str, device, seed: int = 12345, references: ReferenceCache | None = None
+) -> Correctness:
     """Run `variant` on fresh inputs and compare with the reference; raise CorrectnessError on mismatch.
+    `references`: share the reference with the other variants of the same shape and dtype.
 
     Returns the check as recorded with the result (tolerances and the largest errors seen).
     """
     inputs = workload.make_inputs(shape, dtype, device, seed)
     out = variant.fn(*inputs)
-    expected = workload.reference(*inputs)
+    if references is None:
+        expected = workload.reference(*inputs)
+    else:
+        expected = references.get(workload, shape, dtype, seed, inputs)
     tol = workload.tolerance(dtype, shape)
     try:
         workload.check(out, expected, dtype, shape)

@@ -9,6 +9,11 @@ Two layouts, as the Nsight Compute CLI documentation describes `--csv` with `--p
              "Metric Value": one row per metric of a kernel, the kernels told apart by "ID"
 Every cell is quoted; numbers may carry thousands separators ("1,234.5"). Lines that are not CSV rows
 (ncu's ==PROF== / ==WARNING== / ==ERROR== lines, the program's own output) are skipped.
+
+The raw page also carries columns the CLI adds whatever --metrics asks for (device__attribute_*, launch__*),
+some of them text ("No-CC", "CachePreferNone", a hex mask "0x3", the GPU's name): a cell that is not a
+number is kept as text (KernelRow.text), an empty or "n/a" cell reads None, and neither stops the parse.
+A row whose ID is not a number (a stray line) is skipped.
 """
 
 from __future__ import annotations
@@ -45,18 +50,41 @@ class NcuCsvError(ValueError):
 class KernelRow:
     id: int
     kernel: str
-    metrics: dict[str, float | None] = field(default_factory=dict)  # base units
+    metrics: dict[str, float | None] = field(default_factory=dict)  # base units; None: empty or n/a
     units: dict[str, str] = field(default_factory=dict)  # as printed
     fields: dict[str, str] = field(default_factory=dict)  # the identification columns
+    text: dict[str, str] = field(default_factory=dict)  # metric cells that are not numbers, as printed
+
+    def put(self, name: str, value: str, unit: str) -> None:
+        """Store one metric cell: a number in base units, else its text."""
+        number = to_base(value, unit)
+        if number is None and not _empty(value):
+            self.text[name] = value.strip()
+        else:
+            self.metrics[name] = number
+
+
+def _empty(value: str) -> bool:
+    return value.strip().lower() in ("", "n/a", "nan", "-")
 
 
 def to_base(value: str, unit: str) -> float | None:
-    """A printed value in base units; None for an empty or "n/a" cell. Unknown units pass unscaled."""
-    text = value.strip().replace(",", "")
-    if not text or text.lower() in ("n/a", "nan", "-"):
+    """A printed value in base units; None for an empty or "n/a" cell and for text that is no number.
+    Unknown units pass unscaled."""
+    if _empty(value):
         return None
-    number = float(text)
+    try:
+        number = float(value.strip().replace(",", ""))
+    except ValueError:
+        return None
     return number * _SCALE.get(unit.strip().lower(), 1.0)
+
+
+def _id(cell: str) -> int | None:
+    try:
+        return int(cell.strip())
+    except ValueError:
+        return None
 
 
 def _unit_of(name: str, printed: str) -> str:
@@ -81,14 +109,13 @@ def _raw(header: list[str], body: list[list[str]]) -> list[KernelRow]:
         body = body[1:]
     out = []
     for row in body:
-        if len(row) != len(header):
-            continue  # a line cut short
-        cells = dict(zip(header, row))
-        kernel = KernelRow(int(cells["ID"]), cells.get("Kernel Name", ""), units=dict(units))
+        kid = _id(row[header.index("ID")]) if len(row) == len(header) else None
+        if kid is None:
+            continue  # a line cut short, or not a kernel's row
+        kernel = KernelRow(kid, row[header.index("Kernel Name")], units=dict(units))
         kernel.fields = {header[i]: row[i] for i in ident}
-        kernel.metrics = {
-            header[i]: to_base(row[i], _unit_of(header[i], units.get(header[i], ""))) for i in metric_cols
-        }
+        for i in metric_cols:
+            kernel.put(header[i], row[i], _unit_of(header[i], units.get(header[i], "")))
         out.append(kernel)
     return out
 
@@ -96,15 +123,15 @@ def _raw(header: list[str], body: list[list[str]]) -> list[KernelRow]:
 def _details(header: list[str], body: list[list[str]]) -> list[KernelRow]:
     by_id: dict[int, KernelRow] = {}
     for row in body:
-        if len(row) != len(header):
-            continue
         cells = dict(zip(header, row))
-        kid = int(cells["ID"])
-        kernel = by_id.setdefault(kid, KernelRow(kid, cells.get("Kernel Name", "")))
+        kid = _id(cells["ID"]) if len(row) == len(header) else None
+        if kid is None:
+            continue
+        kernel = by_id.setdefault(kid, KernelRow(kid, cells["Kernel Name"]))
         kernel.fields = {h: cells[h] for h in header if h in IDENTIFICATION and h != "Section Name"}
         name, unit = cells["Metric Name"], cells.get("Metric Unit", "")
         kernel.units[name] = unit
-        kernel.metrics[name] = to_base(cells["Metric Value"], unit)
+        kernel.put(name, cells["Metric Value"], unit)
     return [by_id[k] for k in sorted(by_id)]
 
 

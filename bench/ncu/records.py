@@ -30,6 +30,7 @@ __all__ = [
     "command",
     "counters_problem",
     "find_ncu",
+    "missing_metrics",
     "profile_of",
     "split_by_range",
     "split_in_order",
@@ -180,3 +181,15 @@ def profile_of(calls: dict[int, list[KernelRow]], n_calls: int, note: str | None
         kernels=[] if note else [k.kernel for k in first if not RANGE.search(k.kernel)],
         metrics=med, extra={"note": note} if note else {}, **kw,
     )  # fmt: skip
+
+
+def missing_metrics(profiles: Sequence[NcuProfile], wanted: Sequence[str] = CORE_METRICS) -> str | None:
+    """One line naming the metrics of `wanted` that ncu gave no number for (absent, "n/a" or text) in
+    some profiled records, or None when every profiled record has them all."""
+    done = [p for p in profiles if p.available]
+    gaps = {m: sum(m not in p.metrics for p in done) for m in wanted}
+    gaps = {m: n for m, n in gaps.items() if n}
+    if not gaps:
+        return None
+    listed = "; ".join(f"{m} in {n} of {len(done)}" for m, n in gaps.items())
+    return f"ncu gave no number for {listed} profiled records (absent, n/a or text): those figures stay empty"

@@ -11,7 +11,7 @@ import os
 import traceback
 
 from gpubench import kernels
-from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+from gpubench.bench.measure.correctness import CorrectnessError, ReferenceCache, check_variant
 from gpubench.bench.measure.sampling import Measurement, Timers, load, measure_observed
 from gpubench.bench.run.plan import PlanItem
 from gpubench.fmt import shape_label
@@ -75,16 +75,19 @@ class WorkerContext:
             telemetry = TelemetrySampler(self.device)
         self.telemetry = telemetry
         self._checked: dict[tuple, Correctness | Exception] = {}
+        self.references = ReferenceCache()
 
     def timer(self, mode: str):
         return self.timers(mode)
 
     def correctness(self, w, v, shape, dtype) -> Correctness:
-        """Checked once per (variant, shape, dtype), shared by the cold and warm items."""
+        """Checked once per (variant, shape, dtype), shared by the cold and warm items; the reference once
+        per (shape, dtype), shared by the variants."""
         key = (w.name, v.name, tuple(sorted(shape.items())), dtype)
         if key not in self._checked:
             try:
-                self._checked[key] = check_variant(w, v, shape, dtype, self.device)
+                refs = self.references
+                self._checked[key] = check_variant(w, v, shape, dtype, self.device, references=refs)
             except Exception as exc:
                 self._checked[key] = exc
         got = self._checked[key]

@@ -13,11 +13,13 @@ from gpubench.results.ceilings import (
     MicroEntry,
 )
 from gpubench.results.codec import finite_or_none
+from gpubench.results.collective import CLOCKS, Collective
 from gpubench.results.io import (
     CeilingsError,
     ResultsError,
     dumps,
     load_json,
+    no_records,
     parse_ceilings,
     parse_run,
     read,
@@ -30,6 +32,7 @@ from gpubench.results.machine import Device, Software
 from gpubench.results.ncu import NcuProfile
 from gpubench.results.provenance import Provenance, SpecMismatch
 from gpubench.results.records import (
+    COLLECTIVE_MODES,
     MODES,
     STATUSES,
     STOP_REASONS,
@@ -45,6 +48,9 @@ from gpubench.results.run import RUN_STATUSES, SCHEMA, SCHEMA_VERSION, EmbeddedC
 
 __all__ = [
     "read_embedded_ceilings",
+    "CLOCKS",
+    "COLLECTIVE_MODES",
+    "Collective",
     "CEILINGS_SCHEMA",
     "CEILINGS_SCHEMA_VERSION",
     "MODES",
@@ -76,6 +82,7 @@ __all__ = [
     "dumps",
     "finite_or_none",
     "load_json",
+    "no_records",
     "parse_ceilings",
     "parse_run",
     "read",

@@ -21,7 +21,8 @@ _STAT_COLUMNS = (
     "max_s", "mean_s", "stdev_s", "cv", "rel_ci", "tflops", "gbs", "method", "stop_reason", "flags",
     "sm_clock_min_mhz", "sm_clock_mean_mhz", "mem_clock_mean_mhz", "power_mean_w", "power_max_w",
     "temperature_max_c", "energy_j", "throttle_reasons", "power_from_energy_w", "sustained_median_s",
-    "ncu_time_s", "ncu_dram_bytes", "event_over_ncu", "accounted_over_dram",
+    "ncu_time_s", "ncu_dram_bytes", "event_over_ncu", "accounted_over_dram", "algbw_GBps", "busbw_GBps",
+    "wrong",
 )  # fmt: skip
 
 
@@ -86,6 +87,8 @@ def _row(run, rec) -> dict[str, Any]:
             mean_s=t.mean, stdev_s=t.stdev, cv=t.cv, rel_ci=t.rel_ci, method=t.method,
             stop_reason=t.stop_reason, tflops=rec.achieved_tflops, gbs=rec.achieved_gbs,
         )  # fmt: skip
+    if rec.collective is not None:  # nccl-tests' columns for a collective
+        row.update(algbw_GBps=rec.algbw_gbps, busbw_GBps=rec.busbw_gbps, wrong=rec.collective.wrong)
     row.update(_telemetry_cells(rec))
     row.update(_checks_cells(rec))
     return row

@@ -16,6 +16,7 @@ from typing import Any
 from gpubench.fmt import shape_label
 from gpubench.results.ceilings import CEILINGS_SCHEMA, CEILINGS_SCHEMA_VERSION, CeilingsFile
 from gpubench.results.codec import FieldError
+from gpubench.results.machine import Device
 from gpubench.results.migrate import READABLE_VERSIONS, upgrade, with_role
 from gpubench.results.records import Record
 from gpubench.results.run import SCHEMA, SCHEMA_VERSION, EmbeddedCeilings, Run
@@ -25,6 +26,7 @@ __all__ = [
     "ResultsError",
     "dumps",
     "load_json",
+    "no_records",
     "parse_ceilings",
     "parse_run",
     "read",
@@ -96,6 +98,16 @@ def _records(raws: list[Any], where: str, strict: bool, problems: list[str]) -> 
     return out
 
 
+def _unnamed_gpu(*devices: Device) -> str | None:
+    """A run's device section without the GPU's name: runs are grouped, gated and matched to ceilings by
+    it, so a file that does not say is refused rather than read as GPU "unknown"."""
+    for i, d in enumerate(devices):
+        if not (isinstance(d.name, str) and d.name.strip()):
+            where = "device" if i == 0 else f"gpus[{i - 1}]"
+            return f"{where}.name: missing or empty: the file does not say which GPU measured it"
+    return None
+
+
 def parse_run(doc: Any, where: str = "results", strict: bool = True) -> Run:
     """A Run from a decoded results document (any readable version); ResultsError says what is wrong."""
     if _schema_of(doc) != SCHEMA:
@@ -116,6 +128,8 @@ def parse_run(doc: Any, where: str = "results", strict: bool = True) -> Run:
         run = Run.from_json({**doc, "records": []})
     except FieldError as exc:
         raise ResultsError(f"{where}: {exc}") from None
+    if problem := _unnamed_gpu(run.device, *run.gpus):
+        raise ResultsError(f"{where}: {problem}")
     run.path = where
     run.records = _records(raws, where, strict, run.problems)
     return run
@@ -143,6 +157,17 @@ def parse_ceilings(doc: Any, where: str = "ceilings") -> CeilingsFile:
 def read(path: str | os.PathLike, strict: bool = True) -> Run:
     """Load and validate a results file."""
     return parse_run(load_json(path), str(path), strict)
+
+
+def no_records(run: Run, what: str) -> str | None:
+    """Why `run` gives a command nothing to `what` (it holds no records: none measured, or every one
+    malformed and left out), named by its path; None when it holds some. The one wording of every reader:
+    a file named on the command line is refused with it (exit 2), one found in a folder is left out with
+    it as a note (docs/cli.md)."""
+    if run.records:
+        return None
+    left_out = f" ({len(run.problems)} malformed, left out)" if run.problems else ""
+    return f"{run.where}: holds no records{left_out}: nothing to {what}"
 
 
 def read_ceilings(path: str | os.PathLike) -> CeilingsFile:

@@ -13,14 +13,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from gpubench import dtypes
 from gpubench.fmt import shape_label
+from gpubench.opcount import bus_factor
 from gpubench.results.codec import FieldError, Struct
+from gpubench.results.collective import Collective
 from gpubench.results.ncu import NcuProfile
 from gpubench.results.stats import summarize
 from gpubench.roles import ROLES
 
 __all__ = [
+    "COLLECTIVE_MODES",
     "MODES",
+    "RECORD_DTYPES",
     "STATUSES",
     "STOP_REASONS",
     "Correctness",
@@ -33,7 +38,14 @@ __all__ = [
 ]
 
 STATUSES = ("ok", "failed", "skipped")
-MODES = ("cold", "warm")
+MODES = ("cold", "warm")  # a kernel's L2 state
+# A collective's buffers: nccl-tests' in-place and out-of-place columns (results.collective).
+COLLECTIVE_MODES = ("in_place", "out_of_place")
+RECORD_MODES = MODES + COLLECTIVE_MODES
+# The names a record's dtype (and compute_dtype) may take: the suite's dtype vocabulary (gpubench.dtypes),
+# and "unknown" (what gpubench.benchmark names a function without tensors). The one check of a dtype read
+# from or written to a results file.
+RECORD_DTYPES = (*dtypes.DTYPES, dtypes.UNKNOWN)
 # Why sampling stopped (bench.measure.stopping.StoppingRule), and "synthetic" for generated test documents.
 # min_samples: the timeout passed before the rule's minimum number of samples, which were taken anyway.
 STOP_REASONS = ("converged", "max_samples", "timeout", "min_samples", "synthetic")
@@ -237,15 +249,20 @@ class Record(Struct):
     stored_roofline: dict[str, Any] | None = field(default=None, metadata={"key": "roofline"})
     sustained: Sustained | None = None  # `gpubench run --sustained`: the same record after a load
     ncu: NcuProfile | None = None  # `gpubench ncu`: the record profiled under Nsight Compute
+    collective: Collective | None = None  # a collective's record (gpubench comm): see results.collective
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as read
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise FieldError("status", f"{self.status!r} is not one of {', '.join(STATUSES)}")
-        if self.mode not in MODES:
-            raise FieldError("mode", f"{self.mode!r} is not one of {', '.join(MODES)}")
+        if self.mode not in RECORD_MODES:
+            raise FieldError("mode", f"{self.mode!r} is not one of {', '.join(RECORD_MODES)}")
         if self.role is not None and self.role not in ROLES:
             raise FieldError("role", f"{self.role!r} is not one of {', '.join(ROLES)}")
+        for name in ("dtype", "compute_dtype"):
+            value = getattr(self, name)
+            if value is not None and value not in RECORD_DTYPES:
+                raise FieldError(name, f"{value!r} is not one of {', '.join(RECORD_DTYPES)}")
         for axis, size in self.shape.items():
             if isinstance(size, bool) or not isinstance(size, int):
                 raise FieldError(f"shape.{axis}", f"{size!r} is not a whole number")
@@ -287,11 +304,25 @@ class Record(Struct):
         med = self.median
         return self.bytes / med / 1e9 if med and self.bytes is not None else None
 
+    @property
+    def algbw_gbps(self) -> float | None:
+        """A collective's algorithm bandwidth, nccl-tests' S / t (GB = 1e9 B), t the median."""
+        med, c = self.median, self.collective
+        return c.nbytes / med / 1e9 if med and c is not None else None
+
+    @property
+    def busbw_gbps(self) -> float | None:
+        """A collective's bus bandwidth: algbw x nccl-tests' factor for its collective and ranks."""
+        alg, c = self.algbw_gbps, self.collective
+        return alg * bus_factor(c.name, c.ranks) if alg is not None else None
+
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         achieved = None
         if self.ok:
             achieved = {"tflops": self.achieved_tflops, "gbs": self.achieved_gbs}
+            if self.collective is not None:
+                achieved |= {"algbw_GBps": self.algbw_gbps, "busbw_GBps": self.busbw_gbps}
         # "achieved" sits after the timing, as readers of earlier files found it.
         items = list(out.items())
         at = [k for k, _ in items].index("timing") + 1

@@ -14,10 +14,11 @@ SDPA: torch.nn.functional.scaled_dot_product_attention restricted to one backend
 cuDNN) with torch.nn.attention.sdpa_kernel. SDPA's `is_causal` is top-left aligned, so bottom-right
 causal with seq_q != seq_k passes an explicit boolean mask (a single query row sees every key, so it
 needs none); the flash backend takes no explicit mask and is skipped there. Whether a backend takes a
-case (device, dtype, head_dim, grouped-query, mask) is found by running it once on a tiny input of that
-case: torch's own refusal (its warnings) is the skip reason. Rows that see no key are set to zero
-(FlashAttention's convention) whatever the backend gives there. The math backend applies a boolean mask
-by adding -inf to the scores, so a NaN score at a masked key still makes its row NaN.
+case is found by running it once at the real shape, dtype and mask (a tiny input of the same kind can
+pass where the real sizes do not): torch's own refusal (its warnings) is the skip reason. Rows that see
+no key are set to zero (FlashAttention's convention) whatever the backend gives there. The math backend
+applies a boolean mask by adding -inf to the scores, so a NaN score at a masked key still makes its row
+NaN.
 """
 
 from __future__ import annotations
@@ -112,17 +113,19 @@ def sdpa(backend: str, q, k, v, causal):
 
 
 @functools.cache
-def _probe(backend: str, device: str, dtype, head_dim: int, gqa: bool, kind: str):
-    """None if the backend runs this case, else torch's reason (from a run on a tiny input)."""
+def _probe(backend: str, device: str, dtype, dims: tuple[int, ...], causal: bool):
+    """None if the backend runs this case, else torch's reason, from one run at the real shape `dims`
+    (batch, heads, kv_heads, seq_q, seq_k, head_dim): a backend's limits depend on the sizes too (a
+    decode shape's single query, a long sequence), so a tiny input of the same kind is not enough."""
+    batch, heads, kv_heads, seq_q, seq_k, head_dim = dims
     dev = torch.device(device)
-    sq, sk = (3, 5) if kind == "explicit" else (4, 4)
-    q = torch.randn(1, 2 if gqa else 1, sq, head_dim, device=dev).to(dtype)
-    k = torch.randn(1, 1, sk, head_dim, device=dev).to(dtype)
-    mask, is_causal = _mask(kind, sq, sk, dev)
+    q = torch.randn(batch, heads, seq_q, head_dim, device=dev, dtype=dtype)
+    k = torch.randn(batch, kv_heads, seq_k, head_dim, device=dev, dtype=dtype)
+    mask, is_causal = _mask(_mask_kind(causal, seq_q, seq_k), seq_q, seq_k, dev)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            _call(backend, q, k, k, mask, is_causal, gqa)
+            _call(backend, q, k, k, mask, is_causal, heads != kv_heads)
             return None
         except RuntimeError as exc:
             said = [str(w.message).strip() for w in caught] or [str(exc).strip().splitlines()[0]]
@@ -142,8 +145,8 @@ def sdpa_problem(backend: str, device, shape, dtype: str) -> str | None:
         return why
     dev = getattr(device, "type", str(device))
     dev = f"{dev}:{device.index}" if getattr(device, "index", None) is not None else dev
-    gqa = shape["heads"] != shape["kv_heads"]
-    return _probe(backend, dev, torch_dtype(dtype), shape["head_dim"], gqa, kind)
+    dims = tuple(int(shape[a]) for a in ("batch", "heads", "kv_heads", "seq_q", "seq_k", "head_dim"))
+    return _probe(backend, dev, torch_dtype(dtype), dims, bool(shape["causal"]))
 
 
 def variant_fn(backend: str):

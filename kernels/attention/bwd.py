@@ -20,7 +20,7 @@ from gpubench import opcount
 from gpubench.kernels.attention import AXES, itemsize
 from gpubench.kernels.attention import shape_of as _s
 from gpubench.kernels.inputs import generator, randn
-from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.kernels.workload import InputMemo, Tolerance, Variant, Workload
 
 DTYPES = ("fp16", "bf16")
 # Gradients are sums over keys or queries, so atol is scaled by each reference tensor's RMS (compare).
@@ -47,6 +47,12 @@ SHAPES = {
 MAX_SCORES_BWD = 1 << 31
 
 
+# The float64 forward (an input) and backward (the reference) of the inputs make_inputs made, each kept
+# for the next variant checked or timed on equal inputs (see kernels/attention's REFERENCES).
+FORWARDS = InputMemo()
+REFERENCES = InputMemo()
+
+
 def make_inputs(shape, dtype, device, seed=0):
     import torch
 
@@ -55,14 +61,24 @@ def make_inputs(shape, dtype, device, seed=0):
 
     q, k, v, causal = forward_inputs(shape, dtype, device, seed)
     do = randn(q.shape, dtype, device, generator(device, seed + 1))
-    o, lse = forward_f64(q, k, v, causal)
-    return do, q, k, v, o.to(q.dtype), lse.to(torch.float32), causal
+    FORWARDS.made(shape, dtype, device, seed, (q, k, v))
+
+    def forward():
+        o, lse = forward_f64(q, k, v, causal)
+        return o.to(q.dtype), lse.to(torch.float32)
+
+    o, lse = FORWARDS.get((q, k, v), forward, extra=(causal,))
+    REFERENCES.made(shape, dtype, device, seed, (do, q, k, v))
+    return do, q, k, v, o, lse, causal
 
 
 def reference(do, q, k, v, o, lse, causal):
     from gpubench.kernels.attention.reference import backward_f64
 
-    return tuple(g.to(q.dtype) for g in backward_f64(q, k, v, do, causal))
+    def grads():
+        return tuple(g.to(q.dtype) for g in backward_f64(q, k, v, do, causal))
+
+    return REFERENCES.get((do, q, k, v), grads, extra=(bool(causal),))
 
 
 def flops(shape):

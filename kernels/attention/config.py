@@ -7,7 +7,7 @@ shapes cross several tiles, ragged ones included, and the decode split runs seve
 
 The figures are starting points chosen so that the compiled kernels fit their shared memory and do not
 spill (checked on the CPU by compiling them ahead of time for sm_80/sm_90 and reading the cubins,
-tests/test_attention_aot.py); they have not been tuned on a GPU yet.
+tests/test_compile_gate_gemmlike.py); they have not been tuned on a GPU yet.
 
 This module imports neither torch nor triton at import time.
 """
@@ -44,6 +44,10 @@ class DecodeConfig:
     programs_per_sm: int  # splits are added until the grid has about this many programs per SM
     min_chunk: int  # fewest keys a split is given (a multiple of block_n)
     cpu_programs: int  # the interpreter's stand-in for the SM count
+    # The combine kernel's warps: 8, since its [64, 256] fp32 accumulator (BLOCK_M 64 at head_dim 256)
+    # spilled 16 B with 4 in Triton 3.6's sm_90 cubin (171 registers and none with 8).
+    combine_warps: int = 8
+    head_dims: tuple[int, ...] = (32, 64, 128, 256)  # the head_dims the split kernel runs here
 
 
 @dataclass(frozen=True)
@@ -106,12 +110,13 @@ _HOPPER_CUDA13 = replace(
 )
 
 # Ampere and other tensor-core GPUs (mma.sync; the tables fit the 99 KiB of shared memory of sm_86/89).
-# d256 spills with every forward tile tried (24-120 B): not run there.
+# d256 spills with every forward tile tried (24-120 B): not run there. At d128 the 128 x 64 tile spills
+# 16 B (24 B with 2 stages) in Triton 3.6's sm_80 cubins: 128 x 32 (184 registers) leads instead.
 _AMPERE = AttentionConfig(
     fwd={
         32: (_t(128, 128, 8, 3), _t(128, 64, 8, 3)),
         64: (_t(128, 64, 8, 3), _t(64, 128, 4, 3), _t(128, 128, 8, 3)),
-        128: (_t(128, 64, 8, 3), _t(64, 64, 4, 3), _t(64, 32, 4, 3)),
+        128: (_t(128, 32, 8, 3), _t(64, 64, 4, 3), _t(64, 32, 4, 3)),
     },
     fwd_tma={},
     bwd={
@@ -119,8 +124,12 @@ _AMPERE = AttentionConfig(
         64: _bwd((32, 128, 8, 2), (128, 64, 8, 2)),
         128: _bwd((32, 64, 8, 2), (128, 32, 8, 2)),
     },
+    # d256 left out: the 64-row split spilled 32 B and needed 104 KiB of shared memory (Triton 3.6, sm_80).
+    # 8 warps, 3 stages: with 4 warps and 2 stages Triton 3.9's cubin spilled 16 B (64 x 64 at d64), with
+    # 8 and 2 Triton 3.6's 8 B (32 x 64 at d32); 8 and 3 spill in neither.
     decode=DecodeConfig(
-        block_n=64, num_warps=4, num_stages=2, programs_per_sm=4, min_chunk=256, cpu_programs=8
+        block_n=64, num_warps=8, num_stages=3, programs_per_sm=4, min_chunk=256, cpu_programs=8,
+        head_dims=(32, 64, 128),
     ),  # fmt: skip
 )
 

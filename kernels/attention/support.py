@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from gpubench.kernels.attention import config
 
-# The CUDA SIMT kernel runs at a few TFLOP/s: beyond this many FLOPs a call takes seconds.
-CUDA_MAX_FLOPS = 1 << 40
+# The CUDA SIMT kernel runs at a few TFLOP/s: 2^38 FLOPs (the bench's 2K-token prefill) is about a
+# tenth of a second a call at 3 TFLOP/s, and every timed sample repeats it; larger shapes are checked at
+# the smaller ones.
+CUDA_MAX_FLOPS = 1 << 38
 
 
 def _on_gpu(device) -> bool:
@@ -26,7 +28,8 @@ def _bf16_needs_sm80(device, dtype: str) -> str | None:
 
 def _head_dim(device, shape, table: str, what: str) -> str | None:
     tables = config.config_for(device)
-    return config.triton_head_dim_problem(shape["head_dim"], getattr(tables, table), what)
+    runs = tables.decode.head_dims if table == "decode" else getattr(tables, table)
+    return config.triton_head_dim_problem(shape["head_dim"], runs, what)
 
 
 def triton_supported(device, shape, dtype):
@@ -54,17 +57,23 @@ def tma_supported(device, shape, dtype):
 def decode_supported(device, shape, dtype):
     from gpubench.kernels.attention.triton_decode import seq_q_problem
 
-    head_dim = config.triton_head_dim_problem(shape["head_dim"])
+    head_dim = _head_dim(device, shape, "decode", "the decode kernel")
     return seq_q_problem(shape["seq_q"]) or head_dim or _bf16_needs_sm80(device, dtype)
 
 
 def cuda_supported(device, shape, dtype):
     from gpubench.kernels.attention import flops
+    from gpubench.kernels.attention.triton_decode import MAX_SEQ_Q
 
     if why := config.cuda_head_dim_problem(shape["head_dim"]):
         return why
+    if shape["seq_q"] <= MAX_SEQ_Q:
+        return (
+            f"a decode shape (seq_q {shape['seq_q']} <= {MAX_SEQ_Q}): the SIMT kernel's "
+            f"{config.CUDA_BLOCK_M}-query tiles would be mostly idle rows; triton_decode covers it"
+        )
     if flops(shape) > CUDA_MAX_FLOPS:
-        return "too slow to be worth timing here (> 2^40 FLOPs on the SIMT kernel); checked at smaller shapes"
+        return "too slow to be worth timing here (> 2^38 FLOPs on the SIMT kernel); checked at smaller shapes"
     if _on_gpu(device) and _capability(device)[0] < 8:
         return "needs compute capability 8.0 or newer (bf16 conversions in PTX)"
     return None

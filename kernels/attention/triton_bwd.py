@@ -33,6 +33,9 @@ from gpubench.kernels.attention.validate import validate, validate_like, validat
 _LOG2E = tl.constexpr(LOG2E)  # globals in jit code must be constexpr
 
 
+DELTA_BLOCK = 64  # rows per program of the delta = rowsum(O * dO) kernel
+
+
 @triton.jit
 def _delta_kernel(Os, DO, DELTA, n_rows, BLOCK: tl.constexpr, HEAD_DIM: tl.constexpr):
     r = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -200,7 +203,8 @@ def backward(do, q, k, v, o, lse, causal, *, tiles: config.BwdTiles | None = Non
     consts = dict(CAUSAL=d.causal, HEAD_DIM=d.head_dim, DOT_F32=dot_f32, PRECISION=precision)
     scales = (qk_scale(d.head_dim), 1.0 / math.sqrt(d.head_dim))
     with torch.cuda.device(q.device) if q.device.type == "cuda" else contextlib.nullcontext():
-        _delta_kernel[(triton.cdiv(n_rows, 64),)](o, do, delta, n_rows, BLOCK=64, HEAD_DIM=d.head_dim)
+        grid_rows = (triton.cdiv(n_rows, DELTA_BLOCK),)
+        _delta_kernel[grid_rows](o, do, delta, n_rows, BLOCK=DELTA_BLOCK, HEAD_DIM=d.head_dim)
         grid_kv = (triton.cdiv(d.seq_k, tiles.kv.block_n), d.batch * d.kv_heads)
         _dkdv_kernel[grid_kv](q, k, v, do, lse, delta, dk, dv, d.group, d.seq_q, d.seq_k, *scales,
                               **consts, **_kw(tiles.kv))  # fmt: skip

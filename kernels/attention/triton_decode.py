@@ -26,6 +26,8 @@ from gpubench.kernels.attention.triton_fwd import attend, dot_mode, prepare
 MAX_SEQ_Q = 16  # what the variant is for; longer query blocks take the prefill kernel
 
 
+# Row tiles of a split: the smallest tensor-core dot's 16 rows up to 64 (rows = group x seq_q).
+BLOCK_MS = (16, 32, 64)
 _LN2 = tl.constexpr(LN2)  # globals in jit code must be constexpr
 
 
@@ -103,7 +105,7 @@ def _combine_kernel(PART_O, PART_LSE, Os, LSE, rows, n_splits, BLOCK_M: tl.const
 
 def plan(batch: int, kv_heads: int, rows: int, seq_k: int, cfg: config.DecodeConfig, sms: int) -> dict:
     """Row tile, splits and keys per split (a multiple of block_n) for `rows` rows per kv head."""
-    block_m = min(64, max(16, triton.next_power_of_2(rows)))
+    block_m = min(BLOCK_MS[-1], max(BLOCK_MS[0], triton.next_power_of_2(rows)))
     base = batch * kv_heads * triton.cdiv(rows, block_m)
     want = max(1, triton.cdiv(sms * cfg.programs_per_sm, base))
     most = max(1, seq_k // cfg.min_chunk)  # every split gets at least min_chunk keys
@@ -121,12 +123,13 @@ def seq_q_problem(seq_q: int) -> str | None:
 def decode(q, k, v, causal, *, splits: int | None = None):
     """(O, LSE) by split-KV flash-decoding; `splits` forces the number of splits (tests)."""
     d, done = prepare(q, k, v, causal)
-    problem = seq_q_problem(d.seq_q)
+    cfg = config.config_for(q.device).decode
+    what = "the decode kernel"
+    problem = seq_q_problem(d.seq_q) or config.triton_head_dim_problem(d.head_dim, cfg.head_dims, what)
     if problem:
         raise ValueError(problem)
     if done is not None:
         return done
-    cfg = config.config_for(q.device).decode
     on_gpu = q.device.type == "cuda"
     sms = torch.cuda.get_device_properties(q.device).multi_processor_count if on_gpu else cfg.cpu_programs
     rows = d.group * d.seq_q
@@ -149,7 +152,7 @@ def decode(q, k, v, causal, *, splits: int | None = None):
         )  # fmt: skip
         _combine_kernel[(m_tiles, n_bkv)](
             part_o, part_lse, o, lse, rows, p["splits"], BLOCK_M=p["BLOCK_M"], HEAD_DIM=d.head_dim,
-            num_warps=4,
+            num_warps=cfg.combine_warps,
         )  # fmt: skip
     return o, lse
 

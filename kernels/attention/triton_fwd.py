@@ -202,16 +202,20 @@ def _set_block_shapes(nargs) -> None:
         nargs["Vs"].block_shape = [1, bn, hd]
 
 
-def _autotuned(tiles: tuple[config.Tile, ...]):
-    if tiles not in _AUTOTUNED:
+def _autotuned(tiles: tuple[config.Tile, ...], dtype):
+    """One autotuner per (candidates, operand dtype). Triton's autotuner adds the dtype of each tensor
+    argument to its key, but a TensorDescriptor has no `.dtype`: with one autotuner, the TMA forward's
+    fp16 and bf16 runs would share the config tuned for whichever ran first."""
+    key = (tiles, dtype)
+    if key not in _AUTOTUNED:
         configs = [
             triton.Config({"BLOCK_M": t.block_m, "BLOCK_N": t.block_n}, num_warps=t.num_warps,
                           num_stages=t.num_stages, pre_hook=_set_block_shapes)
             for t in tiles
         ]  # fmt: skip
-        key = ["seq_q", "seq_k", "HEAD_DIM", "CAUSAL", "TMA"]
-        _AUTOTUNED[tiles] = triton.autotune(configs=configs, key=key)(_fwd_kernel)
-    return _AUTOTUNED[tiles]
+        keys = ["seq_q", "seq_k", "HEAD_DIM", "CAUSAL", "TMA"]
+        _AUTOTUNED[key] = triton.autotune(configs=configs, key=keys)(_fwd_kernel)
+    return _AUTOTUNED[key]
 
 
 def _operands(q, k, v, o, d: Dims, tma: bool, t: config.Tile):
@@ -250,7 +254,7 @@ def forward(q, k, v, causal, *, tma: bool = False, tiles: tuple[config.Tile, ...
             _fwd_kernel[(triton.cdiv(d.seq_q, t.block_m), d.batch * d.heads)](*args, **consts, **_kwargs(t))
         else:
             grid = lambda meta: (triton.cdiv(d.seq_q, meta["BLOCK_M"]), d.batch * d.heads)  # noqa: E731
-            _autotuned(tuple(tiles))[grid](*args, **consts)
+            _autotuned(tuple(tiles), q.dtype)[grid](*args, **consts)
     return o, lse
 
 

@@ -125,6 +125,11 @@ def triton_lists(device) -> TritonLists:
     major = _major(device)
     if major is None:
         return _INTERPRETER
+    return triton_lists_for(major)
+
+
+def triton_lists_for(major: int) -> TritonLists:
+    """The `triton` variant's candidates for a GPU of compute capability `major` (no GPU needed)."""
     return _HOPPER if major == 9 else _AMPERE
 
 

@@ -103,6 +103,13 @@ def nbytes(shape, dtype):
     )
 
 
+def torch_bwd_bytes(shape, dtype):
+    """torch's backward is two kernels that each stream dy and x: dx (aten's layer_norm_grad_input), then
+    dw and db (GammaBetaBackward). Its form reads dy and x twice: the compulsory count plus that pass."""
+    n = shape["rows"] * shape["cols"]
+    return nbytes(shape, dtype) + 2 * n * dtypes.itemsize(dtype)  # dy and x read again
+
+
 def check_output(out, expected, tol, shape):
     import torch
 
@@ -162,6 +169,7 @@ def _variants():
             _torch_bwd,
             description="torch aten::native_layer_norm_backward (the kernel F.layer_norm's autograd runs)",
             role=BASELINE,
+            nbytes=torch_bwd_bytes,
         ),
     }
 

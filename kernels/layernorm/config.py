@@ -54,9 +54,9 @@ def _lookup(table, block: int) -> int:
 
 CUDA_BLOCK_MENU = ((128, 8), (256, 8), (512, 8), (512, 16))
 
-# ptxas (Triton compiled ahead of time, tests/test_norms.py) spills in the forward at BLOCK 32768 and in
-# the backward at BLOCK >= 16384, at BLOCK 2048 with 8 or 16 warps on sm_80, and at chunk 8192 with 16
-# warps on sm_90: the limits and warp tables below avoid all of these.
+# ptxas (Triton compiled ahead of time: tests/test_compile_gate.py) spills in the forward at BLOCK
+# 32768 and in the backward at BLOCK >= 16384, at BLOCK 2048 with 8 or 16 warps on sm_80, and at chunk
+# 8192 with 16 warps on sm_90: the limits and warp tables below avoid all of these.
 _DEFAULT = NormConfig(
     single_pass_max_cols=16384,
     chunk=8192,
@@ -80,10 +80,15 @@ CPU = replace(
 )  # fmt: skip
 
 
+# Where Triton assembles sm_90 with CUDA 13's ptxas (Triton 3.7 on), the fp32 backward at BLOCK 8192
+# (16 warps) spilled 24 B in Triton 3.9's cubin: rows over 4096 columns take the chunked backward there.
+_CUDA13 = {9: replace(_DEFAULT, bwd_single_pass_max_cols=4096)}
+
+
 def config_for(device) -> NormConfig:
-    return pick(device, _BY_MAJOR, _DEFAULT, CPU)
+    return pick(device, _BY_MAJOR, _DEFAULT, CPU, _CUDA13)
 
 
 def for_arch(major: int) -> NormConfig:
-    """The config of a GPU of compute capability `major` (no GPU needed)."""
-    return for_major(major, _BY_MAJOR, _DEFAULT)
+    """The config of a GPU of compute capability `major` with this machine's Triton (no GPU needed)."""
+    return for_major(major, _BY_MAJOR, _DEFAULT, _CUDA13)

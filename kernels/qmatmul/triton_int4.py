@@ -25,9 +25,11 @@ import triton.language as tl
 
 from gpubench.kernels.qmatmul import config
 from gpubench.kernels.qmatmul import validate as _validate
+from gpubench.kernels.qmatmul.choose import best
 from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
 
 MIN_BLOCK_K = 32  # each half-tile dot needs an inner size of at least 16
+SUM_BLOCK = 1024  # outputs per program of the split-K sum
 
 
 @triton.jit
@@ -92,13 +94,18 @@ def group_problem(group: int, K: int) -> str | None:
     return None
 
 
+def split_plan(t: config.Tile, K: int, group: int) -> tuple[int, int, int]:
+    """(BLOCK_K, K per split, splits) of tile `t` for this K and group: BLOCK_K cut to the group, K split
+    in whole K tiles, no empty splits."""
+    bk = block_k_for(t.block_k, group, K)
+    k_per_split = triton.cdiv(triton.cdiv(K, bk), t.split_k) * bk
+    return bk, k_per_split, triton.cdiv(K, k_per_split)
+
+
 def _launch(x, w_packed, w_scales, group, t: config.Tile) -> torch.Tensor:
     M, K = x.shape
     N = w_packed.shape[0]
-    bk = block_k_for(t.block_k, group, K)
-    k_tiles = triton.cdiv(K, bk)
-    k_per_split = triton.cdiv(k_tiles, t.split_k) * bk
-    split_k = triton.cdiv(K, k_per_split)  # no empty splits
+    bk, k_per_split, split_k = split_plan(t, K, group)
     out = torch.empty((M, N), dtype=x.dtype, device=x.device)
     part = out if split_k == 1 else torch.empty((split_k, M, N), dtype=torch.float32, device=x.device)
     grid = (triton.cdiv(M, t.block_m) * triton.cdiv(N, t.block_n), split_k)
@@ -108,8 +115,8 @@ def _launch(x, w_packed, w_scales, group, t: config.Tile) -> torch.Tensor:
         num_warps=t.num_warps, num_stages=t.num_stages,
     )  # fmt: skip
     if split_k > 1:
-        block = 1024
-        _sum_splits_kernel[(triton.cdiv(M * N, block),)](part, out, M * N, SPLIT_K=split_k, BLOCK=block)
+        grid = (triton.cdiv(M * N, SUM_BLOCK),)
+        _sum_splits_kernel[grid](part, out, M * N, SPLIT_K=split_k, BLOCK=SUM_BLOCK)
     return out
 
 
@@ -121,29 +128,10 @@ def _check(x, w_packed, w_scales, group):
     return M, N, K, _validate.empty_result(M, N, K, x.dtype, x.device)
 
 
-def _time(x, w_packed, w_scales, group, t: config.Tile) -> float:
-    from triton.runtime.errors import OutOfResources
-    from triton.testing import do_bench
-
-    try:
-        return do_bench(lambda: _launch(x, w_packed, w_scales, group, t))
-    except OutOfResources:  # a tile this GPU cannot hold: never chosen
-        return float("inf")
-
-
 def _best(x, w_packed, w_scales, group, tiles: tuple[config.Tile, ...]) -> torch.Tensor:
-    """The autotuner of these kernels (triton.autotune cannot size the split-K workspace per config):
-    on the first call for (M, N, K, group, dtype) each candidate is timed once, then the fastest runs."""
-    if len(tiles) == 1 or x.device.type != "cuda":
-        return _launch(x, w_packed, w_scales, group, tiles[0])
-    key = (tiles, x.shape[0], w_packed.shape[0], x.shape[1], group, x.dtype, x.device)
-    if key not in _CHOSEN:
-        times = [_time(x, w_packed, w_scales, group, t) for t in tiles]
-        _CHOSEN[key] = tiles[min(range(len(tiles)), key=times.__getitem__)]
-    return _launch(x, w_packed, w_scales, group, _CHOSEN[key])
-
-
-_CHOSEN: dict = {}
+    """The fastest of `tiles` for these sizes (kernels/qmatmul/choose.py)."""
+    key = ("int4", x.shape[0], w_packed.shape[0], x.shape[1], group, x.dtype, x.device)
+    return best(lambda t: _launch(x, w_packed, w_scales, group, t), tiles, key, x.device.type == "cuda")
 
 
 def _on(device):

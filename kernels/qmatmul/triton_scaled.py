@@ -7,13 +7,18 @@ the epilogue converts to fp32, applies both scales and rounds once to fp16/bf16.
 the raw int32 accumulator (out_dtype=torch.int32, scales not applied), which the tests compare exactly.
 
 tiled:           one program per BLOCK_M x BLOCK_N tile, grouped launch order (kernels/gemm's scheme);
-                 rows past M and columns past N re-read row 0 (never stored), K is masked.
+                 rows past M and columns past N re-read row 0 (never stored), K is masked. For M <= 16
+                 (memory-bound: a few output tiles would leave most SMs idle) the K range of each tile
+                 is split over SPLIT_K programs that store their raw accumulators (int32: still exact),
+                 and _sum_splits_kernel adds them, applies the scales and rounds once.
 persistent_tma:  Hopper: one program per SM looping over tiles; a and b through TMA descriptors (zero
                  fill past the edges), which need 16-byte aligned rows (K a multiple of 16). The scales
                  are loaded with masked pointers and the output stored the same way.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 import triton
@@ -22,6 +27,7 @@ import triton.language as tl
 from gpubench.kernels.checks import require_tensor
 from gpubench.kernels.qmatmul import config
 from gpubench.kernels.qmatmul import validate as _validate
+from gpubench.kernels.qmatmul.choose import best
 from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
 from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
 
@@ -31,9 +37,13 @@ def _dot(a, b, acc, ACC_INT: tl.constexpr, BLOCK_K: tl.constexpr):
     """acc += a @ b: int32 for int8 (exact); fp32 for fp8, promoted once per K tile. Hopper's tensor cores
     sum fp8 products at reduced precision, and Triton's sm_90 default never promotes
     (max_num_imprecise_acc 2^30); one fp32 add per BLOCK_K keeps the sum within an output ulp."""
+    # One return after an if/else: Triton compiles every statement after an early return inside an
+    # `if` on a constexpr as well, so the fp8 dot below would be built for int8 operands and fail.
     if ACC_INT:
-        return tl.dot(a, b, acc, out_dtype=tl.int32)
-    return tl.dot(a, b, acc, max_num_imprecise_acc=BLOCK_K, out_dtype=tl.float32)
+        acc = tl.dot(a, b, acc, out_dtype=tl.int32)
+    else:
+        acc = tl.dot(a, b, acc, max_num_imprecise_acc=BLOCK_K, out_dtype=tl.float32)
+    return acc
 
 
 @triton.jit
@@ -55,32 +65,60 @@ def _epilogue(acc, sa_ptr, sb_ptr, rows, cols, M, N, A_ROWS: tl.constexpr, B_ROW
 
 @triton.jit
 def _tiled_kernel(
-    a_ptr, b_ptr, c_ptr, sa_ptr, sb_ptr, M, N, K, stride_am, stride_bn, stride_cm,
+    a_ptr, b_ptr, c_ptr, sa_ptr, sb_ptr, M, N, K, stride_am, stride_bn, stride_cm, k_per_split,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
     A_ROWS: tl.constexpr, B_ROWS: tl.constexpr, RAW: tl.constexpr, ACC_INT: tl.constexpr,
+    SPLIT: tl.constexpr,
 ):  # fmt: skip
+    """Output tile program_id(0) over the K range program_id(1) (k_per_split wide, a multiple of
+    BLOCK_K); SPLIT: the raw accumulator goes to slice program_id(1) of c [splits, M, N]."""
     pid_m, pid_n = _tile_coords(tl.program_id(0), tl.cdiv(M, BLOCK_M), tl.cdiv(N, BLOCK_N), GROUP_M)
     rows = pid_m.to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
     cols = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_in = tl.where(rows < M, rows, 0)
     cols_in = tl.where(cols < N, cols, 0)
+    k_start = tl.program_id(1) * k_per_split
+    k_end = tl.minimum(k_start + k_per_split, K)
     ks = tl.arange(0, BLOCK_K)
-    a_ptrs = a_ptr + rows_in[:, None] * stride_am + ks[None, :]
-    b_ptrs = b_ptr + cols_in[None, :] * stride_bn + ks[:, None]  # a [BLOCK_K, BLOCK_N] view of b [N, K]
+    a_ptrs = a_ptr + rows_in[:, None] * stride_am + (k_start + ks)[None, :]
+    b_ptrs = b_ptr + cols_in[None, :] * stride_bn + (k_start + ks)[:, None]  # [BLOCK_K, BLOCK_N] of b [N, K]
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32 if ACC_INT else tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        a = tl.load(a_ptrs, mask=ks[None, :] < K - k0, other=0.0)
-        b = tl.load(b_ptrs, mask=ks[:, None] < K - k0, other=0.0)
+    for k0 in range(k_start, k_end, BLOCK_K):
+        a = tl.load(a_ptrs, mask=ks[None, :] < k_end - k0, other=0.0)
+        b = tl.load(b_ptrs, mask=ks[:, None] < k_end - k0, other=0.0)
         acc = _dot(a, b, acc, ACC_INT, BLOCK_K)
         a_ptrs += BLOCK_K
         b_ptrs += BLOCK_K
     c_ptrs = c_ptr + rows[:, None] * stride_cm + cols[None, :]
     mask = (rows[:, None] < M) & (cols[None, :] < N)
-    if RAW:
+    if SPLIT:
+        tl.store(c_ptrs + tl.program_id(1).to(tl.int64) * M * N, acc, mask=mask)
+    elif RAW:
         tl.store(c_ptrs, acc, mask=mask)
     else:
         out = _epilogue(acc, sa_ptr, sb_ptr, rows, cols, M, N, A_ROWS, B_ROWS)
         tl.store(c_ptrs, out.to(c_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _sum_splits_kernel(
+    part_ptr, c_ptr, sa_ptr, sb_ptr, M, N, SPLITS: tl.constexpr, BLOCK_N: tl.constexpr,
+    A_ROWS: tl.constexpr, B_ROWS: tl.constexpr, RAW: tl.constexpr,
+):  # fmt: skip
+    """Row program_id(0), columns block program_id(1): the sum of the SPLITS raw partial accumulators
+    [SPLITS, M, N] (int32 or fp32), then the scaling epilogue (not for RAW) and one rounding."""
+    rows = tl.program_id(0).to(tl.int64) + tl.arange(0, 1)
+    cols = tl.program_id(1).to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs = rows[:, None] * N + cols[None, :]
+    mask = cols[None, :] < N
+    acc = tl.load(part_ptr + offs, mask=mask, other=0)
+    for s in range(1, SPLITS):
+        acc += tl.load(part_ptr + s * M * N + offs, mask=mask, other=0)
+    if RAW:
+        tl.store(c_ptr + offs, acc, mask=mask)
+    else:
+        out = _epilogue(acc, sa_ptr, sb_ptr, rows, cols, M, N, A_ROWS, B_ROWS)
+        tl.store(c_ptr + offs, out.to(c_ptr.dtype.element_ty), mask=mask)
 
 
 @triton.jit
@@ -119,7 +157,8 @@ def _persistent_tma_kernel(
 # ---- launchers ----
 
 
-def _meta(t: config.Tile) -> dict:
+def tile_meta(t: config.Tile) -> dict:
+    """The tile's constexprs as the kernels take them."""
     return {"BLOCK_M": t.block_m, "BLOCK_N": t.block_n, "BLOCK_K": t.block_k, "GROUP_M": t.group_m}
 
 
@@ -131,12 +170,17 @@ def _autotuned(kernel, tiles: tuple[config.Tile, ...], pre_hook=None):
     key = (kernel, tiles)
     if key not in _AUTOTUNED:
         configs = [
-            triton.Config(_meta(t), num_warps=t.num_warps, num_stages=t.num_stages, pre_hook=pre_hook)
+            triton.Config(tile_meta(t), num_warps=t.num_warps, num_stages=t.num_stages, pre_hook=pre_hook)
             for t in tiles
         ]
-        keys = ["M", "N", "K", "A_ROWS", "B_ROWS", "RAW", "ACC_INT"]
+        keys = ["M", "N", "K", "A_ROWS", "B_ROWS", "RAW", "ACC_INT", "SPLIT"]
         _AUTOTUNED[key] = triton.autotune(configs=configs, key=keys)(kernel)
     return _AUTOTUNED[key]
+
+
+def _operand(a) -> str:
+    """The config's name of the operand format (after _prepare has checked the dtype)."""
+    return "int8" if a.dtype == torch.int8 else "fp8"
 
 
 def _prepare(a, a_scale, b, b_scale, out_dtype):
@@ -156,25 +200,61 @@ def _prepare(a, a_scale, b, b_scale, out_dtype):
     return s, early, flags
 
 
+SUM_BLOCK_N = 1024  # output columns per program of the split-K sum
+
+
+def split_plan(t: config.Tile, K: int) -> tuple[int, int]:
+    """(K per split, splits) of tile `t`: whole K tiles per split, no empty splits."""
+    k_per_split = triton.cdiv(triton.cdiv(K, t.block_k), t.split_k) * t.block_k
+    return k_per_split, triton.cdiv(K, k_per_split)
+
+
+def _launch_splitk(a, a_scale, b, b_scale, s, flags, out_dtype, t: config.Tile):
+    """One split-K launch of tile `t` and the sum of its partial accumulators."""
+    k_per_split, splits = split_plan(t, s.K)
+    acc_dtype = torch.int32 if flags["ACC_INT"] else torch.float32
+    part = torch.empty((splits, s.M, s.N), dtype=acc_dtype, device=a.device)
+    grid = (triton.cdiv(s.M, t.block_m) * triton.cdiv(s.N, t.block_n), splits)
+    _tiled_kernel[grid](
+        a, b, part, a_scale, b_scale, s.M, s.N, s.K, a.stride(0), b.stride(0), s.N, k_per_split, **flags,
+        **tile_meta(t), SPLIT=True, num_warps=t.num_warps, num_stages=t.num_stages,
+    )  # fmt: skip
+    c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
+    _sum_splits_kernel[(s.M, triton.cdiv(s.N, SUM_BLOCK_N))](
+        part, c, a_scale, b_scale, s.M, s.N, SPLITS=splits, BLOCK_N=SUM_BLOCK_N, A_ROWS=flags["A_ROWS"],
+        B_ROWS=flags["B_ROWS"], RAW=flags["RAW"],
+    )  # fmt: skip
+    return c
+
+
 def scaled_matmul(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
-    """(a * a_scale) @ (b * b_scale).T with the tiled kernel; operands int8 or float8_e4m3fn."""
+    """(a * a_scale) @ (b * b_scale).T with the tiled kernel; operands int8 or float8_e4m3fn. For
+    M <= config.SCALED_SPLITK_MAX_M the split-K schedule, timed once per shape among its tiles."""
     s, early, flags = _prepare(a, a_scale, b, b_scale, out_dtype)
     if early is not None:
         return early
+    on_gpu = a.device.type == "cuda"
+    if s.M <= config.SCALED_SPLITK_MAX_M:
+        tiles = config.scaled_splitk_tiles(a.device, _operand(a))
+        key = ("scaled", s.M, s.N, s.K, a.dtype, out_dtype, s.a_rows, s.b_rows, a.device)
+        with torch.cuda.device(a.device) if on_gpu else contextlib.nullcontext():
+            launch = lambda t: _launch_splitk(a, a_scale, b, b_scale, s, flags, out_dtype, t)  # noqa: E731
+            return best(launch, tiles, key, on_gpu)
     c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
-    args = (a, b, c, a_scale, b_scale, s.M, s.N, s.K, a.stride(0), b.stride(0), c.stride(0))
-    tiles = config.scaled_tiles(a.device)
-    if a.device.type != "cuda":  # the interpreter: one config, no autotuning
+    args = (a, b, c, a_scale, b_scale, s.M, s.N, s.K, a.stride(0), b.stride(0), c.stride(0), s.K)
+    tiles = config.scaled_tiles(a.device, _operand(a))
+    if not on_gpu:  # the interpreter: one config, no autotuning
         t = tiles[0]
-        grid = (triton.cdiv(s.M, t.block_m) * triton.cdiv(s.N, t.block_n),)
-        _tiled_kernel[grid](*args, **flags, **_meta(t), num_warps=t.num_warps, num_stages=t.num_stages)
+        grid = (triton.cdiv(s.M, t.block_m) * triton.cdiv(s.N, t.block_n), 1)
+        _tiled_kernel[grid](*args, **flags, **tile_meta(t), SPLIT=False, num_warps=t.num_warps,
+                            num_stages=t.num_stages)  # fmt: skip
         return c
 
     def grid(meta):
-        return (triton.cdiv(s.M, meta["BLOCK_M"]) * triton.cdiv(s.N, meta["BLOCK_N"]),)
+        return (triton.cdiv(s.M, meta["BLOCK_M"]) * triton.cdiv(s.N, meta["BLOCK_N"]), 1)
 
     with torch.cuda.device(a.device):
-        _autotuned(_tiled_kernel, tiles)[grid](*args, **flags)
+        _autotuned(_tiled_kernel, tiles)[grid](*args, **flags, SPLIT=False)
     return c
 
 
@@ -205,7 +285,7 @@ def scaled_matmul_tma(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
     if early is not None:
         return early
     c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
-    tiles = config.scaled_tma_tiles(a.device)
+    tiles = config.scaled_tma_tiles(a.device, _operand(a))
     t0 = tiles[0]
     a_desc = TensorDescriptor.from_tensor(a, [t0.block_m, t0.block_k])
     b_desc = TensorDescriptor.from_tensor(b, [t0.block_n, t0.block_k])
@@ -214,7 +294,7 @@ def scaled_matmul_tma(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
     if a.device.type != "cuda":
         programs = 4  # a few "SMs", so the interpreter exercises the persistent loop
         _persistent_tma_kernel[(min(programs, tiles_total),)](
-            *args, NUM_PROGRAMS=programs, **flags, **_meta(t0), num_warps=t0.num_warps, num_stages=1
+            *args, NUM_PROGRAMS=programs, **flags, **tile_meta(t0), num_warps=t0.num_warps, num_stages=1
         )
         return c
     programs = torch.cuda.get_device_properties(a.device).multi_processor_count

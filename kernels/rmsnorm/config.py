@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gpubench.kernels.arch import pick
+from gpubench.kernels.arch import for_major, pick
 from gpubench.kernels.layernorm import config as layernorm
 from gpubench.kernels.layernorm.config import NormConfig
 
@@ -23,3 +23,8 @@ CPU = _forward_only(layernorm.CPU)  # cols 4097 and 70000 take the chunked path,
 
 def config_for(device) -> NormConfig:
     return pick(device, _BY_MAJOR, _DEFAULT, CPU)
+
+
+def for_arch(major: int) -> NormConfig:
+    """The config of a GPU of compute capability `major` (no GPU needed)."""
+    return for_major(major, _BY_MAJOR, _DEFAULT)

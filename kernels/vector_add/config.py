@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass
 
-from gpubench.kernels.arch import pick
+from gpubench.kernels.arch import for_major, pick
 
 
 @dataclass(frozen=True)
@@ -29,3 +29,13 @@ def config_for(device) -> VectorAddConfig:
     if os.environ.get(SLOW_CONFIG_ENV) == "1":
         return _SLOW
     return pick(device, _BY_MAJOR, _DEFAULT)
+
+
+def for_arch(major: int) -> VectorAddConfig:
+    """The config of a GPU of compute capability `major` (no GPU needed; the slow test config aside)."""
+    return for_major(major, _BY_MAJOR, _DEFAULT)
+
+
+def slow_config() -> VectorAddConfig:
+    """The deliberately worse config that SLOW_CONFIG_ENV selects."""
+    return _SLOW

@@ -7,7 +7,7 @@ length is picked per radius from the lists below, and each one is a separate com
 
 from dataclasses import dataclass
 
-from gpubench.kernels.arch import pick
+from gpubench.kernels.arch import for_major, pick
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class WindowSumConfig:
     triton_tile: int  # blocked Triton: outputs per program (a power of two)
     triton_max_seg: int  # blocked Triton: longest run per row (a power of two, <= triton_tile)
     triton_warps: int
+    # Blocks per SM the shared-memory kernel is compiled for (__launch_bounds__'s second argument): the
+    # register budget ptxas works to. Without it nvcc 13.0's ptxas held the seg-7 bf16 kernel to 32
+    # registers on sm_80 and spilled 16 B; with 6 blocks (85 registers at most) no run length spills.
+    cuda_min_blocks: int = 6
 
     def cuda_segment(self, radius: int) -> CudaSegment:
         """The longest run with seg <= 2 * radius (the first for radius 0, which is a copy)."""
@@ -56,3 +60,13 @@ assert [s.seg for s in _DEFAULT.cuda_segments] == sorted(s.seg for s in _DEFAULT
 
 def config_for(device) -> WindowSumConfig:
     return pick(device, _BY_MAJOR, _DEFAULT)
+
+
+def for_arch(major: int) -> WindowSumConfig:
+    """The config of a GPU of compute capability `major` (no GPU needed)."""
+    return for_major(major, _BY_MAJOR, _DEFAULT)
+
+
+def configs() -> list[WindowSumConfig]:
+    """Every GPU config of the table (the default and each architecture's)."""
+    return list(dict.fromkeys([_DEFAULT, *_BY_MAJOR.values()]))

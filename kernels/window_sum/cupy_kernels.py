@@ -9,7 +9,7 @@ import torch
 
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.checks import require_cuda
-from gpubench.kernels.window_sum.config import CudaSegment, WindowSumConfig, config_for
+from gpubench.kernels.window_sum.config import CudaSegment, WindowSumConfig, config_for, configs
 from gpubench.kernels.window_sum.validate import validate
 
 SOURCE = _cuda.source_path(__file__, "window_sum.cu")
@@ -22,7 +22,14 @@ def defines(cfg: WindowSumConfig, seg: CudaSegment) -> tuple[str, ...]:
         f"-DGPUBENCH_WINDOW_SEG={seg.seg}",
         f"-DGPUBENCH_WINDOW_GROUPS={seg.groups}",
         f"-DGPUBENCH_WINDOW_THREADS={cfg.cuda_threads}",
+        f"-DGPUBENCH_WINDOW_MIN_BLOCKS={cfg.cuda_min_blocks}",
     )
+
+
+def option_sets() -> list[tuple[str, ...]]:
+    """Every set of defines the shared-memory kernel is compiled with, over every config (each run
+    length is its own compilation)."""
+    return list(dict.fromkeys(defines(cfg, seg) for cfg in configs() for seg in cfg.cuda_segments))
 
 
 @dataclass(frozen=True)

@@ -194,12 +194,15 @@ __device__ __forceinline__ void window_shared(const T* __restrict__ x, T* __rest
 #ifndef GPUBENCH_WINDOW_THREADS
 #define GPUBENCH_WINDOW_THREADS 128
 #endif
+#ifndef GPUBENCH_WINDOW_MIN_BLOCKS
+#define GPUBENCH_WINDOW_MIN_BLOCKS 6
+#endif
 
 #define GPUBENCH_WINDOW_SUM(T, NAME)                                                                   \
   extern "C" __global__ void window_sum_naive_##NAME(const T* x, T* out, long long n, long long r) {   \
     window_naive<T>(x, out, n, r);                                                                     \
   }                                                                                                    \
-  extern "C" __global__ void __launch_bounds__(GPUBENCH_WINDOW_THREADS)                                \
+  extern "C" __global__ void __launch_bounds__(GPUBENCH_WINDOW_THREADS, GPUBENCH_WINDOW_MIN_BLOCKS)    \
       window_sum_shared_##NAME(const T* x, T* out, long long n, long long r, int halo, int obuf) {     \
     window_shared<T, GPUBENCH_WINDOW_SEG, GPUBENCH_WINDOW_GROUPS, GPUBENCH_WINDOW_THREADS>(x, out, n, r, \
                                                                                            halo, obuf); \

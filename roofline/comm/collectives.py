@@ -1,60 +1,54 @@
-"""The collectives, nccl-tests' bandwidth rules, and the topology a collective runs over."""
+"""The collectives, nccl-tests' bandwidth rules (owned by gpubench.opcount), and the topology a collective
+runs over."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# nccl-tests' busbw = algbw x factor (its doc/PERFORMANCE.md): the factor turns the application's view
-# (algbw = S / t) into the bytes each link of a ring carries per unit time.
-_FACTORS = {
-    "all_reduce": lambda n: 2 * (n - 1) / n,
-    "all_gather": lambda n: (n - 1) / n,
-    "reduce_scatter": lambda n: (n - 1) / n,
-    "all_to_all": lambda n: (n - 1) / n,
-    "broadcast": lambda n: 1.0,
-    "reduce": lambda n: 1.0,
-    "send_recv": lambda n: 1.0,
-}
-COLLECTIVES = tuple(_FACTORS)
+from gpubench.opcount import COLLECTIVES, algbw, bus_factor, check_collective
 
+__all__ = ["COLLECTIVES", "HW_CLASSES", "Link", "Topology", "algbw", "bus_factor", "check_collective"]
 
-def check_collective(collective: str) -> None:
-    if collective not in _FACTORS:
-        raise ValueError(f"unknown collective {collective!r}; known: {', '.join(COLLECTIVES)}")
-
-
-def bus_factor(collective: str, ranks: int) -> float:
-    """busbw / algbw for `collective` over `ranks` ranks (nccl-tests' rule)."""
-    check_collective(collective)
-    if ranks < 1:
-        raise ValueError(f"ranks must be >= 1, got {ranks}")
-    return _FACTORS[collective](ranks)
-
-
-def algbw(nbytes: int, time_s: float) -> float:
-    """nccl-tests' algorithm bandwidth in GB/s (1e9 B/s): the size S over the time."""
-    if time_s <= 0:
-        raise ValueError(f"time must be > 0, got {time_s}")
-    return nbytes / time_s / 1e9
+# The hardware class of a link, as NCCL's tuning model names it (its per-hop latencies differ by class).
+HW_CLASSES = ("nvlink", "pcie", "net")
 
 
 @dataclass(frozen=True)
 class Link:
-    """One GPU's share of a level of the network: GB/s per direction, and the latency of one step."""
+    """One GPU's share of a level of the network: GB/s per direction (the wire's ceiling), the latency of one
+    step, and what NCCL's topology model credits it with (`nccl_gbps`; None: the wire rate). `kind` names the
+    link ("nvlink4", "pcie-gen5", "cx7_ndr", "loopback"); its prefix gives the hardware class."""
 
     gbps: float
     latency_s: float
     kind: str = ""
+    nccl_gbps: float | None = None
 
     def __post_init__(self):
         if not self.gbps > 0 or not self.latency_s >= 0:
             raise ValueError(f"link {self.kind or '?'}: need gbps > 0 and latency_s >= 0")
+        if self.nccl_gbps is not None and not self.nccl_gbps > 0:
+            raise ValueError(f"link {self.kind or '?'}: nccl_gbps must be > 0 or None")
+
+    @property
+    def model_gbps(self) -> float:
+        """The bandwidth a prediction uses: NCCL's credit where known, else the wire rate."""
+        return self.nccl_gbps if self.nccl_gbps is not None else self.gbps
+
+    @property
+    def hw(self) -> str:
+        """NCCL's hardware class: 'nvlink', 'pcie' or 'net' (NICs, and anything else between hosts)."""
+        kind = self.kind.lower()
+        return "nvlink" if kind.startswith("nvlink") else "pcie" if kind.startswith("pcie") else "net"
 
 
 @dataclass(frozen=True)
 class Topology:
     """A cluster as a collective sees it: `gpus_per_node` GPUs joined by `intra` (NVLink/NVSwitch or
-    PCIe), nodes joined by `inter` (the NICs, as GB/s per GPU); `nvls`: NVLink SHARP in the switches."""
+    PCIe), nodes joined by `inter` (the NICs, as GB/s per GPU: the node's NICs shared by its GPUs);
+    `nvls`: NVLink SHARP in the switches. `gpu` is the GPU's key in the spec database and `arch` its
+    architecture (NCCL's constants differ by architecture); `nvswitch`: every GPU of a node reaches every
+    other at its full NVLink rate."""
 
     name: str
     gpus_per_node: int
@@ -63,6 +57,10 @@ class Topology:
     nodes: int = 1
     nvls: bool = False
     source: str = ""
+    gpu: str = ""
+    arch: str = ""
+    nvswitch: bool = False
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.gpus_per_node < 1 or self.nodes < 1:

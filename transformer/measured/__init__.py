@@ -1,6 +1,6 @@
 """Transformer layers and torch modules measured: node-by-node profiles of a torch module (torch.fx), a
-built-in LLaMA-style block, and one layer's operators run with the suite's workloads next to the
-roofline's prediction.
+built-in LLaMA-style block, one layer's operators run with the suite's workloads next to the roofline's
+prediction, and a training step of the block stacked (train_step) next to the training planner's.
 
     from gpubench.transformer.measured import profile_module
     prof = profile_module(module, x, gpu="h100_sxm5")     # every node timed, counted, placed

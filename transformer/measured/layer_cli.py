@@ -16,12 +16,14 @@ import json
 import sys
 from pathlib import Path
 
+from gpubench.cliargs import count, needs, output_file_problem, standalone
 from gpubench.exits import usage_error
 from gpubench.fmt import DASH, fmt_time, shape_label
 from gpubench.opcount import WEIGHT_FORMATS
 from gpubench.results import ResultsError, finite_or_none
+from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
+from gpubench.transformer.args import measured_ceilings, read_ceilings, scenario
 from gpubench.transformer.configs import MODELS, ConfigError, get_model
-from gpubench.transformer.model_cli import measured_ceilings, one_line_errors, scenario
 from gpubench.transformer.scenario import PHASES, ScenarioError
 
 PROG = "gpubench layer"
@@ -34,25 +36,25 @@ NO_GPU = (
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="NAME", help=f"{', '.join(MODELS)}, or a config's .json file")
     p.add_argument("--phase", choices=PHASES, required=True, help="prefill or a decode step")
-    p.add_argument("--seq", type=int, help="new tokens per sequence (prefill: required; decode: 1)")
-    p.add_argument("--batch", type=int, default=1, help="sequences (default 1)")
-    p.add_argument("--context", type=int, help="keys the last token attends to (decode: required)")
+    p.add_argument(
+        "--seq", type=count("tokens"), help="new tokens per sequence (prefill: required; decode 1)"
+    )
+    p.add_argument("--batch", type=count("sequences"), default=1, help="sequences (default 1)")
+    p.add_argument("--context", type=count("tokens"), help="keys the last token attends to (decode: needed)")
     p.add_argument("--dtype", choices=("fp16", "bf16"), default="bf16", help="default bf16")
     p.add_argument(
         "--weights", choices=tuple(WEIGHT_FORMATS), help="the projections' weight format (qmatmul)"
     )
-    p.add_argument("--group", type=int, default=128, help="int4 scale group (default 128)")
+    p.add_argument("--group", type=count("elements"), default=128, help="int4 scale group (default 128)")
     p.add_argument("--fusion", choices=("on", "off"), default="on", help="off: the unfused operators")
-    p.add_argument(
-        "--gpu", metavar="NAME", help="predict on this GPU of the spec database (default: the device)"
-    )
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on this GPU (gpubench micro)")
+    add_target_arguments(p, "predict on this GPU (default: the device)")
     p.add_argument(
         "--rule", choices=("quick", "full"), default="quick", help="the stopping rule (default quick)"
     )
     p.add_argument("--out", metavar="FILE", help="write the measurements and predictions as JSON")
     p.add_argument("--dry-run", action="store_true", help="show the plan; measure nothing")
     p.add_argument("--json", action="store_true", help="print the document instead of the table")
+    needs(p, "--group", "--weights", "it is the int4 weights' scale group")
     return p
 
 
@@ -63,15 +65,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
     )
     configure(p)
-    one_line_errors(p, PROG)
     p.set_defaults(func=run)
     return p
-
-
-def _args_for_scenario(args):
-    # `gpubench model`'s scenario builder, with the what-ifs a layer run measures.
-    args.tile, args.dataflow, args.logits = None, "output_stationary", "last"
-    return args
 
 
 def plan_lines(plan, pred) -> list[str]:
@@ -127,19 +122,16 @@ def result_lines(doc: dict) -> list[str]:
 def run(args) -> int:
     try:
         cfg = get_model(args.model)
-        sc = scenario(_args_for_scenario(args), cfg)
-        spec = measured = origin = None
-        if args.gpu:
-            from gpubench.roofline.specs import get_spec
-
-            spec = get_spec(args.gpu)
-            measured, origin, _ = measured_ceilings(args, spec)
-    except (ConfigError, ScenarioError, ResultsError) as exc:
+        sc = scenario(args, cfg)  # the what-ifs a layer run measures: weights and fusion
+        target = target_from_args(args, required=False)
+        if target is None:  # the device's own: read before anything runs, a --dry-run included
+            read_ceilings(args.ceilings)
+    except (ConfigError, ScenarioError, TargetError, ResultsError) as exc:
         return usage_error(PROG, str(exc))
     except KeyError as exc:
         return usage_error(PROG, str(exc.args[0]))
-    if args.out and not Path(args.out).parent.is_dir():
-        return usage_error(PROG, f"--out {args.out}: no such folder {str(Path(args.out).parent)!r}")
+    if problem := output_file_problem("--out", args.out):
+        return usage_error(PROG, problem)
     import torch
 
     from gpubench.transformer.measured.compose import plan_layer, registry_info
@@ -148,16 +140,17 @@ def run(args) -> int:
 
     plan = plan_layer(layer_operators(cfg, sc), sc, registry_info())
     if args.dry_run:
-        pred = predict_model(cfg, sc, spec, measured, origin) if spec is not None else None
+        on = (target.spec, target.measured, target.measured_origin) if target is not None else None
+        pred = predict_model(cfg, sc, *on) if on is not None else None
         print(f"{cfg.name}, one layer: {sc.describe()} (dry run: nothing measured)")
         print("\n".join(plan_lines(plan, pred)))
         return 0
     if not torch.cuda.is_available():
         return usage_error(PROG, NO_GPU)
-    return _measure(args, cfg, sc, spec, plan, torch)
+    return _measure(args, cfg, sc, target, plan, torch)
 
 
-def _measure(args, cfg, sc, spec, plan, torch) -> int:
+def _measure(args, cfg, sc, target, plan, torch) -> int:
     from gpubench.bench.measure.device import device_info
     from gpubench.roofline.specs import resolve_spec
     from gpubench.transformer.measured.layer_run import layer_document, measure_layer
@@ -165,15 +158,18 @@ def _measure(args, cfg, sc, spec, plan, torch) -> int:
 
     device = torch.device("cuda", torch.cuda.current_device())
     info = device_info(device)
-    spec = spec or resolve_spec(info)
-    try:
-        measured, origin, notes = measured_ceilings(args, spec)
-    except ResultsError as exc:
-        return usage_error(PROG, str(exc))
+    if target is not None:
+        spec, measured, origin = target.spec, target.measured, target.measured_origin
+    else:  # the device itself: its ceilings file must be of its model too
+        spec = resolve_spec(info)
+        try:
+            measured, origin = measured_ceilings(args, spec)
+        except TargetError as exc:
+            return usage_error(PROG, str(exc))
     pred = predict_model(cfg, sc, spec, measured, origin)
     ops, layer = measure_layer(plan, pred, device, args.rule, args.ceilings)
     doc = layer_document(pred, ops, layer, info.get("name", str(device)))
-    doc["notes"] = notes
+    doc["notes"] = pred.refused()  # operators with no prediction on this GPU, and why
     text = json.dumps(finite_or_none(doc), indent=1)
     if args.out:
         Path(args.out).write_text(text + "\n")
@@ -188,8 +184,7 @@ def _measure(args, cfg, sc, spec, plan, torch) -> int:
 
 
 def main(argv=None) -> int:
-    p = one_line_errors(configure(argparse.ArgumentParser(prog=PROG, description=__doc__)), PROG)
-    return run(p.parse_args(argv))
+    return standalone(configure, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":

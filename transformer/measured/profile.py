@@ -166,28 +166,26 @@ class _Profiler(torch.fx.Interpreter):
 
 
 def _machines(gpu, ceilings, device) -> tuple[dict, str | None, list[str]]:
-    """The roofline the nodes go on: `gpu` (a spec-database name), else the CUDA device's own."""
+    """The roofline the nodes go on: `gpu` (a name, or a roofline.target.Target), else the CUDA device's
+    own. Ceilings measured on another GPU model are refused (roofline.target.TargetError, a ValueError)."""
     from gpubench.roofline.crossgen import ceilings_of_spec
-    from gpubench.roofline.specs import get_spec, resolve_spec
+    from gpubench.roofline.specs import resolve_spec
+    from gpubench.roofline.target import Target, check_ceilings, resolve_target
 
     if gpu is not None:
-        spec = get_spec(gpu)
+        target = gpu if isinstance(gpu, Target) else resolve_target(gpu, ceilings=ceilings)
+        on, name = target.ceilings(), target.name
     elif device.type == "cuda":
         from gpubench.bench.measure.device import device_info
 
         spec = resolve_spec(device_info(device))
+        on, name = ceilings_of_spec(spec, check_ceilings(spec, ceilings)[0] if ceilings else None), spec.name
     elif ceilings is not None:
         raise ValueError("measured ceilings need the GPU they were measured on: name it (gpu=, --gpu)")
     else:
         return {}, None, ["no roofline placement: the CPU is not in the spec database (name a GPU: --gpu)"]
-    measured = None
-    if ceilings is not None:
-        from gpubench import results
-
-        measured = results.read_ceilings(ceilings).ceilings
-    on = ceilings_of_spec(spec, measured)
     machines = {s: m for s in ("datasheet", "measured") if (m := on.machine(s)) is not None}
-    return machines, spec.name, []
+    return machines, name, []
 
 
 def _device_of(inputs, module):
@@ -209,8 +207,9 @@ def profile_module(
 ) -> ModuleProfile:
     """Trace `module`, run it once on `inputs`, and time, count and place every node.
 
-    gpu       the spec-database GPU whose roofline the nodes go on (default: the CUDA device's own; on
-              the CPU no placement unless named); `ceilings` a `gpubench micro` file measured on it
+    gpu       the GPU whose roofline the nodes go on: a spec-database name or a roofline.target.Target
+              (default: the CUDA device's own; on the CPU no placement unless named); `ceilings` a
+              `gpubench micro` file measured on that GPU model (another model's are refused)
     mode      "cold" (L2 flushed before every sample) or "warm", on a CUDA device
     tracer    "auto" (torch.fx.symbolic_trace, else torch.export), "fx" or "export"
     rule      a gpubench.bench.measure.stopping.StoppingRule for every node (default: a short one)

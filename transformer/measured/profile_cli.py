@@ -16,11 +16,12 @@ import json
 import sys
 from pathlib import Path
 
+from gpubench.cliargs import PLOT_SUFFIXES, count, needs, output_file_problem, refuse_together, standalone
 from gpubench.exits import usage_error
 from gpubench.kernels.workload import torch_dtype
 from gpubench.results import finite_or_none
+from gpubench.roofline.target import add_target_arguments, target_from_args
 from gpubench.transformer.configs import ConfigError, ModelConfig, get_model
-from gpubench.transformer.model_cli import PLOT_SUFFIXES, one_line_errors
 from gpubench.transformer.scenario import PHASES, Scenario, ScenarioError, check
 
 PROG = "gpubench profile-module"
@@ -53,21 +54,21 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--config", metavar="NAME", help="the block's sizes from a model of `gpubench model --list`"
     )
     for flag in SIZE_FLAGS:
-        p.add_argument(f"--{flag.replace('_', '-')}", type=int, help="override the block's (or model's) size")
-    p.add_argument("--layers", type=int, help="--hf: decoder layers (default 2)")
-    p.add_argument("--vocab", type=int, help="--hf: vocabulary (default 1024)")
+        p.add_argument(f"--{flag.replace('_', '-')}", type=count("heads" if "heads" in flag else "elements"),
+                       help="override the block's (or model's) size")  # fmt: skip
+    p.add_argument("--layers", type=count("layers"), help="--hf: decoder layers (default 2)")
+    p.add_argument("--vocab", type=count("tokens"), help="--hf: vocabulary (default 1024)")
     p.add_argument(
         "--phase", choices=PHASES, default="prefill", help="built-in block: prefill or decode step"
     )
-    p.add_argument("--batch", type=int, default=1, help="sequences (default 1)")
-    p.add_argument("--seq", type=int, help="tokens per sequence (default 64; decode: 1)")
-    p.add_argument("--context", type=int, help="decode: the KV cache's keys, the new tokens' included")
+    p.add_argument("--batch", type=count("sequences"), default=1, help="sequences (default 1)")
+    p.add_argument("--seq", type=count("tokens"), help="tokens per sequence (default 64; decode: 1)")
+    p.add_argument(
+        "--context", type=count("tokens"), help="decode: the KV cache's keys, the new ones included"
+    )
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), help="default bf16 on a GPU, fp32 on the CPU")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default cuda where there is one")
-    p.add_argument(
-        "--gpu", metavar="NAME", help="place the nodes on this GPU's roofline (default: the device's)"
-    )
-    p.add_argument("--ceilings", metavar="FILE", help="ceilings measured on that GPU (gpubench micro)")
+    add_target_arguments(p, "place the nodes on this GPU's roofline (default: the device's)")
     p.add_argument("--mode", choices=("cold", "warm"), default="cold", help="L2 before each sample, on a GPU")
     p.add_argument(
         "--tracer",
@@ -75,10 +76,19 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default="auto",
         help="torch.fx.symbolic_trace, torch.export, or the first that works (default)",
     )
-    p.add_argument("--top", type=int, default=10, help="how many heaviest nodes to list (default 10)")
+    p.add_argument(
+        "--top", type=count("nodes"), default=10, help="how many heaviest nodes to list (default 10)"
+    )
     p.add_argument("--csv", metavar="FILE", help="every node as a CSV row")
     p.add_argument("--plot", metavar="FILE", help="a picture of the graph (.png, .svg or .pdf)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    sizes = [f"--{flag.replace('_', '-')}" for flag in SIZE_FLAGS]
+    refuse_together(p, "--module", "--config", *sizes, "--layers", "--vocab", "--seq", "--context",
+                    why="FUNCTION() builds the module and its inputs")  # fmt: skip
+    refuse_together(p, "--hf", "--config", "--head-dim", "--context",
+                    why="the transformers config and --hidden/--heads/... size the model")  # fmt: skip
+    for option in ("--layers", "--vocab"):
+        needs(p, option, "--hf", "they size a transformers model")
     return p
 
 
@@ -89,7 +99,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
     )
     configure(p)
-    one_line_errors(p, PROG)
     p.set_defaults(func=run)
     return p
 
@@ -133,15 +142,8 @@ def _load_function(spec: str):
 
 def _check_outputs(args) -> str | None:
     for flag, path, suffixes in (("--csv", args.csv, (".csv",)), ("--plot", args.plot, PLOT_SUFFIXES)):
-        if path is None:
-            continue
-        p = Path(path)
-        if p.suffix.lower() not in suffixes:
-            return f"{flag} {path}: the file must end in {', '.join(suffixes)}"
-        if not p.parent.is_dir():
-            return f"{flag} {path}: no such folder {str(p.parent)!r}"
-    if args.top < 1:
-        return f"--top must be at least 1, got {args.top}"
+        if problem := output_file_problem(flag, path, suffixes):
+            return problem
     return None
 
 
@@ -201,16 +203,12 @@ def run(args) -> int:
     from gpubench.transformer.measured.tracing import UntraceableModule
 
     try:
-        if args.gpu:
-            from gpubench.roofline.specs import get_spec
-
-            get_spec(args.gpu)
+        target = target_from_args(args, required=False)
         module, inputs, device = _build(args, torch)
+        ceilings = args.ceilings if target is None else None  # a target carries its own
         prof = profile_module(
-            module, *inputs, gpu=args.gpu, ceilings=args.ceilings, mode=args.mode, tracer=args.tracer
+            module, *inputs, gpu=target, ceilings=ceilings, mode=args.mode, tracer=args.tracer
         )
-    except KeyError as exc:
-        return usage_error(PROG, str(exc.args[0]))
     except (
         ValueError,
         ConfigError,
@@ -235,8 +233,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = one_line_errors(configure(argparse.ArgumentParser(prog=PROG, description=__doc__)), PROG)
-    return run(p.parse_args(argv))
+    return standalone(configure, run, PROG, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,357 @@
+"""The GPU work in packs: each pack is one command that fits a lent GPU machine's session (PACK_LIMIT_S),
+returns one archive, and knows from what is committed under reports/ whether it is still owed for a GPU
+model. PACKS lists them in order of value: whoever next has a GPU runs the first one owed.
+
+A pack is a row of PACKS: a name, what it is for, its steps (bench.packs.steps) and the test of whether it
+is owed. Adding one is adding a row; a new kind of work (collectives, training) adds its step kind to
+bench.packs.steps and its rows here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpubench.bench.packs.costs import RUN_START_S
+from gpubench.bench.packs.steps import (
+    MICRO_TESTS,
+    Calib,
+    Cmd,
+    Gate,
+    Layer,
+    Micro,
+    Ncu,
+    Pytest,
+    Run,
+    Step,
+    Where,
+    never_run,
+    run_before,
+)
+from gpubench.bench.run.plan import PROFILES, PlanItem, build_plan
+
+__all__ = ["BUDGET_S", "PACKS", "PACK_LIMIT_S", "Pack", "by_name", "owed"]
+
+# A drawn GPU session has 15 minutes of device time, the machine's start included (the device tool's
+# notes), and a command may run at most 10 minutes. Two packs back to back must fit one session: with
+# 2 minutes for the start (assumed: "minutes", the notes say), each pack has (900 - 120) / 2 = 390 s.
+BUDGET_S = 900
+START_S = 120
+PACK_LIMIT_S = (BUDGET_S - START_S) // 2
+
+AA_PLAN = "reports/calibration/plan-aa.json"
+AA_SERIES = 11  # A/A runs of the fixed plan the gate's calibration asks for (docs/gating.md: 10 pairs)
+USER_TESTS = ["tests/test_api.py", "tests/test_fixture.py", "tests/test_plugins.py"]
+MULTI_WORKLOADS = ("vector_add", "window_sum", "softmax")
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    about: str
+    steps: tuple[Step, ...]
+    owed_because: Callable[[Where], str | None]  # why the pack is owed for `at`'s GPU model; None: done
+
+
+# ---- what is committed -------------------------------------------------------------------------------
+
+
+def committed_keys(at: Where) -> set:
+    """The record keys of every results file committed for this GPU model."""
+    keys = set()
+    for path in sorted(at.ref.glob("results*.json")):
+        keys |= _keys(path, path.stat().st_mtime_ns)
+    return keys
+
+
+@functools.lru_cache(maxsize=32)
+def _keys(path: Path, mtime_ns: int) -> frozenset:
+    """One results file's record keys (read once per version of the file: a pack asks several times)."""
+    from gpubench import results
+
+    try:
+        return frozenset(r.key for r in results.read(path).records)
+    except results.ResultsError:
+        return frozenset()
+
+
+def missing(items: list[PlanItem], at: Where) -> str | None:
+    from gpubench.bench.fleet.split import item_key
+
+    have = committed_keys(at)
+    lacking = [i for i in items if item_key(i) not in have]
+    return f"{len(lacking)} of {len(items)} items never measured on it" if lacking else None
+
+
+def quick_items(at: Where) -> list[PlanItem]:
+    return list(build_plan(PROFILES["quick"], registry=at.registry))
+
+
+def new_items(at: Where) -> list[PlanItem]:
+    """Every bench shape, bf16 and cold, of the workloads with no record committed for this GPU model."""
+    have = {k.workload for k in committed_keys(at)}
+    fresh = [name for name in at.registry if name not in have]
+    if not fresh:
+        return []
+    return list(build_plan(PROFILES["full"], fresh, dtypes=["bf16"], modes=["cold"], registry=at.registry))
+
+
+def sustained_items(at: Where) -> list[PlanItem]:
+    """The bf16 GEMMs of the quick profile, cuBLAS and the persistent TMA kernel: burst and after a load."""
+    return [i for i in quick_items(at) if i.workload == "gemm" and i.dtype == "bf16"
+            and i.variant in ("torch", "triton_persistent_tma")]  # fmt: skip
+
+
+def aa_items(at: Where) -> list[PlanItem]:
+    return [PlanItem.from_json(i) for i in json.loads((at.repo / AA_PLAN).read_text())]
+
+
+def multi_items(at: Where) -> list[PlanItem]:
+    return [i for i in quick_items(at) if i.workload in MULTI_WORKLOADS]
+
+
+def _count(at: Where, pattern: str) -> int:
+    return len(list(at.calib.glob(pattern)))
+
+
+def _micro_owed(at: Where) -> str | None:
+    path = at.ref / "ceilings.json"
+    if not path.is_file():
+        return "no ceilings measured on it"
+    summary = json.loads(path.read_text()).get("ceilings", {})
+    return None if summary.get("peaks_burst") else "its ceilings predate the burst and sustained rates"
+
+
+def _truth_owed(at: Where) -> str | None:
+    runs = _count(at, "aa-*.json")
+    if runs < AA_SERIES:
+        return f"{runs} of the {AA_SERIES} A/A runs committed"
+    return None if _count(at, "ncu-*.json") else "no record profiled under Nsight Compute"
+
+
+def _file_owed(name: str) -> Callable[[Where], str | None]:
+    return lambda at: None if (at.ref / name).is_file() else f"no {name} committed"
+
+
+# ---- the steps the packs share -----------------------------------------------------------------------
+
+DEVICE = Cmd("device", argv=("device", "--json"), stdout="device.json", seconds=RUN_START_S,
+             basis="imports torch and NVML (as a run's start)")  # fmt: skip
+
+
+# The gate's calibration from every A/A and slowed run of this GPU model, committed or just made.
+CALIB = Calib(
+    "calib", keep={"calibration.json": "{calib}/calibration.json", "calibration.md": "{calib}/calibration.md"}
+)
+
+
+def _ref(*names: str) -> dict[str, str]:
+    """Outputs committed under their own names in reports/reference/<gpu>/."""
+    return {n: f"{{ref}}/{n}" for n in names}
+
+
+def _aa(first: int, last: int) -> tuple[Run, ...]:
+    return tuple(
+        Run(f"aa-{n:02d}", keep={f"aa-{n:02d}.json": f"{{calib}}/aa-{{stamp}}-{n:02d}.json"}, items=aa_items)
+        for n in range(first, last + 1)
+    )
+
+
+def _inject(fraction: str) -> Run:
+    name = f"inject-{fraction}"
+    keep = {f"{name}.json": f"{{calib}}/inject-{{stamp}}-{fraction}.json"}
+    return Run(name, keep=keep, env={"GPUBENCH_TEST_SLOWDOWN": fraction}, items=aa_items)
+
+
+def _layer(phase: str, batch: int) -> Layer:
+    name = f"layer-{phase}-b{batch}"
+    return Layer(name, keep=_ref(f"{name}.json"), phase=phase, batch=batch)
+
+
+PACKS: tuple[Pack, ...] = (
+    Pack(
+        "correctness",
+        "the GPU tests never run on this GPU model, in parallel, then the others again",
+        (
+            DEVICE,
+            Pytest(
+                "tests_new",
+                keep=_ref("gpu-tests-new.xml"),
+                files=never_run,
+                junit="gpu-tests-new.xml",
+            ),
+            Pytest("tests_rest", keep=_ref("gpu-tests.xml"), files=run_before),
+        ),
+        lambda at: f"{len(never_run(at))} GPU test files never run on it" if never_run(at) else None,
+    ),
+    Pack(
+        "bench-new",
+        "every bench shape (bf16, cold) of the workloads never measured on this GPU model",
+        (
+            DEVICE,
+            Run(
+                "results-kernels",
+                keep=_ref("results-kernels.json"),
+                items=new_items,
+            ),
+        ),
+        lambda at: "workloads never measured on it" if new_items(at) else None,
+    ),
+    Pack(
+        "micro",
+        "the ceilings (quick micro-benchmarks first, then the full ones), their tests, and the bf16 "
+        "GEMMs burst and sustained",
+        (
+            DEVICE,
+            Micro("ceilings-quick", quick=True),
+            Micro("ceilings", keep=_ref("ceilings.json")),
+            Pytest(
+                "tests_micro",
+                keep=_ref("gpu-tests-micro.xml"),
+                files=lambda at: [MICRO_TESTS],
+                junit="gpu-tests-micro.xml",
+                serial=True,
+            ),
+            Run(
+                "results-sustained",
+                keep=_ref("results-sustained.json"),
+                items=sustained_items,
+                extra=("--sustained", "2"),
+                load_s=2.0,
+            ),
+        ),
+        _micro_owed,
+    ),
+    Pack(
+        "truth",
+        "measurement truth: one A/A run, its records under Nsight Compute, more A/A runs",
+        (
+            DEVICE,
+            *_aa(1, 1),
+            Ncu(
+                "ncu",
+                keep={"ncu.json": "{calib}/ncu-{stamp}.json", "ncu-ncu-all.csv": "{calib}/ncu-{stamp}.csv"},
+                source="aa-01.json",
+                records=20,
+            ),
+            *_aa(2, 6),
+            CALIB,
+        ),
+        _truth_owed,
+    ),
+    Pack(
+        "bench-all",
+        "the quick profile gated against the committed reference, and through --gpus all",
+        (
+            DEVICE,
+            Run(
+                "results-quick",
+                keep=_ref("results-quick.json"),
+                items=quick_items,
+                previous=lambda at: at.ref / "results-quick.json",
+            ),
+            Gate(
+                "gate-vs-reference",
+                base=lambda at: at.ref / "results-quick.json",
+                candidate=lambda at: at.out / "results-quick.json",
+            ),
+            Run(
+                "results-gpus",
+                items=multi_items,
+                extra=("--gpus", "all"),
+                previous=lambda at: at.ref / "results-quick.json",
+            ),
+            Gate(
+                "gate-gpus",
+                base=lambda at: at.out / "results-quick.json",
+                candidate=lambda at: at.out / "results-gpus.json",
+            ),
+        ),
+        lambda at: missing(quick_items(at), at),
+    ),
+    Pack(
+        "truth-inject",
+        "the gate's detection rate: injected slowdowns, the slow config, the rest of the A/A series",
+        (
+            DEVICE,
+            *_aa(7, 7),
+            _inject("0.05"),
+            _inject("0.10"),
+            Run(
+                "slowcfg",
+                keep={"slowcfg.json": "{calib}/slowcfg-{stamp}.json"},
+                env={"GPUBENCH_TEST_SLOW_CONFIG": "1"},
+                items=aa_items,
+            ),
+            Gate(
+                "gate-slowcfg",
+                base=lambda at: at.out / "aa-07.json",
+                candidate=lambda at: at.out / "slowcfg.json",
+            ),
+            *_aa(8, 11),
+            CALIB,
+        ),
+        lambda at: None if _count(at, "inject-*.json") else "no slowed run committed",
+    ),
+    Pack(
+        "user",
+        "users' own kernels on the GPU: gpubench.benchmark, the gpu_benchmark fixture, plug-ins",
+        (
+            DEVICE,
+            Pytest(
+                "tests_user",
+                keep=_ref("user-tests.xml"),
+                files=lambda at: USER_TESTS,
+                junit="user-tests.xml",
+                serial=True,
+            ),
+        ),
+        _file_owed("user-tests.xml"),
+    ),
+    Pack(
+        "layer",
+        "one llama-7b layer, operator by operator, prefill and decode, batch 1 and 16",
+        (
+            DEVICE,
+            _layer("prefill", 1),
+            _layer("decode", 1),
+            _layer("prefill", 16),
+            _layer("decode", 16),
+            Cmd(
+                "profile-module",
+                argv=(
+                    "profile-module",
+                    "--config",
+                    "llama-7b",
+                    "--seq",
+                    "2048",
+                    "--device",
+                    "cuda",
+                    "--csv",
+                    "{out}/profile-module.csv",
+                    "--plot",
+                    "{out}/profile-module.png",
+                ),
+                keep=_ref("profile-module.csv"),
+                seconds=2 * RUN_START_S,
+                basis="one traced llama-7b block run (not measured on a GPU yet): twice a run's start",
+            ),
+        ),
+        _file_owed("layer-decode-b16.json"),
+    ),
+)
+
+
+def by_name(name: str) -> Pack:
+    for p in PACKS:
+        if p.name == name:
+            return p
+    raise KeyError(f"no pack {name!r}; the packs: {', '.join(p.name for p in PACKS)}")
+
+
+def owed(at: Where) -> list[tuple[Pack, str]]:
+    """The packs owed for `at`'s GPU model, in order of value, each with why."""
+    return [(p, why) for p in PACKS if (why := p.owed_because(at)) is not None]
