@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from gpubench import dtypes
-from gpubench.transformer.backward import GRAD_DTYPES
+from gpubench.transformer.backward import GRAD_DTYPES, grad_itemsize
 from gpubench.transformer.configs import ModelConfig
 from gpubench.transformer.scenario import ATTENTION_FORMS
 
@@ -49,7 +49,7 @@ class Job:
 
     @property
     def grad_size(self) -> int:
-        return GRAD_DTYPES[self.grad_dtype]
+        return grad_itemsize(self.grad_dtype)
 
 
 @dataclass(frozen=True)
