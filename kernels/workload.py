@@ -7,7 +7,7 @@ The benchmark harness and the tests consume only this interface.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gpubench import dtypes
@@ -111,10 +111,6 @@ class Workload:
     # `details(shape, dtype)`: what every record of the workload carries beside its measurement
     # (Record.details: the fusion byte analysis, the quantisation error, ...).
     details: Callable[[Shape, str], dict[str, Any]] | None = None
-    # The older spellings, still read: compare(out, expected, dtype) for check_output (it gets no shape,
-    # so atol_scale cannot apply), and extra={"record_extra": fn} for details=fn.
-    compare: Callable[..., None] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         for set_name in ("test", "bench"):
@@ -130,8 +126,6 @@ class Workload:
         for dt in self.dtypes:
             if dt not in self.tolerances:
                 raise ValueError(f"workload {self.name!r}: no tolerance for dtype {dt!r}")
-        if self.details is None and callable(self.extra.get("record_extra")):
-            object.__setattr__(self, "details", self.extra["record_extra"])
 
     def variant(self, name: str) -> Variant:
         try:
@@ -159,9 +153,6 @@ class Workload:
         if self.check_output is not None:
             self.check_output(out, expected, tol, shape)
             return
-        if self.compare is not None:
-            self.compare(out, expected, dtype)
-            return
         import torch
 
         if out.shape != expected.shape:
@@ -173,48 +164,3 @@ class Workload:
             rtol=tol.rtol,
             equal_nan=True,
         )
-
-
-class InputMemo:
-    """A costly function of a workload's inputs (its float64 reference) computed once per (shape, dtype,
-    device, seed), where the harness would compute it again for every variant on fresh inputs.
-
-    make_inputs is deterministic in those four, so inputs made from the same four are equal: `made`
-    records the tensors make_inputs returned under that key, and `get` reuses a result only for those
-    very tensors, each in the same role (its place among the inputs) and with its version counter
-    unchanged (nothing has written to it). Any other tensors, or modified ones, are computed afresh. The
-    last `size` results are kept; a hit returns a copy, so a caller cannot alter what the next one gets."""
-
-    def __init__(self, size: int = 1):
-        self._size = size
-        self._origin: dict[int, tuple] = {}  # id(tensor) -> (weak reference, key, place, version)
-        self._results: dict = {}  # (key, places, extra) -> result, oldest first
-
-    def made(self, shape: Shape, dtype: str, device, seed: int, tensors) -> None:
-        import weakref
-
-        self._origin = {i: o for i, o in self._origin.items() if o[0]() is not None}
-        key = (tuple(sorted(shape.items())), dtype, str(device), int(seed))
-        for place, t in enumerate(tensors):
-            self._origin[id(t)] = (weakref.ref(t), key, place, t._version)
-
-    def _slot(self, tensors, extra):
-        seen = [self._origin.get(id(t)) for t in tensors]
-        pairs = zip(seen, tensors, strict=True)
-        if any(o is None or o[0]() is not t or o[3] != t._version for o, t in pairs):
-            return None
-        keys = {o[1] for o in seen}
-        return (keys.pop(), tuple(o[2] for o in seen), extra) if len(keys) == 1 else None
-
-    def get(self, tensors, compute: Callable[[], Any], extra: tuple = ()):
-        """compute() for `tensors`, or a copy of the result kept from equal ones (`extra`: the other
-        arguments the result depends on)."""
-        slot = self._slot(tensors, extra)
-        if slot is None:
-            return compute()
-        if slot not in self._results:
-            self._results[slot] = compute()
-            while len(self._results) > self._size:
-                self._results.pop(next(iter(self._results)))
-        got = self._results[slot]
-        return tuple(t.clone() for t in got) if isinstance(got, tuple) else got.clone()

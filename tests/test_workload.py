@@ -1,6 +1,5 @@
 """The workload contract's hooks (kernels.workload): check_output gets the tolerance widened for the shape
-and the shape itself, details feeds each record, and the older spellings (compare, extra={'record_extra'})
-still work for users' workloads."""
+and the shape itself, and details feeds each record."""
 
 import pytest
 import torch
@@ -40,11 +39,3 @@ def test_details_feed_the_record_and_default_to_nothing():
     assert _workload().record_details({"n": 4}, "fp32") == {}
     w = _workload(details=lambda s, d: {"elements": s["n"], "dtype": d})
     assert w.record_details({"n": 4}, "fp32") == {"elements": 4, "dtype": "fp32"}
-
-
-def test_the_older_spellings_still_work():
-    seen = []
-    w = _workload(compare=lambda out, exp, dtype: seen.append(dtype),
-                  extra={"record_extra": lambda s, d: {"k": 1}})  # fmt: skip
-    w.check(None, None, "fp32", {"n": 4})
-    assert seen == ["fp32"] and w.record_details({"n": 4}, "fp32") == {"k": 1}
