@@ -38,6 +38,14 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
 
+@nox.session(default=False)
+def quick(session: nox.Session) -> None:
+    """The CPU tests without those marked `slow` (Triton interpreter runs, ahead-of-time and host compiles,
+    subprocess-heavy runs): quick feedback while editing. CI runs every test (`tests`)."""
+    session.install("-e", CPU_EXTRAS, GPU_TRITON)
+    session.run("python", "-m", "pytest", "-q", "-m", "not slow", *session.posargs)
+
+
 @nox.session
 def tests_latest(session: nox.Session) -> None:
     """The same CPU tests with the newest Triton release (what a fresh install gets)."""

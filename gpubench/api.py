@@ -14,7 +14,6 @@ the quantiles interpolated the same way). docs/custom-kernels.md says what diffe
 
 from __future__ import annotations
 
-import math
 import numbers
 import statistics
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 from gpubench import results
 from gpubench.bench.measure.correctness import CorrectnessError
 from gpubench.bench.run.worker import WorkerContext
+from gpubench.call import NoGPUError, check_callables, count, device_for, make_call, stopping_rule
 from gpubench.fmt import fmt_pct, fmt_sig, fmt_time
 from gpubench.results import Correctness, Record, Run, RunInfo
 from gpubench.results.stats import quantile
@@ -34,20 +34,6 @@ from gpubench.results.stats import quantile
 __all__ = ["BenchResult", "IncorrectOutput", "NoGPUError", "benchmark", "check"]
 
 RETURN_MODES = ("min", "max", "mean", "median", "all")
-# A reference check without atol/rtol uses torch.testing.assert_close's defaults for the dtype.
-DEFAULT_TOLERANCES = {"fp64": (1e-7, 1e-7), "fp32": (1e-5, 1.3e-6), "fp16": (1e-5, 1e-3),
-                      "bf16": (1e-5, 1.6e-2)}  # fmt: skip
-NO_GPU = (
-    "gpubench.benchmark needs a CUDA GPU: it times on the device, and torch sees none "
-    "(torch.cuda.is_available() is False). Without one, gpubench.check(fn, *args, reference=...) checks "
-    "correctness (Triton kernels: TRITON_INTERPRET=1 with CPU tensors)"
-)
-
-
-class NoGPUError(RuntimeError):
-    """Timing was asked for where torch sees no CUDA device."""
-
-
 class IncorrectOutput(CorrectnessError):
     """fn's output differs from the reference: it was not timed. `record` is the failed record, `run` the
     one-record run that holds it (None from `check`)."""
@@ -127,178 +113,12 @@ class BenchResult:
         return ", ".join(parts) + flags
 
 
-def _number(name: str, value) -> float | None:
-    """None, or a finite real number >= 0; TypeError / ValueError naming `name` otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number >= 0, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _count(name: str, value) -> int | None:
-    x = _number(name, value)
-    return None if x is None else int(round(x))
-
-
-def _label(name: str, value, default: str) -> str:
-    if value is None:
-        return default
-    if not isinstance(value, str) or not value.strip():
-        raise TypeError(f"{name} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _shape(shape) -> dict[str, int]:
-    if shape is None:
-        return {}
-    if not isinstance(shape, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in shape.items()
-    ):
-        raise TypeError(f"shape must map axis names to whole numbers, e.g. {{'n': 4096}}; got {shape!r}")
-    return dict(shape)
-
-
-def _rule(rule):
-    from gpubench.bench.measure.stopping import StoppingRule
-    from gpubench.bench.run.plan import PROFILES
-
-    if isinstance(rule, StoppingRule):
-        return "custom", rule
-    if isinstance(rule, str) and rule in PROFILES:
-        return rule, PROFILES[rule].rule
-    raise ValueError(f"rule must be a StoppingRule or a profile name ({', '.join(PROFILES)}), got {rule!r}")
-
-
-def _tensors(args):
-    """(label, tensor) for every tensor argument, one level into lists and tuples."""
-    import torch
-
-    for i, a in enumerate(args):
-        if isinstance(a, torch.Tensor):
-            yield f"args[{i}]", a
-        elif isinstance(a, (list, tuple)):
-            yield from ((f"args[{i}][{j}]", b) for j, b in enumerate(a) if isinstance(b, torch.Tensor))
-
-
-def _device(device, args, stand_in: bool):
-    """The device the timing runs on; ValueError naming an argument that is elsewhere."""
-    import torch
-
-    if not stand_in and not torch.cuda.is_available():
-        raise NoGPUError(NO_GPU)
-    tensors = list(_tensors(args))
-    if device is None:
-        on_gpu = [t.device for _, t in tensors if t.device.type == "cuda"]
-        if on_gpu:
-            device = on_gpu[0]
-        elif stand_in:
-            device = tensors[0][1].device if tensors else torch.device("cpu")
-        else:
-            device = torch.device("cuda", torch.cuda.current_device())
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device: {device!r} is not a torch device ({exc})") from None
-    if not stand_in and device.type != "cuda":
-        raise ValueError(f"device: timing needs a CUDA device, got {device}")
-    for label, t in tensors:
-        same_index = None in (t.device.index, device.index) or t.device.index == device.index
-        if t.device.type != device.type or not same_index:
-            raise ValueError(
-                f"{label} is a tensor on {t.device}, but the timing runs on {device}: move it there "
-                f"(e.g. .to('{device}')) so the kernel does not time a copy, or fail"
-            )
-    return device
-
-
-def _dtype(dtype, args) -> str:
-    from gpubench.roofline.roof import normalise_dtype
-
-    if dtype is not None:
-        return _label("dtype", dtype, "")
-    tensors = [t for _, t in _tensors(args)]
-    first = next((t for t in tensors if t.is_floating_point()), tensors[0] if tensors else None)
-    return normalise_dtype(first.dtype) if first is not None else "unknown"
-
-
-def _compare(atol: float, rtol: float):
-    def compare(out, expected, dtype):
-        import torch
-
-        if out is None:
-            raise AssertionError("fn returned None: the reference check compares what fn returns")
-        torch.testing.assert_close(
-            out, expected, atol=atol, rtol=rtol, equal_nan=True, check_dtype=False, check_device=False
-        )
-
-    return compare
-
-
-def _tolerance(dtype: str, atol, rtol) -> tuple[float, float]:
-    base_atol, base_rtol = DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
-    atol, rtol = _number("atol", atol), _number("rtol", rtol)
-    return (base_atol if atol is None else atol), (base_rtol if rtol is None else rtol)
-
-
-@dataclass
-class _Call:
-    """fn and its arguments as a one-variant workload, so that the suite's correctness check and
-    measurement run it unchanged. `counted` receives FlopCounterMode's count of the reference."""
-
-    workload: Any
-    variant: Any
-    flops: int | None
-    nbytes: int | None
-    counted: dict
-
-    def record_fields(self, mode: str, gpu_uuid: str | None) -> dict:
-        w, v = self.workload, self.variant
-        return dict(
-            workload=w.name, variant=v.name, backend="custom", shape=dict(w.shapes["test"][0]),
-            dtype=w.dtypes[0], mode=mode, flops=self.flops, bytes=self.nbytes,
-            uses_tensor_cores=w.uses_tensor_cores, description=v.description, gpu_uuid=gpu_uuid,
-        )  # fmt: skip
-
-    def failed(self, mode: str, gpu_uuid: str | None, exc: Exception) -> IncorrectOutput:
-        rec = Record(**self.record_fields(mode, gpu_uuid), status="failed", reason=f"incorrect: {exc}",
-                     correctness=Correctness(checked=True, passed=False))  # fmt: skip
-        return IncorrectOutput(str(exc), rec)
-
-
-def _call(fn, args, reference, *, name, variant, shape, dtype, atol, rtol, flops, nbytes, tc) -> _Call:
-    from gpubench.bench.measure.flopcheck import counted_call
-    from gpubench.kernels import Tolerance, Variant, Workload
-
-    fn_name = getattr(fn, "__name__", "fn").strip("<>")
-    name, variant = _label("name", name, fn_name), _label("variant", variant, fn_name)
-    shape, dtype = _shape(shape), _dtype(dtype, args)
-    tol = _tolerance(dtype, atol, rtol)
-    counted: dict[str, int | None] = {}
-
-    def counting_reference(*a):
-        out, counted["flops"] = counted_call(reference, *a)
-        return out
-
-    ref = reference if reference is None or flops is None else counting_reference
-    doc = (getattr(fn, "__doc__", None) or "").strip().split("\n")[0]
-    w = Workload(
-        name=name, axes=tuple(shape), shapes={"test": [shape], "bench": [shape]}, dtypes=(dtype,),
-        tolerances={dtype: Tolerance(*tol)}, make_inputs=lambda *_: args, reference=ref,
-        flops=lambda s: flops, bytes=lambda s, d: nbytes, uses_tensor_cores=bool(tc), compare=_compare(*tol),
-        variants={variant: Variant(variant, "torch", fn, description=doc)},
-    )  # fmt: skip
-    return _Call(w, w.variants[variant], flops, nbytes, counted)
-
-
 def _flop_check(flops: int | None, counted: dict):
-    from gpubench.bench.measure.flopcheck import compare
+    from gpubench.bench.measure.flopcheck import FlopCheck
 
     if flops is None or "flops" not in counted:
         return None
-    check = compare(flops, counted["flops"])
+    check = FlopCheck(int(flops), counted["flops"])
     if not check.agrees:
         warnings.warn(check.message("gpubench.benchmark"), stacklevel=3)
     return check
@@ -324,10 +144,13 @@ def _once(key, make):
     return _MADE[key]
 
 
-def _shared_timer(device, mode):
-    from gpubench.bench.measure.timing import DeviceTimer
+def _timers(device, factory):
+    """A stand-in factory's timers for this call; else the device's timers, kept for the process."""
+    from gpubench.bench.measure.sampling import Timers
 
-    return _once(("timer", str(device), mode), lambda: DeviceTimer(device, mode))
+    if factory is not None:
+        return Timers(device, factory)
+    return _once(("timers", str(device)), lambda: Timers(device))
 
 
 def _sections(device) -> tuple[results.Device, results.Software]:
@@ -392,17 +215,17 @@ def benchmark(
     from gpubench.bench.run.worker import measure_record
     from gpubench.roofline.placement import place_run
 
-    _check_callables(fn=fn, reference=reference, timer_factory=timer_factory)
+    check_callables(fn=fn, reference=reference, timer_factory=timer_factory)
     if mode not in results.MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, results.MODES))}, got {mode!r}")
-    flops, nbytes = _count("flops", flops), _count("bytes", bytes)
-    rule_name, rule = _rule(rule)
+    flops, nbytes = count("flops", flops), count("bytes", bytes)
+    rule_name, rule = stopping_rule(rule)
     embedded = _embedded(ceilings)
-    dev = _device(device, args, stand_in=timer_factory is not None)
-    call = _call(fn, args, reference, name=name, variant=variant, shape=shape, dtype=dtype, atol=atol,
-                 rtol=rtol, flops=flops, nbytes=nbytes, tc=uses_tensor_cores)  # fmt: skip
+    dev = device_for(device, args, stand_in=timer_factory is not None)
+    call = make_call(fn, args, reference, name=name, variant=variant, shape=shape, dtype=dtype, atol=atol,
+                     rtol=rtol, flops=flops, nbytes=nbytes, tc=uses_tensor_cores)  # fmt: skip
     uuid = _sections(dev)[0].uuid
-    ctx = _Context(None, rule, dev, timer_factory=timer_factory or _shared_timer,
+    ctx = _Context(None, rule, dev, timers=_timers(dev, timer_factory),
                    telemetry=_telemetry(dev, telemetry), gpu_uuid=uuid)  # fmt: skip
     fields = call.record_fields(mode, uuid)
     item = PlanItem(fields["workload"], fields["variant"], "custom", fields["shape"], fields["dtype"], mode)
@@ -410,9 +233,8 @@ def benchmark(
     try:
         rec = measure_record(item, call.workload, call.variant, ctx, fields)
     except CorrectnessError as exc:
-        failed = call.failed(mode, uuid, exc)
-        failed.run = _run_of(failed.record, dev, rule_name, rule, started, embedded)
-        raise failed from None
+        rec = call.failed(mode, uuid, exc)
+        raise IncorrectOutput(str(exc), rec, _run_of(rec, dev, rule_name, rule, started, embedded)) from None
     check = _flop_check(flops, call.counted)
     if check is not None:
         rec.details["flop_check"] = check.to_json()
@@ -423,27 +245,18 @@ def benchmark(
     return BenchResult(rec, run, placement, check)
 
 
-def _check_callables(**named) -> None:
-    for arg, value in named.items():
-        if value is None and arg != "fn":
-            continue
-        if not callable(value):
-            what = {"fn": "the function to time", "reference": "or None", "timer_factory": "(device, mode)"}
-            raise TypeError(f"{arg} must be callable ({what[arg]}), got {type(value).__name__} {value!r:.60}")
-
-
 def check(fn: Callable, *args, reference: Callable, atol=None, rtol=None, dtype: str | None = None):
     """fn(*args) against reference(*args), timing nothing: runs anywhere (Triton kernels on a machine
     without a GPU: TRITON_INTERPRET=1 and CPU tensors). Returns the Correctness; raises IncorrectOutput."""
     from gpubench.bench.measure.correctness import check_variant
 
-    _check_callables(fn=fn, reference=reference)
+    check_callables(fn=fn, reference=reference)
     if reference is None:
         raise TypeError("reference must be callable: check compares fn's output with it")
-    call = _call(fn, args, reference, name=None, variant=None, shape=None, dtype=dtype, atol=atol, rtol=rtol,
-                 flops=None, nbytes=None, tc=False)  # fmt: skip
+    call = make_call(fn, args, reference, name=None, variant=None, shape=None, dtype=dtype, atol=atol,
+                     rtol=rtol, flops=None, nbytes=None, tc=False)  # fmt: skip
     w = call.workload
     try:
         return replace(check_variant(w, call.variant, {}, w.dtypes[0], device=None), seed=None)
     except CorrectnessError as exc:
-        raise call.failed("cold", None, exc) from None
+        raise IncorrectOutput(str(exc), call.failed("cold", None, exc)) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "fmt_pct",
     "fmt_ratio",
     "fmt_shape",
+    "shape_label",
     "fmt_sig",
     "fmt_time",
     "md_cell",
@@ -105,6 +107,13 @@ def fmt_shape(shape: Any) -> str:
     if not isinstance(shape, dict) or not shape:
         return DASH
     return " ".join(f"{k}={fmt_dim(v)}" for k, v in shape.items())
+
+
+def shape_label(shape: Mapping[str, Any] | Iterable[tuple[str, Any]], sep: str = ",") -> str:
+    """A shape's axes and sizes as given, 'M=64,N=64,K=32' (a mapping or (axis, size) pairs): the form of
+    record labels, plan ids and test ids. Display only, never parsed; fmt_shape is the page's form."""
+    items = shape.items() if isinstance(shape, Mapping) else shape
+    return sep.join(f"{k}={v}" for k, v in items)
 
 
 def oneline(text: Any) -> str:

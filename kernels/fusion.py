@@ -22,15 +22,16 @@ Example, softmax of a 4096 x 4096 fp32 tensor (N = 16,777,216 elements, R = 4096
 
 from __future__ import annotations
 
-ITEMSIZE = {"fp32": 4, "fp16": 2, "bf16": 2}
+from gpubench import dtypes
+
+DTYPES = ("fp32", "fp16", "bf16")  # the storage dtypes of the three workloads
 WORKLOADS = ("softmax", "layernorm", "rmsnorm")
 
 
 def _itemsize(dtype: str) -> int:
-    try:
-        return ITEMSIZE[dtype]
-    except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}; expected one of {sorted(ITEMSIZE)}") from None
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r} for the fusion analysis; expected one of {list(DTYPES)}")
+    return int(dtypes.itemsize(dtype))
 
 
 def _dims(shape) -> tuple[int, int]:

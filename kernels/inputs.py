@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gpubench.kernels.workload import torch_dtype
+
 
 def generator(device, seed: int):
     import torch
@@ -14,8 +16,6 @@ def generator(device, seed: int):
 def randn(shape, dtype: str, device, gen, scale: float = 1.0):
     """Standard-normal values drawn in fp32 on `device`, then cast to the storage dtype."""
     import torch
-
-    from gpubench.kernels.workload import torch_dtype
 
     t = torch.randn(tuple(shape), generator=gen, device=device, dtype=torch.float32)
     if scale != 1.0:

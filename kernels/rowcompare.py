@@ -4,7 +4,7 @@ in row chunks, so that a 32K x 32K check needs neither a host copy nor several f
 Rule (elementwise, like torch.testing.assert_close with equal_nan=True):
     NaN exactly where the expected value is NaN, equal infinities, and elsewhere
     |out - expected| <= atol * scale + rtol * |expected| + floor,
-where `scale` is 1 (absolute atol) or, for softmax, the row's largest expected value: a softmax row of
+where `scale` is 1 (absolute atol) or, for softmax, the row's largest finite expected value: a softmax row of
 a million columns holds values near 1e-6, so an absolute atol would accept anything there. `floor` is
 two subnormal steps of the output dtype (2^-23 for fp16, negligible for bf16 and fp32): a softmax of
 70000 fp16 columns lands in fp16's subnormal range, where one rounding is a large relative error.
@@ -53,8 +53,8 @@ def assert_rows_close(out, expected, atol: float, rtol: float, *, what: str = "o
                 f"NaN pattern differs: {int((nan_a & ~nan_b).sum())} unexpected NaN, "
                 f"{int((nan_b & ~nan_a).sum())} missing NaN (first at row {where[0] + r0}, col {where[1]})",
             )
-        if row_relative:
-            scale = torch.where(nan_b, 0.0, b.abs()).amax(dim=1, keepdim=True)
+        if row_relative:  # the largest finite value: an infinity would make every difference in its row pass
+            scale = torch.where(torch.isfinite(b), b.abs(), 0.0).amax(dim=1, keepdim=True)
         else:
             scale = 1.0
         allowed = atol * scale + rtol * b.abs() + floor

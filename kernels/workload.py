@@ -7,27 +7,28 @@ The benchmark harness and the tests consume only this interface.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from gpubench import dtypes
+from gpubench.fmt import shape_label as shape_id  # noqa: F401  (test ids: 'M=64,N=64,K=32')
+from gpubench.roles import KERNEL, check_role
 
 Shape = Mapping[str, int]
 Backend = str  # "triton" | "cupy" | "torch"
 BACKENDS = ("triton", "cupy", "torch")
 
+
 def torch_dtype(name: str):
-    """Map a suite dtype name to the torch dtype that holds the data."""
+    """The torch dtype that holds the data of the suite's dtype `name` (gpubench.dtypes; fp32 for tf32)."""
     import torch
 
-    table = {
-        "fp32": torch.float32,
-        "tf32": torch.float32,
-        "fp16": torch.float16,
-        "bf16": torch.bfloat16,
-        "fp64": torch.float64,
-    }
-    if name not in table:
-        raise ValueError(f"unknown dtype {name!r}; expected one of {sorted(table)}")
-    return table[name]
+    return getattr(torch, dtypes.torch_name(name))
+
+
+def torch_dtypes(*names: str) -> tuple:
+    """The torch dtypes of `names`, in order: what a launcher accepts."""
+    return tuple(torch_dtype(n) for n in names)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,9 @@ class Variant:
     """One implementation of a workload.
 
     `fn(*inputs)` returns the output; `supported(device, shape, dtype)` returns None when the variant
-    can run, else a human-readable reason to skip. `device` is a torch.device.
+    can run, else a human-readable reason to skip. `device` is a torch.device. `role` says what it is in
+    the workload's comparisons (gpubench.roles): every record of it carries the role, and the reports
+    hold the other variants against the `baseline` ones and against the `unfused` form.
     """
 
     name: str
@@ -49,8 +52,7 @@ class Variant:
     fn: Callable[..., Any]
     supported: Callable[[Any, Shape, str], str | None] = lambda device, shape, dtype: None
     description: str = ""
-    # Runs under TRITON_INTERPRET=1 on CPU tensors (Triton variants only).
-    interpretable: bool = True
+    role: str = KERNEL
     # The dtype its math runs in where it is not the record's (fp8 or int8 dots on fp16 inputs); the
     # record is placed under that dtype's compute roof.
     compute_dtype: str | None = None
@@ -67,6 +69,7 @@ class Variant:
             raise ValueError(
                 f"variant {self.name!r}: backend must be one of {BACKENDS}, got {self.backend!r}"
             )
+        check_role(self.role, f"variant {self.name!r}: role")
 
     def skip_reason(self, device, shape: Shape, dtype: str) -> str | None:
         """Why this variant cannot run here (None when it can), including backend availability."""
@@ -78,8 +81,6 @@ class Variant:
 
             if os.environ.get("TRITON_INTERPRET") != "1":
                 return "Triton on CPU needs TRITON_INTERPRET=1"
-            if not self.interpretable:
-                return "not runnable in the Triton interpreter"
         return self.supported(device, shape, dtype)
 
 
@@ -100,12 +101,16 @@ class Workload:
     description: str = ""
     # Matmul-like workloads are bounded by tensor-core peaks, the others by the SIMT fp32 peak.
     uses_tensor_cores: bool = False
-    # Compares a variant's output with the reference's; defaults to torch.testing.assert_close.
-    compare: Callable[..., None] | None = None
+    # `check_output(out, expected, tol, shape)` raises AssertionError where a variant's output differs from
+    # the reference's; `tol` is the dtype's tolerance widened for the shape (`tolerance`), `shape` None
+    # where the caller gave none. None: torch.testing.assert_close in float64 with `tol`.
+    check_output: Callable[[Any, Any, Tolerance, Shape | None], None] | None = None
     # Shape-dependent widening of atol, for outputs whose magnitude (and so rounding error) grows with the
     # shape, e.g. a sum of k random terms. None: the table's tolerance holds at every shape.
     atol_scale: Callable[[Shape], float] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # `details(shape, dtype)`: what every record of the workload carries beside its measurement
+    # (Record.details: the fusion byte analysis, the quantisation error, ...).
+    details: Callable[[Shape, str], dict[str, Any]] | None = None
 
     def __post_init__(self):
         for set_name in ("test", "bench"):
@@ -137,15 +142,19 @@ class Workload:
             tol = Tolerance(atol=tol.atol * max(1.0, float(self.atol_scale(shape))), rtol=tol.rtol)
         return tol
 
+    def record_details(self, shape: Shape, dtype: str) -> dict[str, Any]:
+        """What a record of (shape, dtype) carries beside its measurement (empty without `details`)."""
+        return dict(self.details(shape, dtype)) if self.details is not None else {}
+
     def check(self, out, expected, dtype: str, shape: Shape | None = None) -> None:
         """Raise AssertionError when `out` differs from `expected` beyond the dtype's tolerance (at
         `shape`, when given: see `atol_scale`)."""
-        if self.compare is not None:
-            self.compare(out, expected, dtype)
+        tol = self.tolerance(dtype, shape)
+        if self.check_output is not None:
+            self.check_output(out, expected, tol, shape)
             return
         import torch
 
-        tol = self.tolerance(dtype, shape)
         if out.shape != expected.shape:
             raise AssertionError(f"shape mismatch: got {tuple(out.shape)}, expected {tuple(expected.shape)}")
         torch.testing.assert_close(
@@ -155,54 +164,3 @@ class Workload:
             rtol=tol.rtol,
             equal_nan=True,
         )
-
-
-def shape_id(shape: Shape) -> str:
-    """A compact, stable label such as 'n=4096' or 'M=64,N=64,K=32' (display only, never parsed)."""
-    return ",".join(f"{k}={v}" for k, v in shape.items())
-
-
-
-class InputMemo:
-    """A costly function of a workload's inputs (its float64 reference) computed once per (shape, dtype,
-    device, seed), where the harness would compute it again for every variant on fresh inputs.
-
-    make_inputs is deterministic in those four, so inputs made from the same four are equal: `made`
-    records the tensors make_inputs returned under that key, and `get` reuses a result only for those
-    very tensors, each in the same role (its place among the inputs) and with its version counter
-    unchanged (nothing has written to it). Any other tensors, or modified ones, are computed afresh. The
-    last `size` results are kept; a hit returns a copy, so a caller cannot alter what the next one gets."""
-
-    def __init__(self, size: int = 1):
-        self._size = size
-        self._origin: dict[int, tuple] = {}  # id(tensor) -> (weak reference, key, place, version)
-        self._results: dict = {}  # (key, places, extra) -> result, oldest first
-
-    def made(self, shape: Shape, dtype: str, device, seed: int, tensors) -> None:
-        import weakref
-
-        self._origin = {i: o for i, o in self._origin.items() if o[0]() is not None}
-        key = (tuple(sorted(shape.items())), dtype, str(device), int(seed))
-        for place, t in enumerate(tensors):
-            self._origin[id(t)] = (weakref.ref(t), key, place, t._version)
-
-    def _slot(self, tensors, extra):
-        seen = [self._origin.get(id(t)) for t in tensors]
-        pairs = zip(seen, tensors, strict=True)
-        if any(o is None or o[0]() is not t or o[3] != t._version for o, t in pairs):
-            return None
-        keys = {o[1] for o in seen}
-        return (keys.pop(), tuple(o[2] for o in seen), extra) if len(keys) == 1 else None
-
-    def get(self, tensors, compute: Callable[[], Any], extra: tuple = ()):
-        """compute() for `tensors`, or a copy of the result kept from equal ones (`extra`: the other
-        arguments the result depends on)."""
-        slot = self._slot(tensors, extra)
-        if slot is None:
-            return compute()
-        if slot not in self._results:
-            self._results[slot] = compute()
-            while len(self._results) > self._size:
-                self._results.pop(next(iter(self._results)))
-        got = self._results[slot]
-        return tuple(t.clone() for t in got) if isinstance(got, tuple) else got.clone()

@@ -2,10 +2,9 @@
 baseline at the same shape, dtype and mode, the fraction of the roof that bounds it, and, where the
 record carries one, the error its number format costs (quantised matmul: SQNR against float64).
 
-Which baselines a workload is held against is a reading of the targets, so it lives here: attention
-against SDPA's flash and cuDNN backends, each quantised format against dense fp16/bf16 cuBLAS and
-torch's own kernel for that format, every other workload against its torch variant. A table appears
-for a workload only when a baseline and some other variant both measured one shape.
+The baselines are the records whose role is `baseline` (gpubench.roles: the workload's variants declare
+it, each record carries it), in the order the run first met them. A table appears for a workload only
+when a baseline and some other variant both measured one shape.
 """
 
 from __future__ import annotations
@@ -14,27 +13,12 @@ import math
 from collections import defaultdict
 
 from gpubench.fmt import DASH, fmt_pct, fmt_shape, fmt_sig, fmt_time, slug
-from gpubench.reports.tables import Cell, Column, Row, Table
+from gpubench.reports.table_model import Cell, Column, Row, Table
 from gpubench.results import Record
+from gpubench.roles import BASELINE
 from gpubench.roofline.placement import PlacedRun
 
-__all__ = ["BASELINES", "baselines_of", "baseline_tables", "speedups"]
-
-BASELINES = {
-    "attention": ("sdpa_flash", "sdpa_cudnn"),
-    "attention_bwd": ("sdpa_flash", "sdpa_cudnn"),
-    "layernorm_bwd": ("torch_bwd",),
-    "qmatmul_fp8": ("torch_dense", "torch_scaled_mm"),
-    "qmatmul_fp8_rowwise": ("torch_dense", "torch_scaled_mm"),
-    "qmatmul_int8": ("torch_dense", "torch_int_mm"),
-    "qmatmul_int4": ("torch_dense", "torch_int4pack"),
-}
-DEFAULT_BASELINES = ("torch",)
-
-
-def baselines_of(workload: str) -> tuple[str, ...]:
-    return BASELINES.get(workload, DEFAULT_BASELINES)
-
+__all__ = ["baseline_tables", "speedups"]
 
 def _case(rec: Record) -> tuple:
     return rec.workload, tuple(sorted(rec.shape.items())), rec.dtype, rec.mode
@@ -48,8 +32,8 @@ def speedups(records: list[Record]) -> dict[tuple, dict[str, float]]:
         if rec.ok and rec.median and rec.median > 0:
             by_case[_case(rec)][rec.variant] = rec
     out = {}
-    for case, variants in by_case.items():
-        bases = {b: variants[b].median for b in baselines_of(case[0]) if b in variants}
+    for variants in by_case.values():
+        bases = {name: rec.median for name, rec in variants.items() if rec.role == BASELINE}
         for name, rec in variants.items():
             if bases and name not in bases:
                 out[rec.key] = {b: m / rec.median for b, m in bases.items()}
@@ -79,7 +63,7 @@ def _roof_cell(placed: PlacedRun, rec: Record) -> Cell:
 
 
 def _table(workload: str, recs: list[Record], ratios, placed: PlacedRun, anchor_prefix: str) -> Table:
-    bases = [b for b in baselines_of(workload) if any(b in r for r in ratios.values())]
+    bases = list(dict.fromkeys(b for rec in recs for b in ratios[rec.key]))
     with_error = any(_sqnr(r) is not None for r in recs)
     columns = [
         Column("variant"), Column("shape"), Column("dtype"), Column("mode"),

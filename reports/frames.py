@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gpubench.results import CeilingsFile, Record
+from gpubench.roles import UNFUSED
 from gpubench.roofline.placement import PlacedRun
 
 __all__ = ["fusion_frame", "micro_frame", "placed_frame", "table_order"]
@@ -57,15 +58,16 @@ def table_order(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def fusion_frame(placed: PlacedRun) -> pd.DataFrame:
-    """Per workload with an "unfused" variant: each other ok variant against it at the same shape,
+    """Per workload with a variant of role `unfused`: each other ok variant against it at the same shape,
     dtype and mode, with the measured speed-up and the byte ratio the harness recorded."""
-    df = placed_frame(placed)
+    df = placed_frame(placed).assign(role=[rec.role for rec in placed.run.records])
     df = pd.concat([table_order(part) for _, part in df.groupby("workload", sort=False)])
     df = df[df["status"] == "ok"]
     df = df.assign(_rank=range(len(df)))
     on = ["workload", "shape", "dtype", "mode"]
-    unfused = df[df["variant"] == "unfused"][[*on, "median_s", "pos"]]
-    fused = df[df["variant"] != "unfused"]
+    is_unfused = df["role"] == UNFUSED
+    unfused = df[is_unfused][[*on, "median_s", "pos"]]
+    fused = df[~is_unfused]
     pairs = fused.merge(unfused, on=on, suffixes=("", "_unfused")).sort_values("_rank", kind="stable")
     if pairs.empty:
         return pairs

@@ -45,8 +45,8 @@ from gpubench.reports.gate_report import (
     UNCERTAIN,
     ClockNormalisation,
     GateReport,
+    GateRun,
     RecordVerdict,
-    RunInfo,
 )
 from gpubench.results import Record, RecordKey, Run
 from gpubench.results.provenance import KNOBS, TEST_ONLY_KNOBS
@@ -318,8 +318,8 @@ def gate(
 
     return GateReport(
         notes=provenance_notes(baseline.run, candidate.run),
-        baseline=RunInfo.of(baseline.run),
-        candidate=RunInfo.of(candidate.run),
+        baseline=GateRun.of(baseline.run),
+        candidate=GateRun.of(candidate.run),
         threshold_pct=float(threshold_pct),
         noise_floor_pct=float(floor_pct),
         confidence=float(confidence),

@@ -34,6 +34,7 @@ DESCRIPTION = (
 )
 
 
+# long function: one add_argument per option, the gate's whole command line in one place
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "baseline", metavar="BASELINE",

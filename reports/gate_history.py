@@ -16,7 +16,7 @@ import copy
 from collections import Counter
 
 from gpubench.reports.gate import GateError, gate
-from gpubench.reports.gate_report import FASTER, SAME, SLOWER, UNCERTAIN, GateReport, RecordVerdict, RunInfo
+from gpubench.reports.gate_report import FASTER, SAME, SLOWER, UNCERTAIN, GateReport, GateRun, RecordVerdict
 from gpubench.reports.history import History, RunRow, run_id
 from gpubench.results import RecordKey
 from gpubench.roofline.placement import PlacedRun, place_run
@@ -100,7 +100,7 @@ def _combine(
     rows = [row for row, _ in reports]
     first = reports[0][1]
     commits = ", ".join(dict.fromkeys(r.commit[:10] or "unknown" for r in rows))
-    baseline = RunInfo(
+    baseline = GateRun(
         gpu=model,
         commit=commits,
         created=f"{rows[0].created} .. {rows[-1].created}",

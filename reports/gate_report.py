@@ -38,13 +38,13 @@ __all__ = [
     "ClockNormalisation",
     "GateReport",
     "RecordVerdict",
-    "RunInfo",
+    "GateRun",
 ]
 
 
 @dataclass
-class RunInfo:
-    """What identifies one run in a report."""
+class GateRun:
+    """What identifies one run in a gate report (gpubench.results.RunInfo is what a file says of its run)."""
 
     gpu: str
     commit: str
@@ -55,7 +55,7 @@ class RunInfo:
     path: str | None = None
 
     @classmethod
-    def of(cls, run: Run) -> RunInfo:
+    def of(cls, run: Run) -> GateRun:
         return cls(
             gpu=run.gpu,
             commit=run.software.suite_commit or "unknown",
@@ -103,8 +103,8 @@ class RecordVerdict:
 
 @dataclass
 class GateReport:
-    baseline: RunInfo
-    candidate: RunInfo
+    baseline: GateRun
+    candidate: GateRun
     threshold_pct: float
     noise_floor_pct: float
     confidence: float
@@ -241,21 +241,7 @@ class GateReport:
             f"| created | {md_cell(self.baseline.created)} | {md_cell(self.candidate.created)} |",
             "",
         ]
-        flagged = self._flagged()
-        if flagged:
-            lines += [
-                "| verdict | record | baseline median | candidate median | ratio | "
-                f"{_pct(self.confidence)} interval | n (base/cand) | notes |",
-                "|---|---|---:|---:|---:|---|---:|---|",
-            ]
-            for r in flagged:
-                lines.append(
-                    f"| **{r.verdict}** | `{md_cell(r.label)}` | {fmt_time(r.baseline_median, 4)} | "
-                    f"{fmt_time(r.candidate_median, 4)} | {fmt_ratio(r.ratio)} | "
-                    f"[{fmt_ratio(r.ci_low)}, {fmt_ratio(r.ci_high)}] | {r.n_baseline}/{r.n_candidate} | "
-                    f"{md_cell(_row_note(r))} |"
-                )
-            lines.append("")
+        lines += self._markdown_flagged()
         same = self.counts[SAME]
         lines.append(f"{same} record{'s' if same != 1 else ''} SAME (within ±{self.threshold_pct:g} %).")
         normalised = [r for r in self.records if r.clock and r.clock.applied]
@@ -265,6 +251,32 @@ class GateReport:
                 "to the baseline's clock."
             )
         lines.append("")
+        lines += self._markdown_lists()
+        lines += [f"<sub>{self._settings_line()}</sub>", ""]
+        return "\n".join(lines)
+
+    def _markdown_flagged(self) -> list[str]:
+        """The table of the records that are not SAME (what a reviewer must look at), blank line after."""
+        flagged = self._flagged()
+        if not flagged:
+            return []
+        lines = [
+            "| verdict | record | baseline median | candidate median | ratio | "
+            f"{_pct(self.confidence)} interval | n (base/cand) | notes |",
+            "|---|---|---:|---:|---:|---|---:|---|",
+        ]
+        for r in flagged:
+            lines.append(
+                f"| **{r.verdict}** | `{md_cell(r.label)}` | {fmt_time(r.baseline_median, 4)} | "
+                f"{fmt_time(r.candidate_median, 4)} | {fmt_ratio(r.ratio)} | "
+                f"[{fmt_ratio(r.ci_low)}, {fmt_ratio(r.ci_high)}] | {r.n_baseline}/{r.n_candidate} | "
+                f"{md_cell(_row_note(r))} |"
+            )
+        return lines + [""]
+
+    def _markdown_lists(self) -> list[str]:
+        """Folded lists: records excluded from the verdict, added, removed, and not ok in one run."""
+        lines = []
         excluded = [r for r in self.records if r.verdict in (THROTTLED_EXCLUDED, EXCLUDED)]
         if excluded:
             lines += [f"<details><summary>{len(excluded)} record(s) excluded from the verdict</summary>", ""]
@@ -286,8 +298,7 @@ class GateReport:
                 for n in self.not_compared
             ]
             lines += ["", "</details>", ""]
-        lines += [f"<sub>{self._settings_line()}</sub>", ""]
-        return "\n".join(lines)
+        return lines
 
     def to_text(self) -> str:
         lines = [self.headline, ""]

@@ -14,7 +14,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from gpubench.fmt import fmt_time, slug
+from gpubench.fmt import fmt_time, shape_label, slug
 from gpubench.reports.history import History
 
 __all__ = ["html_section", "key_label", "table", "trend_plot"]
@@ -24,8 +24,7 @@ DPI = 110
 
 
 def key_label(row) -> str:
-    dims = ",".join(f"{k}={v}" for k, v in json.loads(row["shape"]).items())
-    return f"{row['variant']} {dims} {row['dtype']} {row['mode']}"
+    return f"{row['variant']} {shape_label(json.loads(row['shape']))} {row['dtype']} {row['mode']}"
 
 
 def table(frame) -> str:

@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader
 from gpubench.fmt import fmt_sig, slug
 from gpubench.reports import comm_report, roofs
 from gpubench.reports import plots as plotmod
-from gpubench.reports import provenance as prov
+from gpubench.reports import provenance_view as prov
 from gpubench.reports import suspects as sus
 from gpubench.reports import tables as tab
 from gpubench.reports import truth_tables as truth

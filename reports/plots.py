@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import Bbox
 
-from gpubench.fmt import fmt_sig, slug
+from gpubench.fmt import fmt_sig, shape_label, slug
 from gpubench.results import Record
 from gpubench.roofline.placement import ABOVE_CEILING, PlacedRun, memory_levels
 
@@ -175,6 +175,138 @@ def _place_labels(fig, ax, renderer, labels, points_disp, obstacles, line_disp) 
         placed.append(bb)
 
 
+@dataclass
+class _Roof:
+    source: str  # "datasheet" or "measured"
+    level: str  # "DRAM", "L2", "shared"
+    gbs: float
+    peak: float | None  # TFLOP/s: one roof, at the highest of the class's peaks
+    peak_text: str
+
+
+def _roofs(dtypes: list[str], tc: bool, datasheet, measured) -> list[_Roof]:
+    """Every ceiling of the class: each memory level of each side, under the side's compute peak."""
+    roofs = []
+    for source, c in (("datasheet", datasheet), ("measured", measured)):
+        if c is None:
+            continue
+        peaks = {}
+        for dt in dtypes:
+            p = compute_peak(c, dt, tc)
+            if p:
+                peaks.setdefault(round(p, 3), []).append(dt)
+        peak = max(peaks) if peaks else None
+        peak_text = ", ".join(f"{'/'.join(d)} {fmt_sig(p)}" for p, d in sorted(peaks.items()))
+        for level, gbs in _levels(c):
+            if gbs and math.isfinite(gbs):
+                roofs.append(_Roof(source, level, gbs, peak, peak_text))
+    return roofs
+
+
+def _draw_roofs(ax, roofs: list[_Roof], pts) -> tuple[tuple[float, float, float, float], list[np.ndarray]]:
+    """Draw the ceilings over the range they and the points need: ((x_lo, x_hi, y_lo, y_hi), the lines in
+    data space)."""
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    dram = [(r.gbs, r.peak) for r in roofs if r.level == "DRAM"]
+    ridges = [pk * 1e3 / g for g, pk in dram if pk]
+    peaks_all = [r.peak for r in roofs if r.peak]
+    x_lo = min(xs + [min(ridges) / 30 if ridges else 0.01]) / 3
+    x_hi = max(xs + [max(ridges) * 4 if ridges else 100]) * 2.5
+    y_hi = max(ys + peaks_all + [1e-3]) * 4
+    # The bottom where the slowest DRAM roof enters the plot, so its whole slope shows.
+    y_lo = min(ys + ([x_lo * min(g for g, _ in dram) / 1e3] if dram else [1e-3])) / 1.5
+    x = np.logspace(math.log10(x_lo), math.log10(x_hi), 400)
+    line_data = []
+    for r in roofs:
+        bw = f"{fmt_sig(r.gbs / 1e3, 3)} TB/s" if r.gbs >= 1e3 else f"{fmt_sig(r.gbs)} GB/s"
+        label = f"{r.source}: {r.level} {bw}"
+        if r.level == "DRAM" and r.peak:
+            label += f", {r.peak_text} TFLOP/s"
+        line_data.append(np.column_stack([x, _roof(x, r.peak, r.gbs)]))
+        ax.plot(x, _roof(x, r.peak, r.gbs), ls="--" if r.source == "datasheet" else "-",
+                lw=1.6 if r.level == "DRAM" else 1.1, color=LEVEL_COLORS.get(r.level, "#555"),
+                alpha=0.75 if r.source == "datasheet" else 1.0, label=label, zorder=2)  # fmt: skip
+    return (x_lo, x_hi, y_lo, y_hi), line_data
+
+
+def _draw_points(ax, pts, above) -> tuple[dict, dict, dict]:
+    """Each record a point (marker by workload, colour by variant, hollow when warm; ringed when above a
+    ceiling): (marker by workload, colour by variant, the points of each (workload, variant))."""
+    workloads = list(dict.fromkeys(r.workload for *_, r in pts))
+    variants = list(dict.fromkeys(r.variant for *_, r in pts))
+    marker = {w: MARKERS[i % len(MARKERS)] for i, w in enumerate(workloads)}
+    color = {v: VARIANT_COLORS[i % len(VARIANT_COLORS)] for i, v in enumerate(variants)}
+    groups: dict[tuple, list] = {}
+    for px, py, rec in pts:
+        w, v = rec.workload, rec.variant
+        face = "none" if rec.mode == "warm" else color[v]
+        ax.scatter([px], [py], marker=marker[w], s=42, facecolors=face, edgecolors=color[v], linewidths=1.3,
+                   zorder=4, alpha=0.9)  # fmt: skip
+        if rec.key in above:
+            ax.scatter([px], [py], marker="o", s=170, facecolors="none", edgecolors="#dc2626", linewidths=1.6,
+                       zorder=5)  # fmt: skip
+        groups.setdefault((w, v), []).append((px, py))
+    return marker, color, groups
+
+
+def _dress_axes(ax, limits, title: str, has_roofs: bool, marker: dict, any_above: bool):
+    """Scales, limits, grid and the two legends (ceilings inside, workloads outside); returns the
+    ceilings' legend (or the note that there are none), which labels must keep off."""
+    x_lo, x_hi, y_lo, y_hi = limits
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
+    ax.set_xlabel("operational intensity (FLOP per DRAM byte)", fontsize=10)
+    ax.set_ylabel("achieved TFLOP/s", fontsize=10)
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.grid(True, which="major", color="#d4d4d8", lw=0.6)
+    ax.grid(True, which="minor", color="#f0f0f2", lw=0.4)
+    ax.tick_params(labelsize=8.5)
+    for spine in ("top", "right"):
+        ax.spines[spine].set_visible(False)
+    if has_roofs:
+        ceil_legend = ax.legend(loc="upper left", fontsize=7.5, frameon=True, framealpha=0.92,
+                                title="ceilings", title_fontsize=8)  # fmt: skip
+        ax.add_artist(ceil_legend)
+    else:
+        none = "no ceilings known for this GPU and dtype"
+        ceil_legend = ax.text(0.01, 0.98, none, transform=ax.transAxes, va="top", fontsize=8, color="#b45309")
+    dot = dict(ls="", marker="o", color="#444")
+    handles = [Line2D([], [], ls="", marker=m, color="#444", markerfacecolor="#444", label=w)
+               for w, m in marker.items()]  # fmt: skip
+    handles += [Line2D([], [], **dot, markerfacecolor="#444", label="cold L2 (filled)"),
+                Line2D([], [], **dot, markerfacecolor="none", label="warm L2 (hollow)")]  # fmt: skip
+    if any_above:
+        handles.append(Line2D([], [], ls="", marker="o", ms=11, color="#dc2626", markerfacecolor="none",
+                              label="above a ceiling"))  # fmt: skip
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+              title="workloads", title_fontsize=8.5)  # fmt: skip
+    return ceil_legend
+
+
+def _label_points(fig, ax, renderer, pts, above, groups, color, line_data, ceil_legend) -> None:
+    """One label per workload/variant at its highest point, and one per point above a ceiling (its
+    accounting is wrong), placed off the points, the ceilings' legend and the ceiling lines."""
+    labels = []
+    for (w, v), gp in sorted(groups.items(), key=lambda kv: -max(p[1] for p in kv[1])):
+        anchor = max(gp, key=lambda p: p[1])
+        labels.append((f"{w}/{v}", anchor, color[v]))
+    for px, py, rec in pts:
+        if rec.key in above:
+            what = ABOVE_CEILING.replace("_", " ")
+            text = f"{rec.workload}/{rec.variant} {shape_label(rec.shape)} {rec.mode}: {what}"
+            labels.insert(0, (text, (px, py), "#b91c1c"))
+    points_disp = ax.transData.transform([(px, py) for px, py, _ in pts]) if pts else []
+    # Densely resampled ceiling lines in display space, so labels keep off them.
+    line_disp = np.empty((0, 2))
+    if line_data:
+        line_disp = np.vstack([_resample(ax.transData.transform(d)) for d in line_data])
+    obstacles = [ceil_legend.get_window_extent(renderer)]
+    _place_labels(fig, ax, renderer, labels, points_disp, obstacles, line_disp)
+
+
 def roofline_figure(
     records: list[Record], datasheet, measured, title: str, above: set | frozenset = frozenset()
 ) -> tuple[Figure, list[str]]:
@@ -190,170 +322,13 @@ def roofline_figure(
             continue
         pts.append((x, y, rec))
     dtypes = sorted({r.dtype for r in records})
-    tc = any(r.uses_tensor_cores for r in records)
-
-    # Ceilings, and the axis range they need.
-    roofs = []  # (source, level, gbs, peak, peak_label)
-    for source, c in (("datasheet", datasheet), ("measured", measured)):
-        if c is None:
-            continue
-        peaks = {}
-        for dt in dtypes:
-            p = compute_peak(c, dt, tc)
-            if p:
-                peaks.setdefault(round(p, 3), []).append(dt)
-        peak = max(peaks) if peaks else None  # one roof, at the highest of the class's peaks
-        peak_text = ", ".join(f"{'/'.join(d)} {fmt_sig(p)}" for p, d in sorted(peaks.items()))
-        for level, gbs in _levels(c):
-            if gbs and math.isfinite(gbs):
-                roofs.append((source, level, gbs, peak, peak_text))
-    xs = [p[0] for p in pts]
-    ys = [p[1] for p in pts]
-    dram = [(g, pk) for _, level, g, pk, _ in roofs if level == "DRAM"]
-    ridges = [pk * 1e3 / g for g, pk in dram if pk]
-    peaks_all = [pk for *_, pk, _ in roofs if pk]
-    x_lo = min(xs + [min(ridges) / 30 if ridges else 0.01]) / 3
-    x_hi = max(xs + [max(ridges) * 4 if ridges else 100]) * 2.5
-    y_hi = max(ys + peaks_all + [1e-3]) * 4
-    # The bottom where the slowest DRAM roof enters the plot, so its whole slope shows.
-    y_lo = min(ys + ([x_lo * min(g for g, _ in dram) / 1e3] if dram else [1e-3])) / 1.5
-    x = np.logspace(math.log10(x_lo), math.log10(x_hi), 400)
-    line_data = []
-
-    for source, level, gbs, peak, peak_dts in roofs:
-        ls = "--" if source == "datasheet" else "-"
-        lw = 1.6 if level == "DRAM" else 1.1
-        alpha = 0.75 if source == "datasheet" else 1.0
-        bw = f"{fmt_sig(gbs / 1e3, 3)} TB/s" if gbs >= 1e3 else f"{fmt_sig(gbs)} GB/s"
-        label = f"{source}: {level} {bw}"
-        if level == "DRAM" and peak:
-            label += f", {peak_dts} TFLOP/s"
-        line_data.append(np.column_stack([x, _roof(x, peak, gbs)]))
-        ax.plot(
-            x,
-            _roof(x, peak, gbs),
-            ls=ls,
-            lw=lw,
-            color=LEVEL_COLORS.get(level, "#555"),
-            alpha=alpha,
-            label=label,
-            zorder=2,
-        )
-
-    # Points.
-    workloads = list(dict.fromkeys(r.workload for *_, r in pts))
-    variants = list(dict.fromkeys(r.variant for *_, r in pts))
-    marker = {w: MARKERS[i % len(MARKERS)] for i, w in enumerate(workloads)}
-    color = {v: VARIANT_COLORS[i % len(VARIANT_COLORS)] for i, v in enumerate(variants)}
-    groups: dict[tuple, list] = {}
-    for px, py, rec in pts:
-        w, v = rec.workload, rec.variant
-        warm = rec.mode == "warm"
-        ax.scatter(
-            [px],
-            [py],
-            marker=marker[w],
-            s=42,
-            facecolors="none" if warm else color[v],
-            edgecolors=color[v],
-            linewidths=1.3,
-            zorder=4,
-            alpha=0.9,
-        )
-        if rec.key in above:
-            ax.scatter(
-                [px],
-                [py],
-                marker="o",
-                s=170,
-                facecolors="none",
-                edgecolors="#dc2626",
-                linewidths=1.6,
-                zorder=5,
-            )
-        groups.setdefault((w, v), []).append((px, py))
-
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(x_lo, x_hi)
-    ax.set_ylim(y_lo, y_hi)
-    ax.set_xlabel("operational intensity (FLOP per DRAM byte)", fontsize=10)
-    ax.set_ylabel("achieved TFLOP/s", fontsize=10)
-    ax.set_title(title, fontsize=11, loc="left")
-    ax.grid(True, which="major", color="#d4d4d8", lw=0.6)
-    ax.grid(True, which="minor", color="#f0f0f2", lw=0.4)
-    ax.tick_params(labelsize=8.5)
-    for spine in ("top", "right"):
-        ax.spines[spine].set_visible(False)
-    if roofs:
-        ceil_legend = ax.legend(
-            loc="upper left", fontsize=7.5, frameon=True, framealpha=0.92, title="ceilings", title_fontsize=8
-        )
-        ax.add_artist(ceil_legend)
-    else:
-        ceil_legend = ax.text(
-            0.01,
-            0.98,
-            "no ceilings known for this GPU and dtype",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=8,
-            color="#b45309",
-        )
-    handles = [
-        Line2D([], [], ls="", marker=marker[w], color="#444", markerfacecolor="#444", label=w)
-        for w in workloads
-    ]
-    handles += [
-        Line2D([], [], ls="", marker="o", color="#444", markerfacecolor="#444", label="cold L2 (filled)"),
-        Line2D([], [], ls="", marker="o", color="#444", markerfacecolor="none", label="warm L2 (hollow)"),
-    ]
-    if any(r.key in above for *_, r in pts):
-        handles.append(
-            Line2D(
-                [],
-                [],
-                ls="",
-                marker="o",
-                ms=11,
-                color="#dc2626",
-                markerfacecolor="none",
-                label="above a ceiling",
-            )
-        )
-    if handles:
-        ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            fontsize=8,
-            frameon=False,
-            title="workloads",
-            title_fontsize=8.5,
-        )
+    roofs = _roofs(dtypes, any(r.uses_tensor_cores for r in records), datasheet, measured)
+    limits, line_data = _draw_roofs(ax, roofs, pts)
+    marker, color, groups = _draw_points(ax, pts, above)
+    any_above = any(r.key in above for *_, r in pts)
+    ceil_legend = _dress_axes(ax, limits, title, bool(roofs), marker, any_above)
     fig.subplots_adjust(left=0.08, right=0.8, top=0.92, bottom=0.1)
-
-    # Labels: one per workload/variant, at its highest point.
-    renderer = canvas.get_renderer()
-    labels = []
-    for (w, v), gp in sorted(groups.items(), key=lambda kv: -max(p[1] for p in kv[1])):
-        anchor = max(gp, key=lambda p: p[1])
-        labels.append((f"{w}/{v}", anchor, color[v]))
-    for px, py, rec in pts:  # a point above a ceiling is named on its own: its accounting is wrong
-        if rec.key in above:
-            shape = ",".join(f"{k}={v}" for k, v in rec.shape.items())
-            text = f"{rec.workload}/{rec.variant} {shape} {rec.mode}: {ABOVE_CEILING.replace('_', ' ')}"
-            labels.insert(0, (text, (px, py), "#b91c1c"))
-    points_disp = ax.transData.transform([(px, py) for px, py, _ in pts]) if pts else []
-    # Densely resampled ceiling lines in display space, so labels keep off them.
-    line_disp = (
-        np.vstack([_resample(ax.transData.transform(d)) for d in line_data])
-        if line_data
-        else np.empty((0, 2))
-    )
-    _place_labels(
-        fig, ax, renderer, labels, points_disp, [ceil_legend.get_window_extent(renderer)], line_disp
-    )
+    _label_points(fig, ax, canvas.get_renderer(), pts, above, groups, color, line_data, ceil_legend)
     if not pts:
         ax.text(
             0.5, 0.5, "no ok records to place", transform=ax.transAxes, ha="center", fontsize=11, color="#666"

@@ -5,7 +5,7 @@ the same figure beside it. Files written before roofs named their source show no
 from __future__ import annotations
 
 from gpubench.fmt import DASH, fmt_sig, slug
-from gpubench.reports.tables import Cell, Column, Row, Table
+from gpubench.reports.table_model import Cell, Column, Row, Table
 from gpubench.results import CeilingsFile
 
 __all__ = ["ROOF_COLUMNS", "roofs_table"]

@@ -1,14 +1,13 @@
 """Tables for the report: one per workload, fused against unfused, micro-benchmarks against the datasheet.
 
 The data comes from reports.frames (pandas: placement, best variant, order, fusion pairs); this module
-only turns it into cells (text, CSS class, hover title) rendered to HTML by the template and to markdown
-by `to_markdown`, so the page and summary.md show the same numbers. Every record of a results file is
-one row of its workload's table (failed and skipped ones with their reason).
+only turns it into cells (reports.table_model, rendered to HTML by the template and to markdown by
+`to_markdown`). Every record of a results file is one row of its workload's table (failed and skipped
+ones with their reason).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -22,54 +21,20 @@ from gpubench.fmt import (
     fmt_shape,
     fmt_sig,
     fmt_time,
-    md_cell,
+    shape_label,
     slug,
 )  # fmt: skip
 from gpubench.reports.frames import fusion_frame, micro_frame, placed_frame, table_order
+from gpubench.reports.table_model import Cell, Column, Row, Table, to_markdown
 from gpubench.results import CeilingsFile, MicroEntry, Record, Run
 from gpubench.roofline.placement import PlacedRun
+
+__all__ = ["fusion_tables", "header_facts", "micro_table", "to_markdown", "workload_tables"]
 
 # Flags that are information, not a warning; every other flag is highlighted.
 QUIET_FLAGS = {"synthetic"}
 # Flags that mean the number itself is suspect.
 BAD_FLAGS = {"above_ceiling"}
-
-
-@dataclass
-class Cell:
-    text: str = ""
-    cls: str = ""  # CSS classes: num, best, muted, warn, bad, status-failed, ...
-    title: str = ""  # hover text with the details
-    colspan: int = 1
-    badges: list[tuple[str, str]] = field(default_factory=list)  # (text, css class), e.g. flags
-
-    def plain(self) -> str:
-        return ", ".join(([self.text] if self.text else []) + [b for b, _ in self.badges])
-
-
-@dataclass
-class Column:
-    name: str
-    sub: str = ""  # second header line, smaller
-    num: bool = False
-    title: str = ""
-
-
-@dataclass
-class Row:
-    cells: list[Cell]
-    status: str = "ok"
-    key: str = ""  # the record's identity (workload/variant[shape|dtype|mode])
-
-
-@dataclass
-class Table:
-    title: str
-    anchor: str
-    columns: list[Column]
-    rows: list[Row]
-    note: str = ""
-    row_class: str = "rec"  # "rec" marks rows that are results records (one per record)
 
 
 def _flag_badges(flags: list[str]) -> list[tuple[str, str]]:
@@ -250,7 +215,7 @@ def workload_tables(placed: PlacedRun, anchor_prefix: str = "") -> list[Table]:
             rec = placed.run.records[int(row["pos"])]
             fixed = [
                 Cell(rec.variant, "variant", f"{rec.backend} — {rec.description}".strip(" —")),
-                Cell(fmt_shape(rec.shape), "shape", ", ".join(f"{k}={v}" for k, v in rec.shape.items())),
+                Cell(fmt_shape(rec.shape), "shape", shape_label(rec.shape, ", ")),
                 Cell(rec.dtype),
                 Cell(rec.mode),
             ]
@@ -398,20 +363,3 @@ def micro_table(ceilings: CeilingsFile, anchor_prefix: str = "") -> Table:
 
 
 # ----------------------------------------------------------------------------------------- markdown
-
-
-def to_markdown(table: Table) -> str:
-    """A GitHub-flavoured markdown table; spanned cells are filled so every row has every column."""
-    heads = [c.name + (f" ({c.sub})" if c.sub else "") for c in table.columns]
-    lines = [f"### {table.title}", ""]
-    if table.note:
-        lines += [f"_{table.note}_", ""]
-    lines.append("| " + " | ".join(md_cell(h) for h in heads) + " |")
-    lines.append("|" + "|".join("---:" if c.num else "---" for c in table.columns) + "|")
-    for row in table.rows:
-        texts = []
-        for cell in row.cells:
-            texts += [md_cell(cell.plain())] + [""] * (cell.colspan - 1)
-        texts += [""] * (len(heads) - len(texts))
-        lines.append("| " + " | ".join(texts) + " |")
-    return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ A table appears only when some record of the file carries that measurement.
 from __future__ import annotations
 
 from gpubench.fmt import DASH, fmt_bytes, fmt_pct, fmt_sig, fmt_time, slug
-from gpubench.reports.tables import Cell, Column, Row, Table
+from gpubench.reports.table_model import Cell, Column, Row, Table
 from gpubench.results import Record
 from gpubench.roofline.placement import PlacedRun
 

@@ -23,19 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TENSOR_MODE_SINCE", "Rate", "compute_rate", "normalise_dtype", "peak_key"]
+from gpubench import dtypes
 
-_ALIASES = {
-    "float64": "fp64", "double": "fp64", "f64": "fp64",
-    "float32": "fp32", "float": "fp32", "f32": "fp32",
-    "float16": "fp16", "half": "fp16", "f16": "fp16",
-    "bfloat16": "bf16",
-    "tensorfloat32": "tf32",
-    "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "float8_e4m3fnuz": "fp8",
-    "float8_e5m2fnuz": "fp8", "e4m3": "fp8", "e5m2": "fp8",
-    "uint8": "int8", "qint8": "int8",
-    "float4": "fp4", "float4_e2m1fn_x2": "fp4", "nvfp4": "fp4", "mxfp4": "fp4",
-}  # fmt: skip
+__all__ = ["TENSOR_MODE_SINCE", "Rate", "compute_rate", "peak_key"]
+
 _TENSOR_KEYS = {"fp64": "fp64_tc", "fp32": "fp32", "tf32": "tf32", "fp16": "fp16", "bf16": "bf16",
                 "fp8": "fp8", "int8": "int8", "int4": "int4", "fp4": "fp4"}  # fmt: skip
 # The compute capability each tensor-core mode arrived with (CUDA C++ Programming Guide, warp matrix
@@ -47,15 +38,9 @@ TENSOR_MODE_SINCE = {"fp16": (7, 0), "int8": (7, 2), "int4": (7, 5), "tf32": (8,
 _FALLBACKS = {"bf16": ("fp32",), "tf32": ("fp32",), "fp16": ("fp16_simt", "fp32"), "fp64_tc": ("fp64",)}
 
 
-def normalise_dtype(dtype: Any) -> str:
-    """'torch.float16', 'float16', 'half', 'fp16' -> 'fp16'; names already canonical pass through."""
-    text = str(dtype).strip().lower().removeprefix("torch.")
-    return _ALIASES.get(text, text)
-
-
 def peak_key(dtype: Any, uses_tensor_cores: bool) -> str:
     """The peak that bounds a kernel on `dtype` (see the module docstring for the rule)."""
-    d = normalise_dtype(dtype)
+    d = dtypes.normalise(dtype)
     if uses_tensor_cores:
         return _TENSOR_KEYS.get(d, d)
     return "fp64" if d == "fp64" else "fp32"

@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from gpubench import dtypes
 from gpubench.results import MeasuredCeilings
-from gpubench.roofline.rates import compute_rate, normalise_dtype, peak_key
+from gpubench.roofline.rates import compute_rate, peak_key
 
 __all__ = [
     "Ceilings",
     "Prediction",
     "check_ceiling",
-    "normalise_dtype",
     "peak_key",
     "predict",
     "ridge_points",
@@ -55,7 +55,7 @@ class Ceilings:
     def from_measured(cls, measured: MeasuredCeilings) -> Ceilings:
         """Ceilings from the roofs measured on a GPU. What was not measured stays missing: it never falls
         back to a datasheet figure."""
-        peaks = {normalise_dtype(k): v for k, v in measured.peaks.items()}
+        peaks = {dtypes.normalise(k): v for k, v in measured.peaks.items()}
         caches = {"l2": measured.l2_gbs, "smem": measured.smem_gbs}
         caches = {level: v for level, v in caches.items() if v is not None}
         return cls("measured", measured.dram_or_copy_gbs(), peaks, measured.launch_overhead_s, caches)
@@ -153,7 +153,8 @@ def _ceiling_peak(ceilings: Ceilings, dtype: Any, uses_tensor_cores: bool) -> tu
         return f"highest ({best[0]})", best[1]
     key = peak_key(dtype, uses_tensor_cores)
     peak = ceilings.peaks.get(key)
-    if not uses_tensor_cores and normalise_dtype(dtype) in ("fp16", "bf16") and "fp16_simt" in ceilings.peaks:
+    half = dtypes.normalise(dtype) in ("fp16", "bf16")
+    if not uses_tensor_cores and half and "fp16_simt" in ceilings.peaks:
         peak = max(peak or 0.0, ceilings.peaks["fp16_simt"])  # packed half2 math can legitimately beat fp32
         key = f"{key}/fp16_simt"
     return key, peak

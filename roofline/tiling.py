@@ -114,42 +114,28 @@ def tile_traffic(
     if dataflow not in DATAFLOWS:
         raise ValueError(f"unknown dataflow {dataflow!r}; expected one of {', '.join(DATAFLOWS)}")
 
-    mt, nt, kt = _cdiv(M, tm), _cdiv(N, tn), _cdiv(K, tk)
-    a_elems, b_elems, c_elems = M * K, K * N, M * N
+    a_reads, b_reads, c_reads, c_writes = _passes(dataflow, _cdiv(M, tm), _cdiv(N, tn), _cdiv(K, tk))
     if dataflow == "output_stationary":
-        a_reads, b_reads, c_reads, c_writes = nt, mt, 0, 1
-        c_bytes = c_elems * out_bytes
-    else:
-        if dataflow == "a_stationary":
-            a_reads, b_reads = 1, mt
-        else:
-            a_reads, b_reads = nt, 1
-        c_reads, c_writes = kt - 1, kt
-        # kt - 1 partial sums written and read back (accumulator precision), then the final C.
-        c_bytes = c_elems * ((kt - 1) * 2 * acc_bytes + out_bytes)
-    a_bytes = a_reads * a_elems * dtype_bytes
-    b_bytes = b_reads * b_elems * dtype_bytes
+        c_bytes = M * N * out_bytes
+    else:  # c_reads partial sums written and read back (accumulator precision), then the final C
+        c_bytes = M * N * (c_reads * 2 * acc_bytes + out_bytes)
+    a_bytes = a_reads * M * K * dtype_bytes
+    b_bytes = b_reads * K * N * dtype_bytes
     total = a_bytes + b_bytes + c_bytes
     flops = 2 * M * N * K
     return TileTraffic(
-        dataflow=dataflow,
-        a_bytes=a_bytes,
-        b_bytes=b_bytes,
-        c_bytes=c_bytes,
-        bytes=total,
-        intensity=flops / total,
-        flops=flops,
-        M=M,
-        N=N,
-        K=K,
-        tm=tm,
-        tn=tn,
-        tk=tk,
-        a_reads=a_reads,
-        b_reads=b_reads,
-        c_reads=c_reads,
-        c_writes=c_writes,
-    )
+        dataflow=dataflow, a_bytes=a_bytes, b_bytes=b_bytes, c_bytes=c_bytes, bytes=total,
+        intensity=flops / total, flops=flops, M=M, N=N, K=K, tm=tm, tn=tn, tk=tk,
+        a_reads=a_reads, b_reads=b_reads, c_reads=c_reads, c_writes=c_writes,
+    )  # fmt: skip
+
+
+def _passes(dataflow: str, mt: int, nt: int, kt: int) -> tuple[int, int, int, int]:
+    """(reads of A, reads of B, reads of C's partial sums, writes of C) for mt x nt x kt tiles."""
+    if dataflow == "output_stationary":
+        return nt, mt, 0, 1
+    a_reads, b_reads = (1, mt) if dataflow == "a_stationary" else (nt, 1)
+    return a_reads, b_reads, kt - 1, kt
 
 
 def all_dataflows(

@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from gpubench import dtypes
 from gpubench.cliargs import count, needs, number, refuse_together
 from gpubench.exits import usage_error
 from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
 
 PROG = "gpubench tiling"
 
-DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
+DTYPE_BYTES = {d: dtypes.itemsize(d) for d in ("fp32", "tf32", "fp16", "bf16")}
 
 
 def add_parser(subparsers):

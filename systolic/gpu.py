@@ -10,15 +10,16 @@ clock.
 
 from __future__ import annotations
 
+from gpubench import dtypes
 from gpubench.roofline.rates import compute_rate
-from gpubench.roofline.roof import normalise_dtype, predict
+from gpubench.roofline.roof import predict
 from gpubench.roofline.target import Target, TargetError, resolve_target
 
 from .analysis import TopologyResult
 from .errors import SystolicInputError
 from .report import table
 
-DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+GPU_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")  # with a tensor-core peak
 _DTYPE_OF_WORD = {1: "int8", 2: "bf16", 4: "tf32", 8: "fp64"}
 
 
@@ -35,10 +36,10 @@ def default_dtype(word_bytes: int) -> str:
 
 
 def check_dtype(dtype: str) -> str:
-    d = normalise_dtype(dtype)
-    if d not in DTYPE_BYTES:
+    d = dtypes.normalise(dtype)
+    if d not in GPU_DTYPES:
         raise SystolicInputError(
-            f"--dtype: unknown or unsupported dtype {dtype!r}; choose {', '.join(DTYPE_BYTES)}"
+            f"--dtype: unknown or unsupported dtype {dtype!r}; choose {', '.join(GPU_DTYPES)}"
         )
     return d
 
@@ -60,7 +61,8 @@ def compare(
         layer = r.layer
         flops = 2 * layer.macs
         words = (layer.ifmap_words + layer.k * layer.n + layer.m * layer.n) * layer.repeat
-        pred = predict(flops, words * DTYPE_BYTES[dtype], dtype, ceilings, uses_tensor_cores=True, gpu=spec)
+        nbytes = words * dtypes.itemsize(dtype)
+        pred = predict(flops, nbytes, dtype, ceilings, uses_tensor_cores=True, gpu=spec)
         array_s = r.cycles / (clock * 1e6)
         array_total += array_s
         gpu_total = None if gpu_total is None or pred.time_s is None else gpu_total + pred.time_s
@@ -73,7 +75,7 @@ def compare(
                 "k": layer.k,
                 "repeat": layer.repeat,
                 "flops": flops,
-                "bytes": words * DTYPE_BYTES[dtype],
+                "bytes": nbytes,
                 "array_cycles": r.cycles,
                 "array_time_s": array_s,
                 "gpu_time_s": pred.time_s,

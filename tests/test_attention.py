@@ -25,7 +25,7 @@ from gpubench.kernels.attention import WORKLOAD as ATT  # noqa: E402
 from gpubench.kernels.attention import baselines, config, cupy_kernels, triton_decode, triton_fwd  # noqa: E402
 from gpubench.kernels.attention import shape_of as S  # noqa: E402
 from gpubench.kernels.attention.reference import forward_f64, visible  # noqa: E402
-from gpubench.kernels.workload import Variant  # noqa: E402
+from gpubench.kernels.workload import Variant, torch_dtype  # noqa: E402
 
 CPU = torch.device("cpu")
 SRC = Path(kernels.__file__).parent / "attention"
@@ -50,7 +50,7 @@ def dense_f64(q, k, v, causal):
 
 def inputs(shape, dtype="fp32", seed=0):
     q, k, v, causal = ATT.make_inputs(shape, "fp16", CPU, seed)  # fp16-representable values
-    dt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    dt = torch_dtype(dtype)
     return q.to(dt), k.to(dt), v.to(dt), causal
 
 
@@ -105,7 +105,7 @@ def test_flops_and_bytes_against_brute_force_counts():
         q_o = 2 * b * h * sq * d * 2  # Q read, O written (fp16)
         k_v = 2 * b * kvh * sk * d * 2  # K and V read once per kv head
         assert ATT.bytes(shape, "fp16") == q_o + k_v
-        extra = ATT.extra["record_extra"](shape, "fp16")["attention"]
+        extra = ATT.details(shape, "fp16")["attention"]
         assert extra["materialised_bytes"] == q_o + k_v + 2 * b * h * sq * sk * 2
         assert extra["pairs"] == pairs
         # the naive form's records count S as its own traffic; every other variant the compulsory bytes
@@ -147,6 +147,7 @@ FWD_SHAPES = [s for s in ATT.shapes["test"] if s["seq_q"] > 1][:5]
 TILES = [T(32, 16, 4, 1), T(16, 32, 4, 1)]  # the default 16 x 16 runs in every other test
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tile", TILES, ids=lambda t: f"{t.block_m}x{t.block_n}")
 def test_triton_forward_fp32_and_lse_with_several_tiles(tile):
     for shape in FWD_SHAPES:
@@ -157,6 +158,7 @@ def test_triton_forward_fp32_and_lse_with_several_tiles(tile):
         assert_lse_close(lse, lse64)
 
 
+@pytest.mark.slow
 def test_triton_tma_forward_fp32():
     for shape in FWD_SHAPES[:3]:
         q, k, v, causal = inputs(shape)
@@ -170,6 +172,7 @@ DECODE = [S(2, 8, 2, 1, 300, 64, 1), S(1, 4, 1, 5, 200, 32, 1), S(1, 2, 2, 16, 7
           S(1, 4, 4, 3, 50, 32, 0), S(1, 2, 1, 9, 5, 32, 1)]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("splits", [1, 3, None], ids=["one_split", "three_splits", "planned"])
 def test_decode_fp32_with_forced_splits(splits):
     for shape in DECODE:
@@ -348,12 +351,14 @@ def assert_rejected(fn, shapes, dtype="fp16"):
             check_variant(ATT, wrong, shape, dtype, CPU)
 
 
+@pytest.mark.slow
 def test_an_accumulator_not_rescaled_is_caught(tmp_path):
     edit = ("acc = acc * alpha[:, None]", "acc = acc")
     m = mutant(SRC / "triton_fwd.py", [edit], tmp_path, "attn_norescale")
     assert_rejected(m.flash_attention, [S(1, 3, 3, 33, 50, 64, 0), S(2, 4, 2, 37, 37, 32, 1)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edit", [
     ("cols[None, :] <= qi[:, None] + causal_offset", "cols[None, :] < qi[:, None] + causal_offset"),
     ("cols[None, :] <= qi[:, None] + causal_offset", "cols[None, :] <= qi[:, None] + causal_offset + 1"),
@@ -365,6 +370,7 @@ def test_a_mask_off_by_one_is_caught(tmp_path, edit):
     assert_rejected(m.flash_attention, [S(1, 4, 1, 5, 200, 32, 1)])
 
 
+@pytest.mark.slow
 def test_a_split_combine_ignoring_the_lse_is_caught(tmp_path):
     edit = ("w = tl.math.exp2(lse_s - m_use)", "w = tl.where(lse_s > -1e30, 1.0, 0.0)")  # plain average
     m = mutant(SRC / "triton_decode.py", [edit], tmp_path, "attn_combine")
@@ -386,7 +392,7 @@ def test_the_naive_record_counts_the_materialised_bytes_and_is_placed_on_the_mem
         base[name] = record_identity(PlanItem(ATT.name, name, v.backend, shape, "bf16", "cold"), ATT, v,
                            SimpleNamespace(gpu_uuid=None))  # fmt: skip
     assert base["triton"]["bytes"] == ATT.bytes(shape, "bf16")
-    details = ATT.extra["record_extra"](shape, "bf16")["attention"]
+    details = ATT.details(shape, "bf16")["attention"]
     assert base["naive"]["bytes"] == details["materialised_bytes"]
     flash, naive = (base[n]["flops"] / base[n]["bytes"] for n in ("triton", "naive"))
     assert naive < 295 < flash
@@ -399,3 +405,21 @@ def test_the_forward_autotunes_each_operand_dtype_on_its_own():
     fp16 = triton_fwd._autotuned(tiles, torch.float16)
     assert fp16 is triton_fwd._autotuned(tiles, torch.float16)
     assert fp16 is not triton_fwd._autotuned(tiles, torch.bfloat16)
+
+
+def test_the_variants_checked_with_one_cache_share_the_float64_reference(monkeypatch):
+    """As the harness and the GPU tests check them: the variants of a shape and dtype against one reference
+    (bench.measure.correctness.ReferenceCache), forward and backward, computed once, not once a variant."""
+    from gpubench.bench.measure.correctness import ReferenceCache
+    from gpubench.kernels.attention import reference as ref_mod
+
+    calls = []
+    for fn_name in ("reference", "backward_f64"):
+        real = getattr(ref_mod, fn_name)
+        monkeypatch.setattr(ref_mod, fn_name, lambda *a, _f=real, _n=fn_name: calls.append(_n) or _f(*a))
+    shape = ATT.shapes["test"][1]
+    for w in (ATT, kernels.get("attention_bwd")):
+        refs = ReferenceCache()
+        for vname in ("naive", "sdpa_math", "naive"):
+            check_variant(w, w.variant(vname), shape, "fp16", CPU, references=refs)
+    assert calls == ["reference", "backward_f64"]

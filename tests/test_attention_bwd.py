@@ -52,6 +52,7 @@ TILES = [config.BwdTiles(kv=T(16, 16, 4, 1), q=T(16, 16, 4, 1)),
          config.BwdTiles(kv=T(16, 32, 4, 1), q=T(32, 16, 4, 1))]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tiles", TILES, ids=["16x16", "kv16x32_q32x16"])
 def test_triton_backward_fp32_matches_autograd(tiles):
     for shape in SHAPES:
@@ -124,6 +125,7 @@ def _rejected(fn, shapes):
             check_variant(BWD, Variant("wrong", "triton", fn), shape, "fp16", CPU)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edit", [
     ("dst = pt * (dpt - delta[None, :])", "dst = pt * dpt"),
     ("(dk * sm_scale).to(DK.dtype.element_ty)", "dk.to(DK.dtype.element_ty)"),

@@ -111,6 +111,7 @@ CASES = [  # (shape, dtype): ragged query tiles (32 rows) and key tiles (16 keys
 ]
 
 
+@pytest.mark.slow
 @needs_cxx
 @pytest.mark.parametrize("shape,dtype", CASES, ids=[f"{s['seq_q']}x{s['seq_k']}-{d}" for s, d in CASES])
 def test_emulated_kernel_matches_reference(exe, shape, dtype):
@@ -127,6 +128,7 @@ def test_emulated_kernel_matches_reference(exe, shape, dtype):
 
 
 @needs_cxx
+@pytest.mark.slow
 @pytest.mark.parametrize("edit", [
     ("    for (int c = 0; c < COLS; ++c) acc[c] *= alpha;\n", "\n"),
     ("j <= i + offset", "j < i + offset"),
@@ -150,6 +152,7 @@ def test_plan():
         cupy_kernels.plan("fp16", 1, 1, 8, 256)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_NVRTC, reason="NVRTC not installed (pip install nvidia-cuda-nvrtc)")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_nvrtc_compiles_every_instantiation_within_static_shared_memory(arch):

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from gpubench.reports.baseline_tables import baseline_tables, baselines_of, speedups
-from gpubench.reports.tables import to_markdown
+from gpubench.reports.baseline_tables import baseline_tables, speedups
+from gpubench.reports.table_model import to_markdown
 from gpubench.roofline.placement import place_run
 from tests.support import realdata
 
@@ -30,8 +30,8 @@ def test_speedups_are_the_baselines_median_over_the_variants(h100):
     for rec in run.ok_records():
         case = (rec.workload, rec.shape, rec.dtype, rec.mode)
         same = [r for r in run.ok_records() if (r.workload, r.shape, r.dtype, r.mode) == case]
-        base = [r for r in same if r.variant in baselines_of(rec.workload)]
-        assert (rec.key in ratios) == (bool(base) and rec.variant not in baselines_of(rec.workload))
+        base = [r for r in same if r.role == "baseline"]
+        assert (rec.key in ratios) == (bool(base) and rec.role != "baseline")
 
 
 def test_failed_baselines_give_no_ratio(h100):

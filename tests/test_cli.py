@@ -14,6 +14,8 @@ import pytest
 from gpubench import __version__
 from tests.support.procs import alive
 
+pytestmark = pytest.mark.slow  # each test runs the gpubench command in a subprocess
+
 REPO = Path(__file__).resolve().parent.parent
 
 

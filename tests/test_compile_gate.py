@@ -11,13 +11,13 @@ import os
 
 import pytest
 
+from gpubench import dtypes
 from tests.support import aot
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.path.exists(aot.cuobjdump()), reason=aot.NO_TOOLS)]
 
 ARCHS = ((90, 9), (80, 8))  # (GPUTarget arch, compute-capability major of the config table)
 ELEMENTWISE_DTYPES = ("fp32", "fp16", "bf16")
-ITEMSIZE = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
 def tensor_cores(arch: int, block_m: int) -> tuple[str, ...]:
@@ -63,7 +63,7 @@ def _window_sum():
                 unaligned=("radius", "window"),
             )
             # Every offset and remainder is any integer; the loads must be 16-byte vectors all the same.
-            for launch in tk.blocked_launches(cfg, ITEMSIZE[dt]):
+            for launch in tk.blocked_launches(cfg, int(dtypes.itemsize(dt))):
                 yield aot.build(
                     tk._blocked_kernel,
                     arch,

@@ -173,7 +173,7 @@ def _scaled(fmt: str):
         for t in config.scaled_splitk_tiles_for(arch // 10, operand):  # raw partial sums, any output dtype
             part = {**operands, "c_ptr": "*i32" if op == "i8" else "*fp32"}
             for m in ({}, {"M": 1}):  # Triton specialises M == 1 (one token) as a constant: its own build
-                const = {**tk.tile_meta(t), **flags, "SPLIT": True, **m}
+                const = {**t.meta(), **flags, "SPLIT": True, **m}
                 yield aot.build(
                     tk._tiled_kernel,
                     arch,
@@ -185,7 +185,7 @@ def _scaled(fmt: str):
                 )
         for out in HALF:
             for t in config.scaled_tiles_for(arch // 10, operand):
-                const = {**tk.tile_meta(t), **flags, "SPLIT": False}
+                const = {**t.meta(), **flags, "SPLIT": False}
                 yield aot.build(
                     tk._tiled_kernel,
                     arch,
@@ -235,7 +235,7 @@ def _scaled_tma(tk, config, op, operand, flags, out):
             "sa_ptr": "*fp32",
             "sb_ptr": "*fp32",
         }
-        const = {**tk.tile_meta(t), "NUM_PROGRAMS": 132, **flags}
+        const = {**t.meta(), "NUM_PROGRAMS": 132, **flags}
         yield aot.build(
             tk._persistent_tma_kernel, 90, types, const, t.num_warps, t.num_stages, expect=("tma", "wgmma")
         )

@@ -48,6 +48,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,radius", CASES)
 @pytest.mark.parametrize(
     "cfg", [emu.SUITE, emu.SMALL, TINY_SMEM], ids=["suite", "small-tiles", "global-path"]
@@ -57,12 +58,14 @@ def test_shared_matches_reference(binary, cfg, n, radius):
     _check(emu.shared(binary, x, radius, cfg), x, radius)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,radius", [(1, 0), (5, 9), (777, 100), (1000, 0), (1283, 7)])
 def test_naive_matches_reference(binary, n, radius):
     x = _inputs(n, radius)
     _check(emu.naive(binary, x, radius, threads=64), x, radius)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["fp16", "bf16"])
 @pytest.mark.parametrize("radius", [1, 8, 40])
 def test_16_bit_storage(binary, dtype, radius):
@@ -72,6 +75,7 @@ def test_16_bit_storage(binary, dtype, radius):
     _check(emu.naive(binary, x, radius), x, radius, dtype)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_misaligned_arrays_take_the_scalar_path(binary, dtype):
     x = _inputs(900, 5, dtype)

@@ -30,6 +30,8 @@ from gpubench import fixture
 from gpubench.bench.measure.stopping import StoppingRule
 from tests.test_measure import FakeTelemetry, FakeTimer
 
+pytestmark = pytest.mark.slow  # each test runs pytest in a subprocess
+
 fixture._gpu_model = lambda: "Fake GPU 80GB"  # the model the storage is kept under
 SAMPLES = [s * float(os.environ.get("FAKE_SLOWDOWN", "1")) for s in SAMPLES_HERE]
 

@@ -6,6 +6,7 @@ import dataclasses
 import warnings
 from pathlib import Path
 
+import pytest
 import torch
 
 import gpubench
@@ -24,13 +25,13 @@ def test_the_gemm_reference_is_counted_and_agrees():
     a, b, tf32 = GEMM.make_inputs(shape, "fp32", torch.device("cpu"), 0)
     out, counted = flopcheck.counted_call(GEMM.reference, a, b, tf32)
     assert counted == 2 * 33 * 65 * 17 and out.shape == (33, 65)
-    check = flopcheck.compare(GEMM.flops(shape), counted)
+    check = flopcheck.FlopCheck(GEMM.flops(shape), counted)
     assert check.agrees and check.rel_diff == 0.0
 
 
 def test_a_count_more_than_one_percent_off_disagrees():
-    assert not flopcheck.compare(1000, 1011).agrees and flopcheck.compare(1000, 1010).agrees
-    bad = flopcheck.compare(500, 1000)
+    assert not flopcheck.FlopCheck(1000, 1011).agrees and flopcheck.FlopCheck(1000, 1010).agrees
+    bad = flopcheck.FlopCheck(500, 1000)
     assert not bad.agrees and "declares 500 FLOPs" in bad.message("x") and "counts 1,000" in bad.message("x")
 
 
@@ -72,6 +73,7 @@ WORKLOAD = dataclasses.replace(GEMM, name="gemm_miscounted", variants={"torch": 
 """
 
 
+@pytest.mark.slow
 def test_gpubench_run_warns_up_front_about_a_miscounted_plugin(tmp_path):
     (tmp_path / "miscounted.py").write_text(PLUGIN)
     module = str(tmp_path / "miscounted.py")

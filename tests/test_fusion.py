@@ -144,6 +144,6 @@ def test_records_carry_the_analysis():
 
     s = {"rows": 4096, "cols": 4096}
     for w in (sm, ln, rms):
-        extra = w.extra["record_extra"](s, "bf16")["fusion"]
+        extra = w.details(s, "bf16")["fusion"]
         assert extra == fusion_bytes(w.name, s, "bf16")
         assert extra["fused_bytes"] == w.bytes(s, "bf16")

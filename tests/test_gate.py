@@ -417,6 +417,7 @@ def test_cli_file_and_option_errors(files, capsys, tmp_path):
     assert code == 2 and "GPU models differ" in one_error_line(err) and "--cross-hardware" in err
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_the_gpubench_entry_point(files):
     def cli(*args):
         p = subprocess.run(

@@ -264,6 +264,7 @@ EXPECTED_KERNELS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_NVRTC, reason="NVRTC not installed (pip install nvidia-cuda-nvrtc)")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 @pytest.mark.parametrize("name", sorted(EXPECTED_KERNELS))
@@ -585,6 +586,7 @@ EMU_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind,dtype,shape,aligned",
     EMU_CASES,
@@ -596,6 +598,7 @@ def test_cuda_kernels_under_host_emulation(emulator, kind, dtype, shape, aligned
     WORKLOAD.check(out, expected, dtype)
 
 
+@pytest.mark.slow
 def test_host_emulation_catches_a_fragment_bug(emulator, tmp_path):
     """The emulation is sharp enough: B loaded without .trans (the classic layout slip) is caught."""
     src = (GEMM_DIR / "gemm_mma.cu").read_text()

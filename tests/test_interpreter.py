@@ -8,6 +8,8 @@ import torch
 from gpubench import kernels
 from gpubench.bench.measure.correctness import check_variant
 
+pytestmark = pytest.mark.slow  # every Triton variant in the interpreter over its test shapes
+
 CPU = torch.device("cpu")
 
 

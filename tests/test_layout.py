@@ -2,7 +2,7 @@
 `reports`, `systolic` or `transformer`), and the rooms import in one direction only, as ALLOWED says.
 
 Rooms, bottom up (a room may import the rooms listed for it, never one above it):
-    base          gpubench/{fmt,exits,opcount,outpath,cliargs,dtypes}.py: standard library only
+    base          gpubench/{fmt,exits,opcount,outpath,cliargs,dtypes,roles}.py: standard library only
     results       gpubench/results: the results and ceilings formats
     kernels       the workloads
     roofline      spec database, ceilings, placement, the performance model (no torch)
@@ -11,7 +11,7 @@ Rooms, bottom up (a room may import the rooms listed for it, never one above it)
     reports       reads results files: tables, plots, gate, history (no torch, kernels or bench)
     bench.*       measure < cpucheck, run, micro < fleet, ncu < commands (bench's argparse layer) < packs
     transformer.measured   transformer layers and modules measured with the suite's timer
-    top           gpubench/{cli,api,fixture}.py: the entry points, may import anything
+    top           gpubench/{cli,api,call,fixture}.py: the entry points, may import anything
 """
 
 import ast
@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 TOPS = {"gpubench": "gpubench", "kernels": "gpubench.kernels", "bench": "gpubench.bench",
         "roofline": "gpubench.roofline", "reports": "gpubench.reports", "systolic": "gpubench.systolic",
         "transformer": "gpubench.transformer"}  # fmt: skip
-BASE = ("fmt", "exits", "opcount", "outpath", "cliargs", "dtypes")
-TOP = ("cli", "api", "fixture", "__init__")
+BASE = ("fmt", "exits", "opcount", "outpath", "cliargs", "dtypes", "roles")
+TOP = ("cli", "api", "call", "fixture", "__init__")
 BENCH_ROOMS = ("measure", "cpucheck", "run", "micro", "fleet", "ncu", "packs", "commands", "comm")
 TRANSFORMER_ROOMS = ("measured", "training")
 _low = {"base", "results"}
@@ -169,6 +169,7 @@ def test_no_module_uses_the_bare_top_level_names():
     assert not bad, "\n".join(sorted(set(bad)))
 
 
+@pytest.mark.slow
 def test_the_readers_run_with_the_gpu_libraries_blocked():
     """Importing every module of the torch-free rooms with torch, triton and cupy made unimportable."""
     mods = [n for room in NO_LIBS for n, _ in _room_modules(room)]
@@ -202,6 +203,7 @@ def wheel(tmp_path_factory):
     return out / p.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_the_wheel_installs_only_the_gpubench_namespace(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     dist_info = "-".join(wheel.name.split("-")[:2]) + ".dist-info"
@@ -215,6 +217,7 @@ def test_the_wheel_installs_only_the_gpubench_namespace(wheel):
     assert "gpubench = gpubench.cli:main" in entry
 
 
+@pytest.mark.slow
 def test_an_installed_copy_cannot_import_kernels(wheel, tmp_path):
     """Only the suite on the path (no site-packages, not the checkout): `kernels` is not importable."""
     site = tmp_path / "site"

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from gpubench.bench.measure.correctness import ReferenceCache
 from gpubench.bench.measure.sampling import measure
 from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.bench.measure.timing import BatchInfo
@@ -208,6 +209,21 @@ def test_the_reference_is_computed_once_per_shape_and_dtype(vector_add, monkeypa
     worker_mod.run_item(_item("torch", n=4100), ctx)
     worker_mod.run_item(dataclasses.replace(_item("triton", n=4100), dtype="fp16"), ctx)
     assert len(calls) == 3  # a new shape, then a new dtype: each its own reference
+
+
+def test_the_attention_gpu_tests_share_one_reference_per_shape_and_dtype():
+    """The GPU tests check the variants of one shape and dtype in a row with the session's cache, so the
+    float64 reference (the costliest step at their large shapes) is computed once for all of them."""
+    from tests.gpu import test_attention_gpu as gpu
+
+    for w, cases in ((gpu.ATT, gpu.FORWARD_CASES), (gpu.BWD, gpu.BACKWARD_CASES)):
+        refs = ReferenceCache()
+        stand_in = SimpleNamespace(name=w.name, reference=lambda: None)
+        for case in cases:
+            _, shape, dtype = case.values
+            refs.get(stand_in, shape, dtype, 12345, ())
+        kinds = {(tuple(sorted(c.values[1].items())), c.values[2]) for c in cases}
+        assert len(cases) > 2 * len(kinds) and refs.computed == len(kinds), w.name
 
 
 # ----------------------------------------------------------------------------------------- sustained

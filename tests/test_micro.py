@@ -54,6 +54,7 @@ def test_sources_found():
     assert all(p.parent == HERE for p in SOURCES)
 
 
+@pytest.mark.slow
 @needs_nvrtc
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 @pytest.mark.parametrize("path", SOURCES, ids=[p.name for p in SOURCES])
@@ -486,6 +487,7 @@ def test_families_have_runners():
         assert callable(getattr(importlib.import_module(f"gpubench.bench.micro.{module}"), f"run_{family}"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without a GPU")
 def test_cli_without_gpu_says_so_and_returns_2(tmp_path, capsys, monkeypatch):
     from gpubench.cli import main

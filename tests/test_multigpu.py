@@ -1,7 +1,7 @@
 """`gpubench run --gpus`: GPUs chosen by index or UUID among those visible, one worker process per GPU
 pinned to it by CUDA_VISIBLE_DEVICES=<uuid>, one results file whose records name their GPU, a worker
 that dies costing only its own item on its own GPU, progress per GPU, and a stop ending every worker.
-On the CPU with stand-in GPUs and the stand-in worker (tests/support/fake_gpu_worker.py)."""
+On the CPU with stand-in GPUs and the stand-in worker (tests/support/fake_worker.py, pinned)."""
 
 import os
 import signal
@@ -21,14 +21,16 @@ from gpubench.bench.run.runner import worker_command
 from tests.support.procs import alive, stop_after
 from tests.test_cli import gpubench, usage_error
 
+pytestmark = pytest.mark.slow  # stand-in worker processes and gpubench subprocesses
+
 REPO = Path(__file__).resolve().parent.parent
-FAKE = Path(__file__).parent / "support" / "fake_gpu_worker.py"
+FAKE = Path(__file__).parent / "support" / "fake_worker.py"
 DRIVER = Path(__file__).parent / "support" / "fake_gpubench_run.py"
 GPUS = [Gpu(i, f"GPU-{i}0000000-aaaa", "Fake GPU", f"0000:{i:02x}:00.0") for i in range(4)]
 
 
 def _cmd(gpu):
-    return lambda plan_file, journal: [sys.executable, str(FAKE), str(plan_file), str(journal)]
+    return lambda plan_file, journal: [sys.executable, str(FAKE), str(plan_file), str(journal), "--pinned"]
 
 
 def _plan(variants):

@@ -13,6 +13,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from gpubench.bench.measure.correctness import CorrectnessError, check_variant  # noqa: E402
+from gpubench.dtypes import kernel_suffix  # noqa: E402
 from gpubench.kernels.fusion import fusion_bytes  # noqa: E402
 from gpubench.kernels.layernorm import WORKLOAD as LN  # noqa: E402
 from gpubench.kernels.layernorm import config as ln_config  # noqa: E402
@@ -24,7 +25,10 @@ from gpubench.kernels.rmsnorm import WORKLOAD as RMS  # noqa: E402
 from gpubench.kernels.rmsnorm import config as rms_config  # noqa: E402
 from gpubench.kernels.rmsnorm import cupy_kernels as rms_cuda  # noqa: E402
 from gpubench.kernels.rmsnorm import triton_kernels as rms_triton  # noqa: E402
-from gpubench.kernels.workload import Variant  # noqa: E402
+from gpubench.kernels.workload import (
+    Variant,  # noqa: E402
+    torch_dtype,  # noqa: E402
+)
 from tests.test_softmax import (  # noqa: E402
     CXX,
     HAVE_NVRTC,
@@ -34,7 +38,6 @@ from tests.test_softmax import (  # noqa: E402
 
 CPU = torch.device("cpu")
 DTYPES = ["fp32", "fp16", "bf16"]
-TORCH_DTYPE = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 # Configs forcing each Triton path at small sizes: everything on chip, or 64-column chunks.
@@ -91,7 +94,7 @@ def test_rows_with_a_large_mean(cfg, dtype):
     one-pass E[x^2] - E[x]^2 in fp32 loses it (shown below on the same data). The outputs then carry only
     the rounding of a mean near 1e3 (torch's own fp32 layer_norm has the same), hence the looser atol."""
     g = torch.Generator().manual_seed(5)
-    x = (1e3 + torch.randn(4, 777, generator=g)).to(TORCH_DTYPE[dtype])
+    x = (1e3 + torch.randn(4, 777, generator=g)).to(torch_dtype(dtype))
     _, w, b, eps = LN.make_inputs(_shape(4, 777), dtype, CPU, seed=5)
     y, mean, rstd = ln_triton.layernorm_with_config(x, w, b, eps, cfg, save_stats=True)
     x64 = x.double()
@@ -101,7 +104,7 @@ def test_rows_with_a_large_mean(cfg, dtype):
     naive = (xf.square().mean(-1) - xf.mean(-1).square() + eps).rsqrt()
     assert float(((naive.double() - true_rstd) / true_rstd).abs().max()) > 1e-3
     torch.testing.assert_close(y.double(), LN.reference(x, w, b, eps).double(), atol=2e-3, rtol=3e-2)
-    xr = (1e3 + torch.randn(4, 777, generator=g)).to(TORCH_DTYPE[dtype])
+    xr = (1e3 + torch.randn(4, 777, generator=g)).to(torch_dtype(dtype))
     RMS.check(rms_triton.rmsnorm_with_config(xr, w, 1e-6, cfg), RMS.reference(xr, w, 1e-6), dtype)
 
 
@@ -146,7 +149,7 @@ def test_layernorm_bytes_flops_by_hand():
         for shape in w.shapes["bench"]:
             for dt in w.dtypes:
                 assert w.bytes(shape, dt) == fusion_bytes(name, shape, dt)["fused_bytes"]
-        assert w.extra["record_extra"](s, "fp32")["fusion"]["fused_bytes"] == w.bytes(s, "fp32")
+        assert w.details(s, "fp32")["fusion"]["fused_bytes"] == w.bytes(s, "fp32")
         assert all(q in w.shapes["bench"] for q in w.shapes["quick"])
     assert all(q in LN_BWD.shapes["bench"] for q in LN_BWD.shapes["quick"])
 
@@ -154,6 +157,7 @@ def test_layernorm_bytes_flops_by_hand():
 # ---- layernorm backward and autograd -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "cfg", [ON_CHIP, CHUNKED, MANY_PROGRAMS], ids=["on_chip", "chunked", "many_programs"]
@@ -181,7 +185,7 @@ def test_backward_with_forward_statistics_and_row_groups():
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_autograd_wrapper_matches_torch(dtype):
     g = torch.Generator().manual_seed(11)
-    t = TORCH_DTYPE[dtype]
+    t = torch_dtype(dtype)
     x = torch.randn(2, 5, 300, generator=g).to(t).requires_grad_()
     w = (1 + 0.5 * torch.randn(300, generator=g)).to(t).requires_grad_()
     b = (0.5 * torch.randn(300, generator=g)).to(t).requires_grad_()
@@ -331,6 +335,7 @@ def test_empty_inputs():
 NORM_COLS = [1, 7, 1000, 1024, 1025, 2048, 2049, 4096, 4097, 8192, 8193, 70000]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_NVRTC, reason="NVRTC not installed (pip install nvidia-cuda-nvrtc)")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_nvrtc_has_every_planned_kernel_without_spills(arch):
@@ -386,15 +391,13 @@ def norm_emus(tmp_path_factory):
     return {"layernorm": ln, "rmsnorm": rms}
 
 
-SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
-
-
 def _emu_run(emu, prefix, x, params, eps, name=None, threads=None):
     if name is None:
         name, threads, _ = ln_cuda.plan(prefix, x.shape[1], ln_config._BY_MAJOR[9])
-    return emu.run(f"{name}_{SUFFIX[x.dtype]}", x, x.shape[0], threads, params, eps).to(x.dtype)
+    return emu.run(f"{name}_{kernel_suffix(x.dtype)}", x, x.shape[0], threads, params, eps).to(x.dtype)
 
 
+@pytest.mark.slow
 @needs_cxx
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cuda_norm_kernels_emulated_on_planned_shapes(norm_emus, dtype):
@@ -408,6 +411,7 @@ def test_cuda_norm_kernels_emulated_on_planned_shapes(norm_emus, dtype):
         RMS.check(_emu_run(norm_emus["rmsnorm"], "rmsnorm", x, (w,), eps), RMS.reference(x, w, eps), dtype)
 
 
+@pytest.mark.slow
 @needs_cxx
 def test_cuda_norm_stream_kernels_emulated_on_short_rows_and_large_means(norm_emus):
     """Streaming kernels with fewer columns than threads (idle threads' empty Welford states) and rows

@@ -9,6 +9,8 @@ import pytest
 from gpubench.bench.cpucheck import nvrtc
 from gpubench.kernels.cuda_loader import option_sets
 
+pytestmark = pytest.mark.slow  # NVRTC compiles of every CUDA source for sm_80 and sm_90
+
 try:
     nvrtc.load_library()
     HAVE_NVRTC = True

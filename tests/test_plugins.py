@@ -59,6 +59,7 @@ def _registry(*paths) -> kernels.Registry:
     return reg
 
 
+@pytest.mark.slow
 def test_the_cpu_pass_checks_a_plugin_and_names_its_wrong_variant(example):
     p = gpubench_cli("run", "--workload-module", str(example / "scale_kernels"), "--workload", "scale",
                      cwd=example)  # fmt: skip
@@ -68,6 +69,7 @@ def test_the_cpu_pass_checks_a_plugin_and_names_its_wrong_variant(example):
     assert "WRONG: scale/triton_shifted" in p.stdout and "scale/torch" in p.stdout  # listed, not checked
 
 
+@pytest.mark.slow
 def test_entry_points_are_discovered_and_a_broken_one_is_named(example, tmp_path):
     """A dist-info on sys.path, as `pip install` of the example would leave it, plus a broken entry."""
     site = tmp_path / "site"

@@ -13,7 +13,7 @@ import pytest
 from gpubench import results
 from gpubench.bench.run import runner
 from gpubench.bench.run.plan import Plan, PlanItem
-from gpubench.reports import provenance as report_prov
+from gpubench.reports import provenance_view as report_prov
 from gpubench.reports import report_cli
 from gpubench.results import Device, EmbeddedCeilings, Run, RunInfo, Software
 from gpubench.results.provenance import (

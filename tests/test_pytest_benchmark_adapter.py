@@ -11,6 +11,8 @@ import pytest
 
 from tests.support import realdata
 
+pytestmark = pytest.mark.slow  # pytest in a subprocess
+
 REPO = Path(__file__).resolve().parent.parent
 
 TEST_FILE = """

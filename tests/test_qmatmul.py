@@ -25,13 +25,12 @@ from gpubench.kernels.qmatmul import (
 from gpubench.kernels.qmatmul import (
     common as _common,
 )
-from gpubench.kernels.workload import Variant
+from gpubench.kernels.workload import Variant, torch_dtype
 
 CPU = torch.device("cpu")
 NAMES = ("qmatmul_fp8", "qmatmul_fp8_rowwise", "qmatmul_int8", "qmatmul_int4")
 FP8, FP8R, INT8, INT4 = (kernels.get(n) for n in NAMES)
 SCALED = (FP8, FP8R, INT8)
-TDT = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def _s(M, N, K, group=None):
@@ -112,7 +111,7 @@ def test_kernel_matches_the_dequantised_product_tightly(w, vname, dtype):
         inputs = w.make_inputs(shape, dtype, CPU, seed=11)
         tol = _common.KERNEL_TOLERANCES[dtype]
         out = v.fn(*inputs)
-        assert out.dtype == TDT[dtype] and out.shape == (shape["M"], shape["N"])
+        assert out.dtype == torch_dtype(dtype) and out.shape == (shape["M"], shape["N"])
         torch.testing.assert_close(out.double(), w.reference(*inputs).double(), atol=tol.atol, rtol=tol.rtol)
         ran += 1
     if not ran:
@@ -260,14 +259,14 @@ def test_record_keeps_the_format_error_and_the_dense_bytes():
     sqnr = {}
     for w, shape in ((FP8, _s(16, 64, 256)), (FP8R, _s(16, 64, 256)), (INT8, _s(16, 64, 256)),
                      (INT4, _s(16, 64, 256, 64)), (INT4, _s(16, 64, 256, 256))):  # fmt: skip
-        d = w.extra["record_extra"](shape, "bf16")
+        d = w.details(shape, "bf16")
         assert set(d) == {"format", "dense_bytes", "quant_error"}
         assert d["dense_bytes"] == _common.dense_bytes(shape, "bf16") > w.bytes(shape, "bf16")
         e = d["quant_error"]
         assert 0 < e["rel_fro"] < 0.2 and e["sqnr_db"] == pytest.approx(-20 * math.log10(e["rel_fro"]))
         assert e["seed"] == _common.ERROR_SEED and "unquantised" in e["against"]
         sqnr[(w.name, shape.get("group"))] = e["sqnr_db"]
-        assert w.extra["record_extra"](shape, "bf16") == d  # cached, and the same each time
+        assert w.details(shape, "bf16") == d  # cached, and the same each time
     # more bits, less error; finer scales, less error
     assert sqnr[("qmatmul_int8", None)] > sqnr[("qmatmul_fp8_rowwise", None)] > sqnr[("qmatmul_int4", 64)]
     assert sqnr[("qmatmul_fp8_rowwise", None)] >= sqnr[("qmatmul_fp8", None)]
@@ -282,7 +281,7 @@ def test_the_recorded_error_is_the_reference_s_own():
     x, w = _common.unquantised(shape, "fp16", CPU, _common.ERROR_SEED)
     exact = x.double() @ w.double().t()
     got = quant.error_stats(INT8.reference(a, sa, b, sb, x, w).double(), exact)["rel_fro"]
-    assert got == pytest.approx(INT8.extra["record_extra"](shape, "fp16")["quant_error"]["rel_fro"], rel=0.05)
+    assert got == pytest.approx(INT8.details(shape, "fp16")["quant_error"]["rel_fro"], rel=0.05)
 
 
 # ---- tuning tables and CUDA C mirrors ----
@@ -377,3 +376,29 @@ def test_fp8_accumulation_model_bounds_a_simulated_truncating_accumulator():
         model = _common.FP8_SIGMAS * _common.fp8_accumulation_sigma(largest_k, config.deepest_block_k("fp8"))
         assert model < _common.TOLERANCES[dtype].atol
         assert _common.kernel_tolerance(dtype, largest_k, "fp8").atol > _common.KERNEL_TOLERANCES[dtype].atol
+
+
+def test_the_compile_gate_builds_every_gpu_tile():
+    """Every tile of config's GPU tables (the interpreter's aside), with its BLOCK_K, warps and stages, is
+    among the builds of its kernels in the compile gate (tests/test_compile_gate_gemmlike.py): a table the
+    gate does not reach would reach a GPU uncompiled."""
+    from gpubench.kernels.tiles import Tile
+    from tests import test_compile_gate_gemmlike as gate
+
+    def tiles_of(value):
+        return {t for t in (value if isinstance(value, tuple) else (value,)) if isinstance(t, Tile)}
+
+    tables = {n: tiles_of(v) for n, v in vars(config).items() if tiles_of(v) and "INTERPRETER" not in n}
+    groups = {"SCALED": ("qmatmul_fp8", "qmatmul_fp8_rowwise", "qmatmul_int8"), "INT4": ("qmatmul_int4",)}
+    assert all(any(g in name for g in groups) for name in tables), sorted(tables)  # each has its kernels
+    for prefix, families in groups.items():
+        built = set()
+        for b in (b for family in families for b in gate.FAMILIES[family]()):
+            cx = dict(b.constexprs)
+            if "BLOCK_M" in cx:
+                blocks = tuple(cx[k] for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"))
+                built.add((*blocks, b.num_warps, b.num_stages))
+        tiles = set().union(*(t for name, t in tables.items() if prefix in name))
+        key = lambda t: (t.block_m, t.block_n, t.block_k, t.group_m, t.num_warps, t.num_stages)  # noqa: E731
+        missing = [t for t in tiles if key(t) not in built]
+        assert len(tiles) > 5 and not missing, (prefix, missing)

@@ -9,6 +9,7 @@ import pytest
 from gpubench import kernels
 
 
+@pytest.mark.slow
 def test_get_works_before_anything_else_touched_the_registry():
     code = (
         "from gpubench import kernels\n"

@@ -226,6 +226,7 @@ def test_no_arguments_renders_the_committed_reference_data(tmp_path, capsys):
     assert "which embed their own measured ceilings" in page
 
 
+@pytest.mark.slow
 def test_gpubench_report_subcommand_and_module_entry_point(small, tmp_path):
     path, run = small
     for cmd in (["-m", "gpubench.reports.report_cli"], ["-m", "gpubench.cli", "report"]):

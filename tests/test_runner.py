@@ -17,6 +17,8 @@ from gpubench.bench.run.plan import PlanItem
 from gpubench.results import Device, Run, RunInfo, Software
 from tests.support.procs import alive, stop_after
 
+pytestmark = pytest.mark.slow  # each test starts stand-in worker processes
+
 FAKE = Path(__file__).parent / "support" / "fake_worker.py"
 DRIVER = Path(__file__).parent / "support" / "fake_run.py"
 REPO = Path(__file__).resolve().parent.parent

@@ -37,6 +37,7 @@ def job_env(monkeypatch, tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_a_job_array_end_to_end_with_a_failed_job_and_resume(job_env, capsys):
     folder = job_env / "sub"
     argv = [

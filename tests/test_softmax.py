@@ -21,11 +21,15 @@ import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
 from gpubench.bench.measure.correctness import CorrectnessError, check_variant  # noqa: E402
+from gpubench.dtypes import kernel_suffix  # noqa: E402
 from gpubench.kernels.fusion import fusion_bytes  # noqa: E402
 from gpubench.kernels.softmax import WORKLOAD, config  # noqa: E402
 from gpubench.kernels.softmax import cupy_kernels as sm_cuda  # noqa: E402
 from gpubench.kernels.softmax import triton_kernels as sm_triton  # noqa: E402
-from gpubench.kernels.workload import Variant  # noqa: E402
+from gpubench.kernels.workload import (
+    Variant,  # noqa: E402
+    torch_dtype,  # noqa: E402
+)
 
 CPU = torch.device("cpu")
 REPO = Path(__file__).resolve().parents[1]
@@ -46,10 +50,6 @@ SINGLE = config.SoftmaxConfig(
 )
 ONLINE = config.SoftmaxConfig(**{**SINGLE.__dict__, "single_pass_max_cols": 0})  # never single pass
 RAGGED = [(1, 1), (2, 7), (13, 33), (5, 100), (3, 257), (1, 1000)]
-
-
-def _torch_dtype(name):
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
@@ -89,7 +89,7 @@ def test_large_magnitudes_are_stable(cfg, dtype):
     x[2] = -1e4 + torch.randn(301, generator=g)  # all very negative: exp(x) alone underflows to 0
     x[3, ::2] = 1e4
     x[3, 1::2] = -1e4
-    x = x.to(_torch_dtype(dtype))
+    x = x.to(torch_dtype(dtype))
     out = sm_triton.softmax(x) if cfg is None else sm_triton.softmax_with_config(x, cfg)
     assert not torch.isnan(out).any()
     _rows_sum_to_one(out, WORKLOAD.tolerances[dtype].rtol)
@@ -107,7 +107,7 @@ def _masked_input(dtype, cols=300):
     x[2, :-1] = -inf  # a single live column: exactly 1 there
     x[3, 5] = inf  # +inf: NaN everywhere (inf - inf), as torch
     x[4, -1] = -inf  # the last (ragged) column masked
-    return x.to(_torch_dtype(dtype))
+    return x.to(torch_dtype(dtype))
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
@@ -204,7 +204,7 @@ def test_bytes_flops_and_fusion_by_hand():
     for shape in WORKLOAD.shapes["bench"]:
         for dt in WORKLOAD.dtypes:
             assert WORKLOAD.bytes(shape, dt) == fusion_bytes("softmax", shape, dt)["fused_bytes"]
-    assert WORKLOAD.extra["record_extra"](s, "fp32")["fusion"]["ratio"] == pytest.approx(4.00048828125)
+    assert WORKLOAD.details(s, "fp32")["fusion"]["ratio"] == pytest.approx(4.00048828125)
 
 
 def test_quick_shapes_are_bench_shapes():
@@ -272,6 +272,7 @@ def planned_cuda_kernels(plan_fn, cols_list, configs):
     return names
 
 
+@pytest.mark.slow
 @needs_nvrtc
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_nvrtc_has_every_planned_kernel_without_spills(arch):
@@ -469,11 +470,12 @@ def _emu_softmax(emu, x, name=None, threads=None):
         name, threads, per_block = sm_cuda.plan(n_cols, config._BY_MAJOR[9])
     else:
         per_block = threads // 32 if name.startswith("softmax_warp") else 1
-    suffix = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[x.dtype]
+    suffix = kernel_suffix(x.dtype)
     grid = (n_rows + per_block - 1) // per_block
     return emu.run(f"{name}_{suffix}", x, grid, threads).to(x.dtype)
 
 
+@pytest.mark.slow
 @needs_cxx
 @pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
 def test_cuda_kernels_emulated_on_planned_shapes(softmax_emu, dtype):
@@ -483,6 +485,7 @@ def test_cuda_kernels_emulated_on_planned_shapes(softmax_emu, dtype):
         WORKLOAD.check(_emu_softmax(softmax_emu, x), WORKLOAD.reference(x), dtype)
 
 
+@pytest.mark.slow
 @needs_cxx
 @pytest.mark.parametrize(
     "name,threads",
@@ -497,6 +500,7 @@ def test_cuda_kernels_emulated_with_infinities_and_large_values(softmax_emu, nam
     WORKLOAD.check(out, WORKLOAD.reference(x), "fp32")
 
 
+@pytest.mark.slow
 @needs_cxx
 def test_cuda_stream_kernel_emulated_on_short_rows(softmax_emu):
     """The streaming kernel with fewer columns than threads (idle threads merge empty states)."""

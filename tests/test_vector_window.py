@@ -151,6 +151,7 @@ def test_slow_config_knob_changes_the_config_and_stays_correct(monkeypatch):
     torch.testing.assert_close(vector_add(x, y), x + y)
 
 
+@pytest.mark.slow
 def test_selftest_workload_only_on_request():
     import subprocess
     import sys

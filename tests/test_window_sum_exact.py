@@ -137,6 +137,7 @@ def _runner(vname, emu_pair):
     return W.variant(vname).fn
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("radius", RADII)
 @pytest.mark.parametrize("vname", list(W.variants))
 def test_every_variant_is_exact_on_special_values(request, vname, radius):
@@ -147,6 +148,7 @@ def test_every_variant_is_exact_on_special_values(request, vname, radius):
         check_exact(fn(x, radius), x, radius, case, "fp32")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["fp16", "bf16"])
 @pytest.mark.parametrize("vname", list(W.variants))
 def test_16_bit_storage_keeps_the_exact_sets(request, vname, dtype):
@@ -161,6 +163,7 @@ def test_16_bit_storage_keeps_the_exact_sets(request, vname, dtype):
         check_exact(fn(x, 16), x, 16, case, dtype)
 
 
+@pytest.mark.slow
 def test_cuda_shared_exact_across_many_blocks_and_the_global_path(emu):
     """Small tiles put specials at block edges; a tiny shared-memory budget forces the global-memory
     path that very large radii take."""

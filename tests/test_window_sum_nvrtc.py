@@ -19,6 +19,7 @@ CFG = config_for(torch.device("cpu"))
 CASES = [(s, "sm_90") for s in CFG.cuda_segments] + [(CFG.cuda_segments[-1], "sm_80")]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_NVRTC, reason="NVRTC not installed (pip install nvidia-cuda-nvrtc)")
 @pytest.mark.parametrize("seg,arch", CASES, ids=[f"seg{s.seg}-{a}" for s, a in CASES])
 def test_every_run_length_compiles_without_spills(seg, arch):

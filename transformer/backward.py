@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from gpubench import dtypes
 from gpubench.opcount import attention_bytes, attention_flops
 from gpubench.transformer import counts
 from gpubench.transformer.configs import ModelConfig
@@ -36,6 +37,7 @@ __all__ = [
     "GRAD_DTYPES",
     "TrainingOps",
     "backward_operators",
+    "grad_itemsize",
     "gradient_passes_operator",
     "loss_operators",
     "optimizer_operator",
@@ -43,9 +45,16 @@ __all__ = [
     "training_scenario",
 ]
 
-GRAD_DTYPES = {"fp32": 4, "bf16": 2}
+GRAD_DTYPES = ("fp32", "bf16")  # what gradients are accumulated and reduced in
 ADAMW_FLOPS = 14
 MASTER_STATE_BYTES = 12  # fp32 master weight, first and second moments
+
+
+def grad_itemsize(grad_dtype: str) -> int:
+    """Bytes per gradient element (ValueError for a dtype gradients are not kept in)."""
+    if grad_dtype not in GRAD_DTYPES:
+        raise ValueError(f"gradient dtype must be one of {', '.join(GRAD_DTYPES)}, got {grad_dtype!r}")
+    return int(dtypes.itemsize(grad_dtype))
 
 
 def _gemm_backward(op: Operator, sc: Scenario, grad_size: int) -> list[Operator]:
@@ -126,7 +135,7 @@ def _embedding_backward(op: Operator, sc: Scenario, grad_size: int) -> Operator:
 
 def backward_operators(ops: list[Operator], sc: Scenario, grad_dtype: str = "fp32") -> list[Operator]:
     """The backward of each forward operator, in reverse order (the order autograd runs them)."""
-    grad_size = GRAD_DTYPES[grad_dtype]
+    grad_size = grad_itemsize(grad_dtype)
     out: list[Operator] = []
     for op in reversed(ops):
         if op.kind == "gemm":
@@ -156,7 +165,7 @@ def loss_operators(rows: int, vocab: int) -> tuple[Operator, Operator]:
 
 def optimizer_operator(params: int, grad_dtype: str = "fp32", itemsize: int = 2) -> Operator:
     """AdamW over `params` parameters (those this GPU updates: all, or its ZeRO shard)."""
-    moved = params * (2 * MASTER_STATE_BYTES + GRAD_DTYPES[grad_dtype] + itemsize)
+    moved = params * (2 * MASTER_STATE_BYTES + grad_itemsize(grad_dtype) + itemsize)
     return Operator("adamw", "elementwise", "model", ADAMW_FLOPS * params, moved, "fp32", False,
                     {"elements": params}, note="AdamW: fp32 master, m, v read and written; grad read; "
                     "16-bit weight written")  # fmt: skip
@@ -166,7 +175,7 @@ def gradient_passes_operator(held: int, stepped: int, grad_dtype: str = "fp32", 
                              ) -> Operator:  # fmt: skip
     """The step's passes over the gradients of a GPU holding `held` of them and stepping `stepped` (its
     optimizer shard): zeroing the buffer, the norm for clipping, and (`loss_scaled`: fp16) the unscale."""
-    g = GRAD_DTYPES[grad_dtype]
+    g = grad_itemsize(grad_dtype)
     parts = [counts.Count(0, g * held, "zero the gradient buffer"),
              counts.Count(2 * stepped, g * stepped, "global norm: sum of squares")]  # fmt: skip
     if loss_scaled:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from gpubench import dtypes
 from gpubench.opcount import WEIGHT_FORMATS
 from gpubench.roofline.tiling import DATAFLOWS
 from gpubench.transformer.configs import ModelConfig
@@ -17,7 +18,7 @@ __all__ = ["ATTENTION_FORMS", "DTYPES", "PHASES", "Scenario", "ScenarioError", "
 
 PHASES = ("prefill", "decode")
 ATTENTION_FORMS = ("flash", "materialised")
-DTYPES = {"fp16": 2, "bf16": 2, "fp32": 4}  # activations, KV cache and unquantised weights
+DTYPES = ("fp16", "bf16", "fp32")  # activations, KV cache and unquantised weights
 
 
 class ScenarioError(ValueError):
@@ -47,7 +48,7 @@ class Scenario:
 
     @property
     def itemsize(self) -> int:
-        return DTYPES[self.dtype]
+        return int(dtypes.itemsize(self.dtype))
 
     @property
     def attention_form(self) -> str:

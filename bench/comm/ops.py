@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from gpubench import dtypes
 from gpubench.bench.comm.plan import CommItem
 
-_TORCH = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp64": torch.float64}
 MAX_EXACT_RANKS = {"bf16": 128, "fp16": 1024, "fp32": 1 << 22, "fp64": 1 << 51}
 
 
@@ -57,7 +57,7 @@ def prepare(item: CommItem, rank: int, ranks: int, device) -> Prepared:
     if ranks > MAX_EXACT_RANKS[item.dtype]:
         raise ValueError(f"{ranks} ranks: a {item.dtype} sum of the check's inputs is no longer exact")
     builder = _BUILDERS[item.collective]
-    return builder(item, rank, ranks, device, _TORCH[item.dtype])
+    return builder(item, rank, ranks, device, getattr(torch, dtypes.torch_name(item.dtype)))
 
 
 def _all_reduce(item, rank, ranks, device, dtype) -> Prepared:

@@ -3,7 +3,8 @@ predicted, as a table like nccl-tests' or as JSON. No torch: the predict-only pa
 
 from __future__ import annotations
 
-from gpubench.bench.comm.plan import ITEMSIZE, CommItem
+from gpubench import dtypes
+from gpubench.bench.comm.plan import CommItem
 from gpubench.results import Record
 from gpubench.roofline.comm import Topology, predict
 from gpubench.roofline.comm.placement import place_collective
@@ -102,7 +103,7 @@ def table(rows: list[dict]) -> str:
             [
                 r["collective"],
                 str(r["bytes"]),
-                str(r["bytes"] // ITEMSIZE[r["dtype"]]),
+                str(r["bytes"] // int(dtypes.itemsize(r["dtype"]))),
                 r["dtype"],
                 r["mode"],
                 _f(t, ".2f"),

@@ -13,11 +13,12 @@ import math
 from dataclasses import asdict, dataclass
 
 from gpubench.cliargs import MAX_COUNT
+from gpubench.dtypes import itemsize
 from gpubench.results import COLLECTIVE_MODES
 from gpubench.roofline.comm import COLLECTIVES
 
-# Bytes per element of the dtypes a collective sweep takes (the suite's dtype names).
-ITEMSIZE = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8}
+# The dtypes a collective sweep takes (their sizes: gpubench.dtypes).
+DTYPES = ("fp32", "fp16", "bf16", "fp64")
 # The modes torch.distributed offers each collective: all_reduce, broadcast and reduce work in place on
 # one tensor; all_to_all_single and send/recv need two buffers.
 MODES_OF = {
@@ -52,7 +53,11 @@ class CommItem:
 
     def count(self) -> int:
         """Elements of the buffer nccl-tests' size names (the whole array for the chunked collectives)."""
-        return self.nbytes // ITEMSIZE[self.dtype]
+        return self.nbytes // self.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return int(itemsize(self.dtype))
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -96,7 +101,7 @@ def parse_size(text: str) -> int:
 
 
 def _check_item(item: CommItem, ranks: int) -> None:
-    size = ITEMSIZE[item.dtype]
+    size = item.itemsize
     parts = ranks if item.collective in CHUNKED else 1
     if item.nbytes % (size * parts):
         what = f"{ranks} ranks' {item.dtype} chunks" if parts > 1 else f"{item.dtype} elements"
@@ -112,8 +117,8 @@ def build(collectives, begin: int, end: int, factor: float, dtypes, modes, ranks
         if c not in COLLECTIVES:
             raise CommPlanError(f"unknown collective {c!r}; known: {', '.join(COLLECTIVES)}")
     for d in dtypes:
-        if d not in ITEMSIZE:
-            raise CommPlanError(f"unknown dtype {d!r}; known: {', '.join(ITEMSIZE)}")
+        if d not in DTYPES:
+            raise CommPlanError(f"unknown dtype {d!r}; known: {', '.join(DTYPES)}")
     for m in modes or ():
         if m not in COLLECTIVE_MODES:
             raise CommPlanError(f"unknown mode {m!r}; known: {', '.join(COLLECTIVE_MODES)}")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from gpubench.bench.comm import output
-from gpubench.bench.comm.plan import BACKENDS, ITEMSIZE, CommPlanError, build, parse_size
+from gpubench.bench.comm.plan import BACKENDS, DTYPES, CommPlanError, build, parse_size
 from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.cliargs import count, needs, number, refuse_together, standalone
 from gpubench.exits import EXIT_FOUND, EXIT_USAGE, usage_error
@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-e", "--maxbytes", type=byte_size, default="32M", help="largest size (nccl-tests' -e)")
     p.add_argument("-f", "--stepfactor", type=number("x", 0, low_open=True), default=2.0,
                    help="size factor (nccl-tests' -f)")  # fmt: skip
-    p.add_argument("--dtype", nargs="+", default=["fp32"], help=f"known: {', '.join(ITEMSIZE)}")
+    p.add_argument("--dtype", nargs="+", default=["fp32"], help=f"known: {', '.join(DTYPES)}")
     p.add_argument(
         "--mode",
         nargs="+",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from gpubench.cliargs import add_workload_module_option
 from gpubench.exits import usage_error
+from gpubench.fmt import shape_label
 from gpubench.kernels.plugins import load_for_command
 
 PROG = "gpubench list"
@@ -31,6 +32,6 @@ def run(args) -> int:
         for vname, v in w.variants.items():
             print(f"  - {vname:<22} [{v.backend}] {v.description}")
         for set_name, shapes in w.shapes.items():
-            shown = "; ".join(",".join(f"{k}={v}" for k, v in s.items()) for s in shapes)
+            shown = "; ".join(shape_label(s) for s in shapes)
             print(f"  shapes[{set_name}]: {shown}")
     return 0

@@ -103,27 +103,8 @@ def run_gpu(families: list[str], quick: bool, out: str | None, echo=print) -> in
         f"{ctx.l2_bytes / 2**20:.0f} MiB, cc {ctx.cc[0]}.{ctx.cc[1]}){' [quick]' if quick else ''}; "
         f"{ctx.spec_note}; ceilings -> {out_path}"
     )
-    failures: list[dict[str, str]] = []
-    status = None
     t0 = time.perf_counter()
-    try:
-        for family in families:
-            module = importlib.import_module(f"gpubench.bench.micro.{FAMILIES[family]}")
-            t_family = time.perf_counter()
-            try:
-                getattr(module, f"run_{family}")(ctx)
-            except Exception as exc:  # recorded, and the next family still runs if CUDA survived
-                failures.append({"family": family, "error": f"{type(exc).__name__}: {exc}"})
-                echo(f"{family}: FAILED: {type(exc).__name__}: {exc}")
-                if not _cuda_usable(device):
-                    echo("CUDA context unusable after the failure: stopping here")
-                    break
-            finally:
-                torch.cuda.empty_cache()
-            echo(f"  ({family}: {time.perf_counter() - t_family:.1f} s)")
-    except KeyboardInterrupt:
-        echo("interrupted: writing what finished")
-        status = "interrupted"
+    failures, status = _run_families(ctx, families, device, echo)
     doc = build_document(
         ctx.entries,
         ctx.sweep,
@@ -150,6 +131,33 @@ def run_gpu(families: list[str], quick: bool, out: str | None, echo=print) -> in
     if status == "interrupted":
         return 130
     return 1 if failures else 0
+
+
+def _run_families(ctx, families: list[str], device, echo) -> tuple[list[dict[str, str]], str | None]:
+    """Run each family in turn: (the failures, "interrupted" or None). A failure is recorded and the next
+    family runs while CUDA is still usable; Ctrl-C stops here and keeps what finished."""
+    import torch
+
+    failures: list[dict[str, str]] = []
+    try:
+        for family in families:
+            module = importlib.import_module(f"gpubench.bench.micro.{FAMILIES[family]}")
+            t_family = time.perf_counter()
+            try:
+                getattr(module, f"run_{family}")(ctx)
+            except Exception as exc:  # recorded, and the next family still runs if CUDA survived
+                failures.append({"family": family, "error": f"{type(exc).__name__}: {exc}"})
+                echo(f"{family}: FAILED: {type(exc).__name__}: {exc}")
+                if not _cuda_usable(device):
+                    echo("CUDA context unusable after the failure: stopping here")
+                    break
+            finally:
+                torch.cuda.empty_cache()
+            echo(f"  ({family}: {time.perf_counter() - t_family:.1f} s)")
+    except KeyboardInterrupt:
+        echo("interrupted: writing what finished")
+        return failures, "interrupted"
+    return failures, None
 
 
 def _provenance(info: dict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["TOLERANCE", "FlopCheck", "check_workload", "compare", "counted_call", "problems"]
+__all__ = ["TOLERANCE", "FlopCheck", "check_workload", "counted_call", "problems"]
 
 TOLERANCE = 0.01
 
@@ -60,10 +60,6 @@ def counted_call(fn, *args):
     return out, (total if total > 0 else None)
 
 
-def compare(declared: int, counted: int | None) -> FlopCheck:
-    return FlopCheck(int(declared), counted)
-
-
 def _dtype(workload) -> str:
     return next((d for d in ("fp32", "fp64", "fp16") if d in workload.dtypes), workload.dtypes[0])
 
@@ -78,7 +74,7 @@ def check_workload(workload, device="cpu", seed: int = 0) -> list[tuple[dict, Fl
     for shape in workload.shapes["test"]:
         inputs = workload.make_inputs(shape, dtype, device, seed)
         _, counted = counted_call(workload.reference, *inputs)
-        out.append((dict(shape), compare(workload.flops(shape), counted)))
+        out.append((dict(shape), FlopCheck(int(workload.flops(shape)), counted)))
     return out
 
 

@@ -1,4 +1,5 @@
-"""The adaptive measurement loop for one benchmark: warm-up, batches of device-timed samples, stop rule."""
+"""The adaptive measurement loop for one benchmark: warm-up, batches of device-timed samples, stop rule;
+the same with the telemetry sampled around it (`measure_observed`), and the timers of a device by mode."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gpubench.bench.measure.stopping import StoppingRule
+from gpubench.bench.measure.telemetry import flags_from
+from gpubench.results import Telemetry
 from gpubench.results.stats import quantile
 
 # A batch is sized to take at most this much device time, so a slow kernel still gets several batches.
@@ -99,6 +102,38 @@ def measure(
         flags=flags,
         notes=method_note + ([f"{gapped} batch(es) had launch gaps and were discarded"] if gapped else []),
     )
+
+
+def measure_observed(
+    fn: Callable[[], object], timer, rule: StoppingRule, telemetry, allow_graph: bool = True
+) -> tuple[Measurement, Telemetry, list[str]]:
+    """`measure` with `telemetry` (a bench.measure.telemetry.TelemetrySampler, or a stand-in) sampling
+    around it, each batch marked: (the measurement, the telemetry, the flags of both, sorted)."""
+    telemetry.start()
+    try:
+        m = measure(fn, timer, rule, on_batch=getattr(telemetry, "mark", None), allow_graph=allow_graph)
+    finally:
+        seen = telemetry.stop()
+    return m, seen, sorted(set(m.flags) | set(flags_from(seen)))
+
+
+class Timers:
+    """The timers of one device, one per L2 mode, made on first use and kept: the cold one holds a flush
+    buffer of twice the L2. `factory(device, mode)` is bench.measure.timing.DeviceTimer unless a stand-in
+    is given (the CPU tests)."""
+
+    def __init__(self, device, factory: Callable | None = None):
+        self.device = device
+        self._factory = factory
+        self._made: dict[str, object] = {}
+
+    def __call__(self, mode: str):
+        if mode not in self._made:
+            factory = self._factory
+            if factory is None:
+                from gpubench.bench.measure.timing import DeviceTimer as factory
+            self._made[mode] = factory(self.device, mode)
+        return self._made[mode]
 
 
 @dataclass

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gpubench.bench.measure.sampling import Timers, measure_observed
 from gpubench.bench.micro import HERE
 
 GB = 1e9  # bandwidths are in GB/s (10^9 bytes per second)
@@ -258,7 +259,7 @@ class Context:
         self.rule = rule_for(quick)
         self.sampler = TelemetrySampler(device)
         self.spec, self.spec_note = lookup_spec(device_info)
-        self._timers: dict[str, Any] = {}
+        self.timers = Timers(device)
         self.entries: list[dict[str, Any]] = []
         self.skipped: list[dict[str, str]] = []
         self.sweep: list[dict[str, Any]] = []
@@ -298,28 +299,15 @@ class Context:
 
     # -- timing
     def timer(self, mode: str):
-        if mode not in self._timers:
-            from gpubench.bench.measure.timing import DeviceTimer
-
-            self._timers[mode] = DeviceTimer(self.device, mode)
-        return self._timers[mode]
+        return self.timers(mode)
 
     def time(self, fn: Callable[[], object], mode: str = "warm", rule=None, graph: bool = True) -> Timed:
         """Adaptive sampling (bench.measure.sampling) of `fn` with NVML telemetry around it; batches with
         launch gaps are dropped as everywhere. `graph=False` keeps short warm kernels on events."""
-        from gpubench.bench.measure.sampling import measure
-        from gpubench.bench.measure.telemetry import flags_from
         from gpubench.results.stats import summarize
 
-        timer = self.timer(mode)
-        self.sampler.start()
-        try:
-            m = measure(fn, timer, rule or self.rule, on_batch=getattr(self.sampler, "mark", None),
-                        allow_graph=graph)  # fmt: skip
-        finally:
-            telemetry = self.sampler.stop()
+        m, telemetry, flags = measure_observed(fn, self.timer(mode), rule or self.rule, self.sampler, graph)
         stats = summarize(m.samples)
-        flags = sorted(set(m.flags) | set(flags_from(telemetry)))
         return Timed(stats["median"], stats, m.method, m.stop_reason, mode, telemetry, flags, m.notes)
 
     @property

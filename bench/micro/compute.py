@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpubench.bench.micro.common import SENTINEL_U32, TERA, THREADS
+from gpubench.kernels.workload import torch_dtype
 
 FMA_CHAINS = 8  # compute.cu kChains
 FMA_UNROLL = 16  # compute.cu kFmaUnroll: iters is a multiple of it
@@ -122,9 +123,8 @@ def _fragments(ctx, dt: str, gen):
         n = 32 * FRAG_WORDS_PER_LANE * 4
         values = torch.randint(-128, 128, (n,), device=ctx.device, dtype=torch.int8, generator=gen)
         return values.view(torch.int32)
-    tdtype = torch.float16 if dt == "fp16" else torch.bfloat16
-    values = torch.randn(32 * FRAG_WORDS_PER_LANE * 2, device=ctx.device, generator=gen).to(tdtype)
-    return values.view(torch.int32)
+    values = torch.randn(32 * FRAG_WORDS_PER_LANE * 2, device=ctx.device, generator=gen)
+    return values.to(torch_dtype(dt)).view(torch.int32)
 
 
 def run_mma(ctx) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from gpubench.kernels.workload import torch_dtype
+
 GEMM_SIZE = 8192
 CASES = ("bf16", "fp16", "tf32", "fp8", "int8")
 
@@ -48,7 +50,7 @@ def _build(ctx, case: str, n: int, gen):
 
     dev = ctx.device
     if case in ("bf16", "fp16"):
-        dtype = torch.bfloat16 if case == "bf16" else torch.float16
+        dtype = torch_dtype(case)
         a = torch.randn(n, n, device=dev, dtype=dtype, generator=gen)
         b = torch.randn(n, n, device=dev, dtype=dtype, generator=gen)
         c = torch.empty(n, n, device=dev, dtype=dtype)

@@ -82,64 +82,54 @@ def _method(level: str, ws: int, reps: int) -> str:
 
 
 def run_latency(ctx) -> None:
+    ctx.timer("cold")  # its L2 flush buffer (DRAM chases flush before each run), made before any table
+    for level, ws in levels(ctx.l2_bytes).items():
+        _chase(ctx, level, ws, 3 if ctx.quick else 5)
+
+
+def _chase(ctx, level: str, ws: int, reps: int) -> None:
+    """One pointer chase over a working set of `ws` bytes (DRAM: L2 flushed before each run), checked on
+    where it ends; the latency per step is the median over `reps` runs."""
     import numpy as np
     import torch
 
     from gpubench.bench.measure.telemetry import flags_from
     from gpubench.kernels.cuda_loader import launch
 
-    reps = 3 if ctx.quick else 5
-    cold = ctx.timer("cold")
-    for level, ws in levels(ctx.l2_bytes).items():
-        kernel = ctx.kernel("latency.cu", "chase_l1" if level == "l1" else "chase_l2")
-        n_slots = ws // CHASE_STRIDE
-        cycle = chase_cycle(n_slots, seed=len(level))
-        words_per_slot = CHASE_STRIDE // 8
-        table = torch.zeros(ws // 8, device=ctx.device, dtype=torch.int64)
-        base = table.data_ptr()
-        slot_index = torch.arange(n_slots, device=ctx.device, dtype=torch.int64) * words_per_slot
-        table[slot_index] = base + next_slots(cycle).to(ctx.device) * CHASE_STRIDE
-        start = np.uint64(base + int(cycle[0]) * CHASE_STRIDE)
-        warm, steps = chase_steps(level, n_slots, ctx.quick)
-        out = torch.zeros(3, device=ctx.device, dtype=torch.int64)
-        want_end = base + slot_after(cycle, warm + steps) * CHASE_STRIDE
-        cycles, nanos = [], []
-        torch.cuda.synchronize(ctx.device)
-        ctx.sampler.start()
-        try:
-            for _ in range(reps):
-                if level == "dram":
-                    cold.flush()
-                launch(kernel, (1,), (1,), (start, np.int64(warm), np.int64(steps), out))
-                c, ns, end = out.tolist()  # synchronizes
-                if end != want_end:
-                    raise RuntimeError(
-                        f"latency_{level}: the chase ended at {end:#x}, expected {want_end:#x}"
-                    )
-                cycles.append(c / steps)
-                nanos.append(ns / steps)
-        finally:
-            telemetry = ctx.sampler.stop()
-        cyc, ns = statistics.median(cycles), statistics.median(nanos)
-        sm = telemetry.sm_clock_mhz if telemetry.available else None
-        ctx.add(
-            f"latency_{level}",
-            ns,
-            "ns",
-            method=_method(level, ws, reps),
-            params={
-                "working_set_bytes": ws,
-                "stride_bytes": CHASE_STRIDE,
-                "slots": n_slots,
-                "warm_steps": warm,
-                "steps": steps,
-                "cycles": cyc,
-                "runs_cycles": cycles,
-                "runs_ns": nanos,
-                "implied_sm_clock_mhz": cyc / ns * 1e3 if ns > 0 else None,
-                "ns_from_nvml_clock": cyc / sm.mean * 1e3 if sm and sm.mean else None,
-            },
-            telemetry=telemetry,
-            flags=flags_from(telemetry),
-        )
-        del table, slot_index
+    kernel = ctx.kernel("latency.cu", "chase_l1" if level == "l1" else "chase_l2")
+    n_slots = ws // CHASE_STRIDE
+    cycle = chase_cycle(n_slots, seed=len(level))
+    table = torch.zeros(ws // 8, device=ctx.device, dtype=torch.int64)
+    base = table.data_ptr()
+    slot_index = torch.arange(n_slots, device=ctx.device, dtype=torch.int64) * (CHASE_STRIDE // 8)
+    table[slot_index] = base + next_slots(cycle).to(ctx.device) * CHASE_STRIDE
+    start = np.uint64(base + int(cycle[0]) * CHASE_STRIDE)
+    warm, steps = chase_steps(level, n_slots, ctx.quick)
+    out = torch.zeros(3, device=ctx.device, dtype=torch.int64)
+    want_end = base + slot_after(cycle, warm + steps) * CHASE_STRIDE
+    cycles, nanos = [], []
+    torch.cuda.synchronize(ctx.device)
+    ctx.sampler.start()
+    try:
+        for _ in range(reps):
+            if level == "dram":
+                ctx.timer("cold").flush()
+            launch(kernel, (1,), (1,), (start, np.int64(warm), np.int64(steps), out))
+            c, ns, end = out.tolist()  # synchronizes
+            if end != want_end:
+                raise RuntimeError(f"latency_{level}: the chase ended at {end:#x}, expected {want_end:#x}")
+            cycles.append(c / steps)
+            nanos.append(ns / steps)
+    finally:
+        telemetry = ctx.sampler.stop()
+    cyc, ns = statistics.median(cycles), statistics.median(nanos)
+    sm = telemetry.sm_clock_mhz if telemetry.available else None
+    params = {
+        "working_set_bytes": ws, "stride_bytes": CHASE_STRIDE, "slots": n_slots, "warm_steps": warm,
+        "steps": steps, "cycles": cyc, "runs_cycles": cycles, "runs_ns": nanos,
+        "implied_sm_clock_mhz": cyc / ns * 1e3 if ns > 0 else None,
+        "ns_from_nvml_clock": cyc / sm.mean * 1e3 if sm and sm.mean else None,
+    }  # fmt: skip
+    ctx.add(f"latency_{level}", ns, "ns", method=_method(level, ws, reps), params=params,
+            telemetry=telemetry, flags=flags_from(telemetry))  # fmt: skip
+    del table, slot_index

@@ -28,7 +28,6 @@ def per_launch(total_s: float, launches: int) -> float:
 def run_launch(ctx) -> None:
     import cupy
     import numpy as np
-    import torch
 
     from gpubench.kernels import cuda_loader as _cuda
 
@@ -39,7 +38,19 @@ def run_launch(ctx) -> None:
         with cupy.cuda.Device(ctx.index), _cuda.current_stream(ctx.index):
             kernel((1,), (1,), arg)
 
-    # Host side: the CuPy launch itself, with device and stream entered once outside the loop.
+    _launch_host(ctx, fn, kernel, arg)
+    _launch_graph(ctx, fn)
+    _empty_kernel(ctx, fn)
+
+
+def _launch_host(ctx, fn, kernel, arg) -> None:
+    """The CuPy launch itself, with device and stream entered once outside the loop."""
+    import cupy
+    import torch
+
+    from gpubench.bench.measure.telemetry import flags_from
+    from gpubench.kernels import cuda_loader as _cuda
+
     n = 5000 if ctx.quick else 20000
     reps = 3 if ctx.quick else 5
     fn()
@@ -58,8 +69,6 @@ def run_launch(ctx) -> None:
                 walls.append(per_launch(time.perf_counter() - t0, n))
     finally:
         telemetry = ctx.sampler.stop()
-    from gpubench.bench.measure.telemetry import flags_from
-
     ctx.add(
         "launch_host",
         statistics.median(walls),
@@ -74,27 +83,33 @@ def run_launch(ctx) -> None:
         flags=flags_from(telemetry),
     )
 
+
+def _launch_graph(ctx, fn) -> None:
+    import torch
+
     timer = ctx.timer("warm")
     try:
         graph = timer.capture_graph(fn, GRAPH_LAUNCHES)
     except Exception as exc:
         torch.cuda.synchronize(ctx.device)
         ctx.skip("launch_graph", f"CUDA graph capture of CuPy launches failed: {type(exc).__name__}: {exc}")
-    else:
-        timed = ctx.time(graph.replay, "warm")
-        ctx.add_timed(
-            "launch_graph",
-            per_launch(timed.median_s, GRAPH_LAUNCHES),
-            "s",
-            timed,
-            method=(
-                f"CUDA graph (torch.cuda.CUDAGraph) of {GRAPH_LAUNCHES} empty-kernel launches: median replay "
-                f"device time / {GRAPH_LAUNCHES}"
-            ),
-            params={"launches_per_graph": GRAPH_LAUNCHES},
-        )
-        del graph
+        return
+    timed = ctx.time(graph.replay, "warm")
+    ctx.add_timed(
+        "launch_graph",
+        per_launch(timed.median_s, GRAPH_LAUNCHES),
+        "s",
+        timed,
+        method=(
+            f"CUDA graph (torch.cuda.CUDAGraph) of {GRAPH_LAUNCHES} empty-kernel launches: median replay "
+            f"device time / {GRAPH_LAUNCHES}"
+        ),
+        params={"launches_per_graph": GRAPH_LAUNCHES},
+    )
+    del graph
 
+
+def _empty_kernel(ctx, fn) -> None:
     # Through bench.measure.sampling like every figure: a batch whose spin ended before it was queued may hold
     # host time and is dropped (the next spin is longer); graph replay is off, this is the events' figure.
     timed = ctx.time(fn, "warm", graph=False)

@@ -16,6 +16,9 @@ before every sample anyway (cold mode), like every other cold measurement of the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from gpubench.bench.micro.common import GB, SENTINEL_F32, SENTINEL_U32, THREADS, round_up
 from gpubench.bench.micro.plateau import DRAM_L2_MULTIPLE as DRAM_POINT_L2_MULTIPLE
 from gpubench.bench.micro.plateau import find_plateau
@@ -106,99 +109,124 @@ def run_dram(ctx) -> None:
     import numpy as np
     import torch
 
-    from gpubench.kernels.cuda_loader import launch
-
-    kernels = {k: ctx.kernel("memory.cu", f"dram_{k}") for k in DRAM_ARRAYS}
     array_bytes = dram_array_bytes(ctx.l2_bytes)
     n = array_bytes // 4
-    packets = np.int64(array_bytes // PACKET)
     gen = torch.Generator(device=ctx.device).manual_seed(1234)
     x = torch.randn(n, device=ctx.device, generator=gen)
     y = torch.randn(n, device=ctx.device, generator=gen)
     z = torch.randn(n, device=ctx.device, generator=gen)
-    common = {
-        "array_bytes": array_bytes,
-        "threads": THREADS,
-        "l2_bytes": ctx.l2_bytes,
-        "access": "16-byte vector loads/stores, grid-stride loop unrolled 4x",
-    }
+    kernels = {k: ctx.kernel("memory.cu", f"dram_{k}") for k in DRAM_ARRAYS}
+    d = _Dram(ctx, kernels, x, y, z, array_bytes, np.int64(array_bytes // PACKET))
+    for step in (d.read, d.write, d.copy, d.triad, d.torch_copy):
+        step()
 
-    def report(kind, fn, grid, method):
+
+@dataclass
+class _Dram:
+    """The DRAM figures of one GPU: each kernel checked on its output, then timed cold."""
+
+    ctx: Any
+    kernels: dict
+    x: Any  # three float32 arrays of `array_bytes` each
+    y: Any
+    z: Any
+    array_bytes: int
+    packets: Any  # np.int64: 16-byte packets per array
+
+    def report(self, kind: str, fn, grid: int, method: str) -> None:
+        ctx = self.ctx
         timed = ctx.time(fn, "cold")
-        moved = dram_bytes(kind, array_bytes)
-        ctx.add_timed(
-            f"dram_{kind}",
+        moved = dram_bytes(kind, self.array_bytes)
+        common = {
+            "array_bytes": self.array_bytes,
+            "threads": THREADS,
+            "l2_bytes": ctx.l2_bytes,
+            "access": "16-byte vector loads/stores, grid-stride loop unrolled 4x",
+        }
+        ctx.add_timed(f"dram_{kind}", moved / timed.median_s / GB, "GB/s", timed, method=method,
+                      params={**common, "grid": grid, "bytes": moved})  # fmt: skip
+
+    def read(self) -> None:
+        """A real reduction; checked on positive data (|x| in y) so a skipped chunk would show."""
+        import torch
+
+        from gpubench.kernels.cuda_loader import launch
+
+        x, y, packets = self.x, self.y, self.packets
+        k = self.kernels["read"]
+        g = self.ctx.grid(k)
+        partials = torch.empty(g, device=self.ctx.device, dtype=torch.float32)
+        torch.abs(x, out=y)
+        launch(k, (g,), (THREADS,), (y, packets, partials))
+        got, want = partials.double().sum().item(), y.double().sum().item()
+        if abs(got - want) > 1e-5 * want:
+            raise RuntimeError(f"dram_read check failed: kernel sum {got!r}, torch sum {want!r}")
+        self.report("read", lambda: launch(k, (g,), (THREADS,), (x, packets, partials)), g,
+                    "sum of every float of the array (per-block partial sums written): bytes read / median "
+                    "device time")  # fmt: skip
+
+    def write(self) -> None:
+        import numpy as np
+        import torch
+
+        from gpubench.kernels.cuda_loader import launch
+
+        y, packets = self.y, self.packets
+        k = self.kernels["write"]
+        g = self.ctx.grid(k)
+        seed = np.uint32(WRITE_SEED)
+        launch(k, (g,), (THREADS,), (y, packets, seed))
+        words = y.view(torch.int32).view(-1, 4)
+        for p in (0, 1, int(packets) // 2 + 7, int(packets) - 1):
+            got = tuple(int(w) & 0xFFFFFFFF for w in words[p].tolist())
+            if got != write_pattern(p):
+                raise RuntimeError(f"dram_write check failed at packet {p}: {got} != {write_pattern(p)}")
+        how = "fill with a per-packet hash (non-uniform data): bytes written / median device time"
+        self.report("write", lambda: launch(k, (g,), (THREADS,), (y, packets, seed)), g, how)
+
+    def copy(self) -> None:
+        import torch
+
+        from gpubench.kernels.cuda_loader import launch
+
+        x, y, packets = self.x, self.y, self.packets
+        k = self.kernels["copy"]
+        g = self.ctx.grid(k)
+        launch(k, (g,), (THREADS,), (x, y, packets))
+        if not torch.equal(x, y):
+            raise RuntimeError("dram_copy check failed: y != x after the copy")
+        self.report("copy", lambda: launch(k, (g,), (THREADS,), (x, y, packets)), g,
+                    "y = x: (bytes read + bytes written) / median device time")  # fmt: skip
+
+    def triad(self) -> None:
+        import numpy as np
+        import torch
+
+        from gpubench.kernels.cuda_loader import launch
+
+        x, y, z, packets = self.x, self.y, self.z, self.packets
+        k = self.kernels["triad"]
+        g = self.ctx.grid(k)
+        s = np.float32(TRIAD_SCALAR)
+        launch(k, (g,), (THREADS,), (x, y, z, s, packets))
+        m = 1 << 20
+        torch.testing.assert_close(x[:m], y[:m] + TRIAD_SCALAR * z[:m], msg="dram_triad check failed")
+        torch.testing.assert_close(x[-m:], y[-m:] + TRIAD_SCALAR * z[-m:], msg="dram_triad check failed")
+        self.report("triad", lambda: launch(k, (g,), (THREADS,), (x, y, z, s, packets)), g,
+                    "a = b + s*c: (2 arrays read + 1 written) / median device time")  # fmt: skip
+
+    def torch_copy(self) -> None:
+        x, y = self.x, self.y
+        timed = self.ctx.time(lambda: y.copy_(x), "cold")
+        moved = dram_bytes("copy", self.array_bytes)
+        self.ctx.add_timed(
+            "dram_copy_torch",
             moved / timed.median_s / GB,
             "GB/s",
             timed,
-            method=method,
-            params={**common, "grid": grid, "bytes": moved},
+            method="torch Tensor.copy_ (device to device): (bytes read + bytes written) / median device time",
+            params={"array_bytes": self.array_bytes, "bytes": moved},
         )
-
-    # read: a real reduction; checked on positive data (|x| in y) so a skipped chunk would show.
-    g = ctx.grid(kernels["read"])
-    partials = torch.empty(g, device=ctx.device, dtype=torch.float32)
-    torch.abs(x, out=y)
-    launch(kernels["read"], (g,), (THREADS,), (y, packets, partials))
-    got, want = partials.double().sum().item(), y.double().sum().item()
-    if abs(got - want) > 1e-5 * want:
-        raise RuntimeError(f"dram_read check failed: kernel sum {got!r}, torch sum {want!r}")
-    report(
-        "read",
-        lambda g=g: launch(kernels["read"], (g,), (THREADS,), (x, packets, partials)),
-        g,
-        "sum of every float of the array (per-block partial sums written): bytes read / median device time",
-    )
-
-    g = ctx.grid(kernels["write"])
-    seed = np.uint32(WRITE_SEED)
-    launch(kernels["write"], (g,), (THREADS,), (y, packets, seed))
-    words = y.view(torch.int32).view(-1, 4)
-    for p in (0, 1, int(packets) // 2 + 7, int(packets) - 1):
-        got = tuple(int(w) & 0xFFFFFFFF for w in words[p].tolist())
-        if got != write_pattern(p):
-            raise RuntimeError(f"dram_write check failed at packet {p}: {got} != {write_pattern(p)}")
-    report(
-        "write",
-        lambda g=g: launch(kernels["write"], (g,), (THREADS,), (y, packets, seed)),
-        g,
-        "fill with a per-packet hash (non-uniform data): bytes written / median device time",
-    )
-
-    g = ctx.grid(kernels["copy"])
-    launch(kernels["copy"], (g,), (THREADS,), (x, y, packets))
-    if not torch.equal(x, y):
-        raise RuntimeError("dram_copy check failed: y != x after the copy")
-    report(
-        "copy",
-        lambda g=g: launch(kernels["copy"], (g,), (THREADS,), (x, y, packets)),
-        g,
-        "y = x: (bytes read + bytes written) / median device time",
-    )
-
-    g = ctx.grid(kernels["triad"])
-    s = np.float32(TRIAD_SCALAR)
-    launch(kernels["triad"], (g,), (THREADS,), (x, y, z, s, packets))
-    m = 1 << 20
-    torch.testing.assert_close(x[:m], y[:m] + TRIAD_SCALAR * z[:m], msg="dram_triad check failed")
-    torch.testing.assert_close(x[-m:], y[-m:] + TRIAD_SCALAR * z[-m:], msg="dram_triad check failed")
-    report(
-        "triad",
-        lambda g=g: launch(kernels["triad"], (g,), (THREADS,), (x, y, z, s, packets)),
-        g,
-        "a = b + s*c: (2 arrays read + 1 written) / median device time",
-    )
-
-    timed = ctx.time(lambda: y.copy_(x), "cold")
-    moved = dram_bytes("copy", array_bytes)
-    ctx.add_timed(
-        "dram_copy_torch",
-        moved / timed.median_s / GB,
-        "GB/s",
-        timed,
-        method="torch Tensor.copy_ (device to device): (bytes read + bytes written) / median device time",
-        params={"array_bytes": array_bytes, "bytes": moved},
-    )
 
 
 def _sweep(ctx, name: str, sizes: list[int], buf, masked: bool) -> tuple[list[dict], int, int]:

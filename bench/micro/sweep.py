@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpubench import dtypes
 from gpubench.bench.micro.common import GB, SENTINEL_U32, THREADS, round_up
+from gpubench.kernels.workload import torch_dtype
 
 SWEEP_K = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # sweep.cu instantiates exactly these
-ELEMENT_BYTES = {"fp32": 4, "fp16": 2}
+ELEMENT_BYTES = {d: int(dtypes.itemsize(d)) for d in ("fp32", "fp16")}  # the instantiated dtypes
 PACKET = 16
 SWEEP_B = 1.0 - 2.0**-10  # v = v * b + c converges to c / (1 - b) = 1; both exact in fp16 and fp32
 SWEEP_C = 2.0**-10
@@ -62,9 +64,9 @@ def run_sweep(ctx) -> None:
     nbytes = round_up(sweep_array_bytes(ctx.l2_bytes), PACKET)
     packets = np.int64(nbytes // PACKET)
     gen = torch.Generator(device=ctx.device).manual_seed(11)
-    for dtype, tdtype in (("fp32", torch.float32), ("fp16", torch.float16)):
+    for dtype in ELEMENT_BYTES:
         n_elements = nbytes // ELEMENT_BYTES[dtype]
-        x = torch.randn(n_elements, device=ctx.device, dtype=tdtype, generator=gen)
+        x = torch.randn(n_elements, device=ctx.device, dtype=torch_dtype(dtype), generator=gen)
         if dtype == "fp32":
             b, c = np.float32(SWEEP_B), np.float32(SWEEP_C)
         else:

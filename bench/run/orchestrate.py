@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gpubench.bench.run.plan import PlanItem
-from gpubench.fmt import fmt_time
+from gpubench.fmt import fmt_time, shape_label
 from gpubench.results import Device, Record, ResultsError, Run, Software
 
 POLL_S = 0.2
@@ -179,7 +179,7 @@ class Orchestrator:
 
 
 def progress_line(done: int, total: int, rec: Record) -> str:
-    dims = ",".join(f"{k}={v}" for k, v in rec.shape.items())
+    dims = shape_label(rec.shape)
     head = f"[{done:>{len(str(total))}}/{total}] {rec.workload}/{rec.variant} {dims} {rec.dtype} {rec.mode}"
     if rec.ok:
         t = rec.timing

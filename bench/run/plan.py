@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gpubench.bench.measure.stopping import StoppingRule
+from gpubench.fmt import shape_label
 from gpubench.results import MODES
 
 
@@ -87,8 +88,7 @@ class PlanItem:
 
     @property
     def id(self) -> str:
-        dims = ",".join(f"{k}={v}" for k, v in self.shape.items())
-        return f"{self.workload}/{self.variant}/{dims}/{self.dtype}/{self.mode}"
+        return f"{self.workload}/{self.variant}/{shape_label(self.shape)}/{self.dtype}/{self.mode}"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,9 +12,9 @@ import traceback
 
 from gpubench import kernels
 from gpubench.bench.measure.correctness import CorrectnessError, ReferenceCache, check_variant
-from gpubench.bench.measure.sampling import Measurement, load, measure
-from gpubench.bench.measure.telemetry import flags_from
+from gpubench.bench.measure.sampling import Measurement, Timers, load, measure_observed
 from gpubench.bench.run.plan import PlanItem
+from gpubench.fmt import shape_label
 from gpubench.results import Correctness, Record, Sustained, Telemetry, Timing
 from gpubench.results.provenance import SLOWDOWN_ENV, SUSTAINED_ENV, positive_float
 
@@ -55,8 +55,8 @@ class WorkerContext:
     tests)."""
 
     def __init__(
-        self, journal: Journal, rule, device=None, *, timer_factory=None, telemetry=None, gpu_uuid=None,
-        sustained_s=None, slowdown=None,
+        self, journal: Journal, rule, device=None, *, timer_factory=None, timers: Timers | None = None,
+        telemetry=None, gpu_uuid=None, sustained_s=None, slowdown=None,
     ):  # fmt: skip
         import torch
 
@@ -68,22 +68,17 @@ class WorkerContext:
         self.slowdown = slowdown if slowdown is not None else positive_float(env, SLOWDOWN_ENV)
         self.device = device or torch.device("cuda", torch.cuda.current_device())
         self.gpu_uuid = gpu_uuid
-        if timer_factory is None:
-            from gpubench.bench.measure.timing import DeviceTimer as timer_factory
-        self._timer_factory = timer_factory
+        self.timers = timers if timers is not None else Timers(self.device, timer_factory)
         if telemetry is None:
             from gpubench.bench.measure.telemetry import TelemetrySampler
 
             telemetry = TelemetrySampler(self.device)
         self.telemetry = telemetry
-        self._timers: dict = {}
         self._checked: dict[tuple, Correctness | Exception] = {}
         self.references = ReferenceCache()
 
     def timer(self, mode: str):
-        if mode not in self._timers:
-            self._timers[mode] = self._timer_factory(self.device, mode)
-        return self._timers[mode]
+        return self.timers(mode)
 
     def correctness(self, w, v, shape, dtype) -> Correctness:
         """Checked once per (variant, shape, dtype), shared by the cold and warm items; the reference once
@@ -100,21 +95,15 @@ class WorkerContext:
             raise got
         return got
 
-    def measure(self, fn, mode: str) -> tuple[Measurement, Telemetry]:
-        timer = self.timer(mode)
-        self.telemetry.start()
-        try:
-            m = measure(fn, timer, self.rule, on_batch=getattr(self.telemetry, "mark", None))
-        finally:
-            telemetry = self.telemetry.stop()
-        return m, telemetry
+    def measure(self, fn, mode: str) -> tuple[Measurement, Telemetry, list[str]]:
+        """(the measurement, its telemetry, the flags of both)."""
+        return measure_observed(fn, self.timer(mode), self.rule, self.telemetry)
 
     def measure_sustained(self, fn, mode: str) -> Sustained:
         """The same measurement after `sustained_s` of back-to-back calls (bench.measure.sampling.load)."""
         loaded = load(fn, self.timer(mode).synchronize, self.sustained_s)
-        m, telemetry = self.measure(fn, mode)
+        m, telemetry, flags = self.measure(fn, mode)
         timing = _timing(m, getattr(self.timer(mode), "flush_bytes", 0) if mode == "cold" else 0)
-        flags = sorted(set(m.flags) | set(flags_from(telemetry)))
         return Sustained(loaded.wall_s, timing, loaded.calls, telemetry, flags)
 
 
@@ -134,9 +123,9 @@ def context_is_healthy(device) -> str | None:
 def record_identity(item: PlanItem, w, v, ctx: WorkerContext) -> dict:
     return dict(
         workload=w.name, variant=v.name, backend=v.backend, shape=dict(item.shape), dtype=item.dtype,
-        mode=item.mode, flops=int(w.flops(item.shape)), bytes=v.bytes_of(w, item.shape, item.dtype),
-        uses_tensor_cores=w.uses_tensor_cores, compute_dtype=v.compute_dtype, description=v.description,
-        gpu_uuid=ctx.gpu_uuid,
+        mode=item.mode, role=v.role, flops=int(w.flops(item.shape)),
+        bytes=v.bytes_of(w, item.shape, item.dtype), uses_tensor_cores=w.uses_tensor_cores,
+        compute_dtype=v.compute_dtype, description=v.description, gpu_uuid=ctx.gpu_uuid,
     )  # fmt: skip
 
 
@@ -175,15 +164,13 @@ def measure_record(item: PlanItem, w, v, ctx: WorkerContext, base: dict) -> Reco
     if ctx.slowdown:
         fn, note = slowed(fn, ctx.slowdown, ctx.timer(item.mode))
         notes.append(note)
-    m, telemetry = ctx.measure(fn, item.mode)
+    m, telemetry, flags = ctx.measure(fn, item.mode)
     flush = getattr(ctx.timer(item.mode), "flush_bytes", 0) if item.mode == "cold" else 0
     timing = _timing(m, flush, notes)
     sustained = ctx.measure_sustained(fn, item.mode) if ctx.sustained_s else None
-    extra = w.extra.get("record_extra")
     return Record(
-        **base, correctness=correctness, timing=timing, telemetry=telemetry,
-        flags=sorted(set(m.flags) | set(flags_from(telemetry))),
-        details=extra(item.shape, item.dtype) if callable(extra) else {}, sustained=sustained,
+        **base, correctness=correctness, timing=timing, telemetry=telemetry, flags=flags,
+        details=w.record_details(item.shape, item.dtype), sustained=sustained,
     )  # fmt: skip
 
 
@@ -217,8 +204,7 @@ def feed_pytest_benchmark(benchmark, item: PlanItem, rec: Record) -> None:
     if not hasattr(benchmark, "_timer"):
         raise RuntimeError("this pytest-benchmark has no settable timer; cannot report device time")
     benchmark._timer = clock
-    dims = ",".join(f"{k}={v}" for k, v in item.shape.items())
-    benchmark.group = f"{item.workload} {dims} {item.dtype} {item.mode}"
+    benchmark.group = f"{item.workload} {shape_label(item.shape)} {item.dtype} {item.mode}"
     benchmark.extra_info.update(
         {
             "clock": "device (CUDA events)",

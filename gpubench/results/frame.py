@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpubench.fmt import shape_label
+
 __all__ = ["RECORD_COLUMNS", "to_frame"]
 
 # The fixed columns of the record frame, in order; shape axes follow `shape`.
@@ -73,7 +75,7 @@ def _row(run, rec) -> dict[str, Any]:
         "mode": rec.mode,
         "status": rec.status,
         "reason": rec.reason,
-        "shape": ",".join(f"{k}={v}" for k, v in rec.shape.items()),
+        "shape": shape_label(rec.shape),
     }
     row.update({_axis_column(k): v for k, v in rec.shape.items()})
     row.update(flops=rec.flops, bytes=rec.bytes, uses_tensor_cores=rec.uses_tensor_cores)

@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gpubench.fmt import shape_label
 from gpubench.results.ceilings import CEILINGS_SCHEMA, CEILINGS_SCHEMA_VERSION, CeilingsFile
 from gpubench.results.codec import FieldError
 from gpubench.results.machine import Device
-from gpubench.results.migrate import READABLE_VERSIONS, upgrade
+from gpubench.results.migrate import READABLE_VERSIONS, upgrade, with_role
 from gpubench.results.records import Record
 from gpubench.results.run import SCHEMA, SCHEMA_VERSION, EmbeddedCeilings, Run
 
@@ -70,7 +71,7 @@ def _label_guess(raw: Any) -> str:
     if not isinstance(raw, dict):
         return f"not an object but {type(raw).__name__}"
     shape = raw.get("shape")
-    dims = ",".join(f"{k}={v}" for k, v in sorted(shape.items())) if isinstance(shape, dict) else "?"
+    dims = shape_label(sorted(shape.items())) if isinstance(shape, dict) else "?"
     return f"{raw.get('workload')}/{raw.get('variant')}[{dims}|{raw.get('dtype')}|{raw.get('mode')}]"
 
 
@@ -79,7 +80,7 @@ def _records(raws: list[Any], where: str, strict: bool, problems: list[str]) -> 
     seen: dict[Any, int] = {}
     for i, raw in enumerate(raws):
         try:
-            rec = Record.from_json(raw)
+            rec = Record.from_json(with_role(raw))
         except FieldError as exc:
             msg = f"{where}: record {i} ({_label_guess(raw)}): {exc}"
             if strict:

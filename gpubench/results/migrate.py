@@ -8,6 +8,9 @@ Version 1 -> 2:
 - the flag "above_ceiling" is no longer stored: it follows from the roofline placement, which every
   tool computes on reading.
 Timings, samples, telemetry, correctness and counts are carried over as they are.
+
+Records written before they carried a role (gpubench.roles; any version): the role their variant had by
+the rule the reports followed then, by name (`legacy_role`). That rule is kept here, for those files only.
 """
 
 from __future__ import annotations
@@ -15,10 +18,38 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["READABLE_VERSIONS", "upgrade"]
+from gpubench.roles import BASELINE, KERNEL, UNFUSED
+
+__all__ = ["READABLE_VERSIONS", "legacy_role", "upgrade", "with_role"]
 
 READABLE_VERSIONS = (1, 2)
 DERIVED_FLAGS = ("above_ceiling",)
+# The baselines of each workload by variant name, and the defaults, as the reports chose them before
+# records carried their role.
+_BASELINES_BY_NAME = {
+    "attention": ("sdpa_flash", "sdpa_cudnn"),
+    "attention_bwd": ("sdpa_flash", "sdpa_cudnn"),
+    "layernorm_bwd": ("torch_bwd",),
+    "qmatmul_fp8": ("torch_dense", "torch_scaled_mm"),
+    "qmatmul_fp8_rowwise": ("torch_dense", "torch_scaled_mm"),
+    "qmatmul_int8": ("torch_dense", "torch_int_mm"),
+    "qmatmul_int4": ("torch_dense", "torch_int4pack"),
+}
+_DEFAULT_BASELINES = ("torch",)
+
+
+def legacy_role(workload: Any, variant: Any) -> str:
+    """The role of a record written before records carried one, from its workload's and variant's names."""
+    if variant in _BASELINES_BY_NAME.get(workload, _DEFAULT_BASELINES):
+        return BASELINE
+    return UNFUSED if variant == UNFUSED else KERNEL
+
+
+def with_role(raw: Any) -> Any:
+    """A stored record with its role: as written, else `legacy_role` (a new object; others as they are)."""
+    if not isinstance(raw, dict) or "role" in raw:
+        return raw
+    return {**raw, "role": legacy_role(raw.get("workload"), raw.get("variant"))}
 
 
 def _embedded_ceilings_v1(raw: Any) -> dict[str, Any] | None:

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from gpubench import dtypes
+from gpubench.fmt import shape_label
 from gpubench.opcount import bus_factor
 from gpubench.results.codec import FieldError, Struct
 from gpubench.results.collective import Collective
 from gpubench.results.ncu import NcuProfile
 from gpubench.results.stats import summarize
+from gpubench.roles import ROLES
 
 __all__ = [
     "COLLECTIVE_MODES",
@@ -39,14 +42,10 @@ MODES = ("cold", "warm")  # a kernel's L2 state
 # A collective's buffers: nccl-tests' in-place and out-of-place columns (results.collective).
 COLLECTIVE_MODES = ("in_place", "out_of_place")
 RECORD_MODES = MODES + COLLECTIVE_MODES
-# The names a record's dtype (and compute_dtype) may take: the suite's floating-point names (those the
-# workloads declare, fp64 and the narrow formats the quantised matmuls compute in), the integer widths
-# and "bool" (what gpubench.benchmark names a function's tensors by), and "unknown" (its name when the
-# function takes no tensor). The one check of a dtype read from or written to a results file.
-RECORD_DTYPES = (
-    "fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "fp4",
-    "int64", "int32", "int16", "int8", "int4", "bool", "unknown",
-)  # fmt: skip
+# The names a record's dtype (and compute_dtype) may take: the suite's dtype vocabulary (gpubench.dtypes),
+# and "unknown" (what gpubench.benchmark names a function without tensors). The one check of a dtype read
+# from or written to a results file.
+RECORD_DTYPES = (*dtypes.DTYPES, dtypes.UNKNOWN)
 # Why sampling stopped (bench.measure.stopping.StoppingRule), and "synthetic" for generated test documents.
 # min_samples: the timeout passed before the rule's minimum number of samples, which were taken anyway.
 STOP_REASONS = ("converged", "max_samples", "timeout", "min_samples", "synthetic")
@@ -72,8 +71,7 @@ class RecordKey(NamedTuple):
     @property
     def label(self) -> str:
         """Display only, never parsed: 'gemm/triton[K=64,M=64,N=64|bf16|cold]'."""
-        dims = ",".join(f"{k}={v}" for k, v in self.shape)
-        return f"{self.workload}/{self.variant}[{dims}|{self.dtype}|{self.mode}]"
+        return f"{self.workload}/{self.variant}[{shape_label(self.shape)}|{self.dtype}|{self.mode}]"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -227,6 +225,9 @@ class Record(Struct):
     shape: dict[str, int]
     dtype: str
     mode: str
+    # What the variant is in its workload's comparisons (gpubench.roles): the reports' baselines and unfused
+    # forms. None where nobody said (a placeholder for an item whose worker died).
+    role: str | None = None
     status: str = "ok"
     reason: str | None = None
     flops: int | None = None
@@ -256,6 +257,8 @@ class Record(Struct):
             raise FieldError("status", f"{self.status!r} is not one of {', '.join(STATUSES)}")
         if self.mode not in RECORD_MODES:
             raise FieldError("mode", f"{self.mode!r} is not one of {', '.join(RECORD_MODES)}")
+        if self.role is not None and self.role not in ROLES:
+            raise FieldError("role", f"{self.role!r} is not one of {', '.join(ROLES)}")
         for name in ("dtype", "compute_dtype"):
             value = getattr(self, name)
             if value is not None and value not in RECORD_DTYPES:

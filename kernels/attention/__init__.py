@@ -16,9 +16,10 @@ workload, `attention_bwd` (kernels/attention/bwd.py). See docs/attention.md.
 
 from __future__ import annotations
 
-from gpubench import opcount
+from gpubench import dtypes, opcount
 from gpubench.kernels.inputs import generator, randn
-from gpubench.kernels.workload import InputMemo, Tolerance, Variant, Workload
+from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.roles import BASELINE, KERNEL
 
 AXES = ("batch", "heads", "kv_heads", "seq_q", "seq_k", "head_dim", "causal")
 DTYPES = ("fp16", "bf16")
@@ -65,32 +66,21 @@ SHAPES = {
 }
 
 
-# The float64 reference of the inputs make_inputs made, kept for the next variant checked on equal inputs
-# (the bench checks up to nine variants per shape and dtype; at 16K tokens the reference is the costliest
-# step of the check).
-REFERENCES = InputMemo()
-
-
 def make_inputs(shape, dtype, device, seed=0):
     g = generator(device, seed)
     b, sq, sk, hd = shape["batch"], shape["seq_q"], shape["seq_k"], shape["head_dim"]
     q = randn((b, shape["heads"], sq, hd), dtype, device, g)
     k = randn((b, shape["kv_heads"], sk, hd), dtype, device, g)
     v = randn((b, shape["kv_heads"], sk, hd), dtype, device, g)
-    REFERENCES.made(shape, dtype, device, seed, (q, k, v))
     return q, k, v, bool(shape["causal"])
 
 
 def reference(q, k, v, causal):
+    # The costliest step of a check at 16K tokens: the harness computes it once per shape and dtype for
+    # all the variants (bench.measure.correctness.ReferenceCache).
     from gpubench.kernels.attention.reference import reference as ref
 
-    return REFERENCES.get((q, k, v), lambda: ref(q, k, v, causal), extra=(bool(causal),))
-
-
-def itemsize(dtype: str) -> int:
-    from gpubench.kernels.workload import torch_dtype
-
-    return torch_dtype(dtype).itemsize
+    return ref(q, k, v, causal)
 
 
 def flops(shape):
@@ -103,11 +93,11 @@ def nbytes(shape, dtype, *, materialised=False):
     # Q and O per query head, K and V once per kv head (gpubench.opcount); `materialised` adds S written
     # and read once (the naive form's minimum).
     return opcount.attention_bytes(shape["batch"], shape["heads"], shape["kv_heads"], shape["head_dim"],
-                                   shape["seq_q"], shape["seq_k"], itemsize(dtype),
+                                   shape["seq_q"], shape["seq_k"], int(dtypes.itemsize(dtype)),
                                    materialised=materialised)  # fmt: skip
 
 
-def record_extra(shape, dtype):
+def details(shape, dtype):
     """What a report needs to place the three forms: the unmasked pairs, the bytes of the materialised
     form (for `naive`), and the phase (decode: seq_q <= 16)."""
     from gpubench.kernels.attention.triton_decode import MAX_SEQ_Q
@@ -156,7 +146,8 @@ def _variants():
         name = f"sdpa_{backend}"
         out[name] = Variant(name, "torch", baselines.variant_fn(backend),
                             supported=sdpa_supported(backend),
-                            description=f"torch SDPA, {backend} backend only")  # fmt: skip
+                            description=f"torch SDPA, {backend} backend only",
+                            role=BASELINE if backend in baselines.BASELINE_BACKENDS else KERNEL)  # fmt: skip
     return out
 
 
@@ -174,5 +165,5 @@ WORKLOAD = Workload(
     description="Attention forward: flash (Triton, CUDA C) and flash-decoding against naive attention and "
     "torch SDPA's backends.",
     uses_tensor_cores=True,
-    extra={"record_extra": record_extra},
+    details=details,
 )

@@ -82,6 +82,10 @@ def naive(q, k, v, causal):
 
 BACKENDS = {"math": "MATH", "efficient": "EFFICIENT_ATTENTION", "flash": "FLASH_ATTENTION",
             "cudnn": "CUDNN_ATTENTION"}  # fmt: skip
+# The backends the suite's kernels are judged against (role baseline, forward and backward): the fused
+# production kernels, FlashAttention 2 and cuDNN's. math (unfused) and efficient (memory-efficient
+# attention) are variants like the others.
+BASELINE_BACKENDS = ("flash", "cudnn")
 
 
 def _mask_kind(causal: bool, seq_q: int, seq_k: int) -> str:

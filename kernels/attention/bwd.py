@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import weakref
 
-from gpubench import opcount
-from gpubench.kernels.attention import AXES, itemsize
+from gpubench import dtypes, opcount
+from gpubench.kernels.attention import AXES
 from gpubench.kernels.attention import shape_of as _s
 from gpubench.kernels.inputs import generator, randn
-from gpubench.kernels.workload import InputMemo, Tolerance, Variant, Workload
+from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.roles import BASELINE, KERNEL
 
 DTYPES = ("fp16", "bf16")
-# Gradients are sums over keys or queries, so atol is scaled by each reference tensor's RMS (compare).
+# Gradients are sums over keys or queries, so atol is scaled by each reference tensor's RMS (check_output).
 # dS = P * (dP - delta) cancels, and P, dS are rounded to the storage dtype for the dots. Measured on the
 # CPU over the test shapes and 5 seeds, the worst error of every variant is at most 0.3 of these.
 TOLERANCES = {
@@ -47,12 +48,6 @@ SHAPES = {
 MAX_SCORES_BWD = 1 << 31
 
 
-# The float64 forward (an input) and backward (the reference) of the inputs make_inputs made, each kept
-# for the next variant checked or timed on equal inputs (see kernels/attention's REFERENCES).
-FORWARDS = InputMemo()
-REFERENCES = InputMemo()
-
-
 def make_inputs(shape, dtype, device, seed=0):
     import torch
 
@@ -61,24 +56,14 @@ def make_inputs(shape, dtype, device, seed=0):
 
     q, k, v, causal = forward_inputs(shape, dtype, device, seed)
     do = randn(q.shape, dtype, device, generator(device, seed + 1))
-    FORWARDS.made(shape, dtype, device, seed, (q, k, v))
-
-    def forward():
-        o, lse = forward_f64(q, k, v, causal)
-        return o.to(q.dtype), lse.to(torch.float32)
-
-    o, lse = FORWARDS.get((q, k, v), forward, extra=(causal,))
-    REFERENCES.made(shape, dtype, device, seed, (do, q, k, v))
-    return do, q, k, v, o, lse, causal
+    o, lse = forward_f64(q, k, v, causal)
+    return do, q, k, v, o.to(q.dtype), lse.to(torch.float32), causal
 
 
 def reference(do, q, k, v, o, lse, causal):
     from gpubench.kernels.attention.reference import backward_f64
 
-    def grads():
-        return tuple(g.to(q.dtype) for g in backward_f64(q, k, v, do, causal))
-
-    return REFERENCES.get((do, q, k, v), grads, extra=(bool(causal),))
+    return tuple(g.to(q.dtype) for g in backward_f64(q, k, v, do, causal))
 
 
 def flops(shape):
@@ -90,16 +75,15 @@ def flops(shape):
 def nbytes(shape, dtype):
     # Q, K, V, O, dO and LSE (fp32) read, dQ, dK, dV written (gpubench.opcount).
     return opcount.attention_bytes(shape["batch"], shape["heads"], shape["kv_heads"], shape["head_dim"],
-                                   shape["seq_q"], shape["seq_k"], itemsize(dtype),
+                                   shape["seq_q"], shape["seq_k"], int(dtypes.itemsize(dtype)),
                                    backward=True)  # fmt: skip
 
 
-def compare(out, expected, dtype):
+def check_output(out, expected, tol, shape):
     import torch
 
     if not isinstance(out, tuple | list) or len(out) != 3:
         raise AssertionError(f"attention_bwd: expected (dq, dk, dv), got {type(out).__name__}")
-    tol = TOLERANCES[dtype]
     for name, a, b in zip(("dq", "dk", "dv"), out, expected):
         if a.shape != b.shape:
             raise AssertionError(f"{name}: shape {tuple(a.shape)}, expected {tuple(b.shape)}")
@@ -163,9 +147,10 @@ def _variants():
             why = fwd_ok(device, shape, dtype)
             return why or (_materialised(device, shape, dtype) if backend == "math" else None)
 
+        role = BASELINE if backend in baselines.BASELINE_BACKENDS else KERNEL
         out[name] = Variant(name, "torch", GradGraphs(baselines.variant_fn(backend)), supported=supported,
                             description=f"autograd through torch SDPA, {backend} backend; "
-                            "backward only")  # fmt: skip
+                            "backward only", role=role)  # fmt: skip
     return out
 
 
@@ -182,6 +167,6 @@ WORKLOAD = Workload(
     variants=_variants(),
     description="Attention backward (dQ, dK, dV) from the saved LSE: Triton against autograd through naive "
     "attention and torch SDPA's backends.",
-    compare=compare,
+    check_output=check_output,
     uses_tensor_cores=True,
 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.attention import config
 from gpubench.kernels.attention.launch import empty_result, qk_scale
@@ -18,7 +19,6 @@ from gpubench.kernels.attention.validate import validate
 from gpubench.kernels.checks import require_cuda
 
 SOURCE = _cuda.source_path(__file__, "attention.cu")
-_SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 _INT32_MAX = 2**31 - 1
 
 
@@ -48,7 +48,7 @@ def forward(q, k, v, causal):
     for name, t in (("q", q), ("k", k), ("v", v)):
         require_cuda(name, t)
     d = validate(q, k, v, causal)
-    p = plan(_SUFFIX[q.dtype], d.batch, d.heads, d.seq_q, d.head_dim)
+    p = plan(kernel_suffix(q.dtype), d.batch, d.heads, d.seq_q, d.head_dim)
     for name, n in (("seq_q", d.seq_q), ("seq_k", d.seq_k), ("heads", d.heads)):
         if n > _INT32_MAX:
             raise ValueError(f"{name}={n} does not fit the kernel's 32-bit size arguments")

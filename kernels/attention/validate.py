@@ -17,9 +17,10 @@ from gpubench.kernels.checks import (
     require_same,
     require_tensor,
 )
+from gpubench.kernels.workload import torch_dtypes
 
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-REFERENCE_DTYPES = (*DTYPES, torch.float64)  # the float64 reference takes float64 too
+DTYPES = torch_dtypes("fp32", "fp16", "bf16")
+REFERENCE_DTYPES = (*DTYPES, *torch_dtypes("fp64"))  # the float64 reference takes float64 too
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import importlib
 import math
 
+from gpubench import dtypes
 from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.roles import BASELINE
 
 AXES = ("M", "N", "K")
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
@@ -102,9 +104,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels.workload import torch_dtype
-
-    size = torch_dtype(dtype).itemsize  # C has the inputs' itemsize for every dtype (fp32 for tf32)
+    size = dtypes.itemsize(dtype)  # C has the inputs' itemsize for every dtype (fp32 for tf32)
     M, N, K = shape["M"], shape["N"], shape["K"]
     return (
         M * K * size  # read A once
@@ -177,8 +177,7 @@ def _tma_supported(device, shape, dtype):
             return f"needs Hopper (sm_90) TMA and is tuned for it; this GPU is sm_{major}{minor}"
     elif dtype == "bf16":
         return _BF16_INTERPRETER
-    itemsize = 2 if dtype in ("fp16", "bf16") else 4
-    return triton_kernels.tma_alignment_problem(shape["K"], shape["N"], itemsize)
+    return triton_kernels.tma_alignment_problem(shape["K"], shape["N"], dtypes.itemsize(dtype))
 
 
 def _too_slow(shape) -> str | None:
@@ -251,14 +250,9 @@ def _variants():
             supported=_mma_supported,
             description="CUDA C, tensor cores via mma.sync m16n8k16 + ldmatrix, 3-stage cp.async",
         ),
-        "torch": Variant("torch", "torch", _torch_matmul, description="torch.matmul (cuBLAS on GPU)"),
+        "torch": Variant("torch", "torch", _torch_matmul, description="torch.matmul (cuBLAS on GPU)",
+                         role=BASELINE),
     }
-
-
-def _kernel_tilings(arch_major: int = 9):
-    from gpubench.kernels.gemm.config import kernel_tilings
-
-    return kernel_tilings(arch_major)
 
 
 WORKLOAD = Workload(
@@ -276,6 +270,4 @@ WORKLOAD = Workload(
     # Selects the tensor-core peaks for fp16/bf16/tf32. fp32 is IEEE fp32 and runs on the SIMT (FMA)
     # units, so its roofline is the SIMT fp32 peak even though this flag is set.
     uses_tensor_cores=True,
-    # variant -> (tm, tn, tk, dataflow) of each project kernel, for roofline.tiling's byte predictions.
-    extra={"kernel_tilings": _kernel_tilings},
 )

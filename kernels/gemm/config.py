@@ -19,29 +19,17 @@ import dataclasses
 from dataclasses import dataclass
 
 from gpubench.kernels.arch import for_major
-
-
-@dataclass(frozen=True)
-class TritonTile:
-    block_m: int
-    block_n: int
-    block_k: int
-    group_m: int  # row tiles per group in the grouped (L2-friendly) launch order
-    num_warps: int
-    num_stages: int
+from gpubench.kernels.tiles import Tile
+from gpubench.kernels.tiles import tile as _t
 
 
 @dataclass(frozen=True)
 class TritonLists:
     """Autotune candidates for one architecture, by dtype class."""
 
-    half: tuple[TritonTile, ...]  # fp16 / bf16 (tensor cores)
-    tf32: tuple[TritonTile, ...]  # fp32 data, TF32 tensor-core dots
-    fp32: tuple[TritonTile, ...]  # fp32 data, IEEE dots (FMA units, no tensor cores)
-
-
-def _t(bm, bn, bk, warps, stages, group=8) -> TritonTile:
-    return TritonTile(bm, bn, bk, group, warps, stages)
+    half: tuple[Tile, ...]  # fp16 / bf16 (tensor cores)
+    tf32: tuple[Tile, ...]  # fp32 data, TF32 tensor-core dots
+    fp32: tuple[Tile, ...]  # fp32 data, IEEE dots (FMA units, no tensor cores)
 
 
 # Hopper (sm_90): wgmma wants 64-row warpgroup tiles and deep pipelines; 228 KiB of shared memory per
@@ -157,7 +145,7 @@ def tma_lists_for(major: int) -> TritonLists:
     return for_major(major, {}, _HOPPER_TMA, {9: _HOPPER_TMA_CUDA13})
 
 
-def pick(lists: TritonLists, dtype_class: str) -> tuple[TritonTile, ...]:
+def pick(lists: TritonLists, dtype_class: str) -> tuple[Tile, ...]:
     return {"half": lists.half, "tf32": lists.tf32, "fp32": lists.fp32}[dtype_class]
 
 

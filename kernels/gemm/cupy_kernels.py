@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.checks import require_cuda, require_dtype
 from gpubench.kernels.gemm import config
 from gpubench.kernels.gemm.validate import empty_result, validate
+from gpubench.kernels.workload import torch_dtypes
 
 SIMPLE = _cuda.source_path(__file__, "gemm_simple.cu")
 SIMT = _cuda.source_path(__file__, "gemm_simt.cu")
 MMA = _cuda.source_path(__file__, "gemm_mma.cu")
-_SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 _INT32_MAX = 2**31 - 1
 _GRID_YZ_MAX = 65535
 
@@ -86,7 +87,7 @@ def _run(kind: str, a, b, allow_tf32) -> torch.Tensor:
         return early
     c = torch.empty((M, N), dtype=a.dtype, device=a.device)
     aligned = all(t.data_ptr() % 16 == 0 for t in (a, b, c))
-    p = plan(kind, _SUFFIX[a.dtype], M, N, K, aligned=aligned)
+    p = plan(kind, kernel_suffix(a.dtype), M, N, K, aligned=aligned)
     args = [a, b, c, np.int32(M), np.int32(N), np.int32(K)]
     if p.group_m is not None:
         args.append(np.int32(p.group_m))
@@ -107,12 +108,12 @@ def gemm_smem(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool = False) -> tor
 def gemm_simt(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool = False) -> torch.Tensor:
     """Register-blocked SIMT SGEMM (fp32 only, no tensor cores)."""
     require_cuda("a", a)
-    require_dtype("a", a, (torch.float32,))
+    require_dtype("a", a, torch_dtypes("fp32"))
     return _run("simt", a, b, allow_tf32)
 
 
 def gemm_mma(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool = False) -> torch.Tensor:
     """Tensor cores through mma.sync.m16n8k16 (fp16 and bf16)."""
     require_cuda("a", a)
-    require_dtype("a", a, (torch.float16, torch.bfloat16))
+    require_dtype("a", a, torch_dtypes("fp16", "bf16"))
     return _run("mma", a, b, allow_tf32)

@@ -23,7 +23,7 @@ import triton.language as tl
 
 from gpubench.kernels.gemm import config
 from gpubench.kernels.gemm.validate import empty_result, validate
-from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
+from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor, autotuned
 from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
 
 
@@ -113,36 +113,7 @@ def _dtype_class(a, allow_tf32: bool) -> tuple[str, str]:
     return "half", "tf32"  # the precision argument only matters for fp32 inputs
 
 
-def _triton_config(t: config.TritonTile, pre_hook=None) -> triton.Config:
-    return triton.Config(
-        {"BLOCK_M": t.block_m, "BLOCK_N": t.block_n, "BLOCK_K": t.block_k, "GROUP_M": t.group_m},
-        num_warps=t.num_warps,
-        num_stages=t.num_stages,
-        pre_hook=pre_hook,
-    )
-
-
-def _tile_kwargs(t: config.TritonTile) -> dict:
-    return {
-        "BLOCK_M": t.block_m,
-        "BLOCK_N": t.block_n,
-        "BLOCK_K": t.block_k,
-        "GROUP_M": t.group_m,
-        "num_warps": t.num_warps,
-        "num_stages": t.num_stages,
-    }
-
-
-_AUTOTUNED: dict = {}
-
-
-def _autotuned(kernel, tiles: tuple[config.TritonTile, ...], pre_hook=None):
-    """One autotuner per (kernel, candidate list), created on first use and kept for the process."""
-    key = (kernel, tiles)
-    if key not in _AUTOTUNED:
-        configs = [_triton_config(t, pre_hook) for t in tiles]
-        _AUTOTUNED[key] = triton.autotune(configs=configs, key=["M", "N", "K", "PRECISION"])(kernel)
-    return _AUTOTUNED[key]
+_TUNED_ON = ("M", "N", "K", "PRECISION")
 
 
 def matmul_tiled(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool = False) -> torch.Tensor:
@@ -158,14 +129,14 @@ def matmul_tiled(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool = False) -> 
     if a.device.type != "cuda":  # the interpreter: one config, no autotuning (it would time on a GPU)
         t = tiles[0]
         grid = (triton.cdiv(M, t.block_m) * triton.cdiv(N, t.block_n),)
-        _tiled_kernel[grid](*args, PRECISION=precision, **_tile_kwargs(t))
+        _tiled_kernel[grid](*args, PRECISION=precision, **t.launch_kwargs())
         return c
 
     def grid(meta):
         return (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),)
 
     with torch.cuda.device(a.device):
-        _autotuned(_tiled_kernel, tiles)[grid](*args, PRECISION=precision)
+        autotuned(_tiled_kernel, tiles, _TUNED_ON)[grid](*args, PRECISION=precision)
     return c
 
 
@@ -216,7 +187,7 @@ def matmul_persistent_tma(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool = F
         programs = 4  # a few "SMs", so the interpreter exercises the persistent loop
         grid = (min(programs, triton.cdiv(M, t0.block_m) * triton.cdiv(N, t0.block_n)),)
         _persistent_tma_kernel[grid](
-            a_desc, b_desc, c_desc, M, N, K, NUM_PROGRAMS=programs, PRECISION=precision, **_tile_kwargs(t0)
+            a_desc, b_desc, c_desc, M, N, K, NUM_PROGRAMS=programs, PRECISION=precision, **t0.launch_kwargs()
         )
         return c
     programs = torch.cuda.get_device_properties(a.device).multi_processor_count
@@ -225,7 +196,7 @@ def matmul_persistent_tma(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool = F
         return (min(programs, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"])),)
 
     with torch.cuda.device(a.device):
-        _autotuned(_persistent_tma_kernel, tiles, _set_block_shapes)[grid](
+        autotuned(_persistent_tma_kernel, tiles, _TUNED_ON, _set_block_shapes)[grid](
             a_desc, b_desc, c_desc, M, N, K, NUM_PROGRAMS=programs, PRECISION=precision
         )
     return c

@@ -13,8 +13,9 @@ from gpubench.kernels.checks import (
     require_same,
     require_tensor,
 )
+from gpubench.kernels.workload import torch_dtypes
 
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+DTYPES = torch_dtypes("fp32", "fp16", "bf16")
 
 
 def validate(a, b, allow_tf32) -> tuple[int, int, int]:

@@ -9,8 +9,10 @@ kernels/layernorm/autograd.py. Every record carries the fusion analysis under ex
 
 from __future__ import annotations
 
+from gpubench.kernels.fusion import fused_bytes, fusion_bytes
 from gpubench.kernels.inputs import generator, randn
-from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.kernels.workload import Tolerance, Variant, Workload, torch_dtype
+from gpubench.roles import BASELINE, UNFUSED
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -46,8 +48,6 @@ SHAPES = {
 
 def make_params(cols, dtype, device, gen, *, bias=True):
     """weight ~ 1 + 0.5 N(0, 1) and bias ~ 0.5 N(0, 1), drawn in fp32 and cast (never zeros)."""
-    from gpubench.kernels.workload import torch_dtype
-
     w = randn((cols,), "fp32", device, gen, 0.5).add_(1.0).to(torch_dtype(dtype))
     if not bias:
         return w
@@ -85,29 +85,18 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels.workload import torch_dtype
-
-    size = torch_dtype(dtype).itemsize
-    n = shape["rows"] * shape["cols"]
-    c = shape["cols"]
-    return (
-        n * size  # read x once (the chunked form's second read is L2 traffic, not compulsory)
-        + c * size  # read weight
-        + c * size  # read bias
-        + n * size  # write y
-    )
+    # Read x, weight and bias once, write y once (kernels/fusion.py counts it line by line, beside the
+    # unfused form; the chunked form's second read of x is L2 traffic, not compulsory).
+    return fused_bytes("layernorm", shape, dtype)
 
 
-def compare(out, expected, dtype):
+def check_output(out, expected, tol, shape):
     from gpubench.kernels.rowcompare import assert_rows_close
 
-    tol = TOLERANCES[dtype]
     assert_rows_close(out, expected, tol.atol, tol.rtol, what="layernorm")
 
 
-def record_extra(shape, dtype):
-    from gpubench.kernels.fusion import fusion_bytes
-
+def details(shape, dtype):
     return {"fusion": fusion_bytes("layernorm", shape, dtype)}
 
 
@@ -152,12 +141,15 @@ def _variants():
             cupy_kernels.layernorm,
             description="CUDA C, block per row: register-cached rows, streaming Welford for long rows",
         ),
-        "torch": Variant("torch", "torch", _torch_layernorm, description="torch.nn.functional.layer_norm"),
+        "torch": Variant(
+            "torch", "torch", _torch_layernorm, description="torch.nn.functional.layer_norm", role=BASELINE
+        ),
         "unfused": Variant(
             "unfused",
             "torch",
             unfused,
             description="torch ops as separate kernels: mean, sub, square, mean, add, rsqrt, mul, mul, add",
+            role=UNFUSED,
         ),
     }
 
@@ -174,6 +166,6 @@ WORKLOAD = Workload(
     bytes=nbytes,
     variants=_variants(),
     description="LayerNorm forward: fused Triton and CUDA kernels against torch and the unfused op sequence.",
-    compare=compare,
-    extra={"record_extra": record_extra},
+    check_output=check_output,
+    details=details,
 )

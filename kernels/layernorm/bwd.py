@@ -11,9 +11,11 @@ The reference is float64 autograd through torch.nn.functional.layer_norm.
 
 from __future__ import annotations
 
+from gpubench import dtypes
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.layernorm import EPS, make_params
 from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.roles import BASELINE
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -83,9 +85,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels.workload import torch_dtype
-
-    size = torch_dtype(dtype).itemsize
+    size = dtypes.itemsize(dtype)
     n = shape["rows"] * shape["cols"]
     r = shape["rows"]
     c = shape["cols"]
@@ -106,20 +106,17 @@ def nbytes(shape, dtype):
 def torch_bwd_bytes(shape, dtype):
     """torch's backward is two kernels that each stream dy and x: dx (aten's layer_norm_grad_input), then
     dw and db (GammaBetaBackward). Its form reads dy and x twice: the compulsory count plus that pass."""
-    from gpubench.kernels.workload import torch_dtype
-
     n = shape["rows"] * shape["cols"]
-    return nbytes(shape, dtype) + 2 * n * torch_dtype(dtype).itemsize  # dy and x read again
+    return nbytes(shape, dtype) + 2 * n * dtypes.itemsize(dtype)  # dy and x read again
 
 
-def compare(out, expected, dtype):
+def check_output(out, expected, tol, shape):
     import torch
 
     from gpubench.kernels.rowcompare import assert_rows_close
 
     if not isinstance(out, tuple | list) or len(out) != 3:
         raise AssertionError(f"layernorm_bwd: expected (dx, dw, db), got {type(out).__name__}")
-    tol = TOLERANCES[dtype]
     for name, a, b in zip(("dx", "dw", "db"), out, expected):
         scale = 1.0
         if name != "dx" and b.numel():
@@ -171,6 +168,7 @@ def _variants():
             "torch",
             _torch_bwd,
             description="torch aten::native_layer_norm_backward (the kernel F.layer_norm's autograd runs)",
+            role=BASELINE,
             nbytes=torch_bwd_bytes,
         ),
     }
@@ -188,5 +186,5 @@ WORKLOAD = Workload(
     bytes=nbytes,
     variants=_variants(),
     description="LayerNorm backward (dx, dw, db) from saved mean and rstd: Triton against torch's kernel.",
-    compare=compare,
+    check_output=check_output,
 )

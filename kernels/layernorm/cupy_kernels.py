@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.checks import require_cuda
 from gpubench.kernels.layernorm.config import NormConfig, config_for
 from gpubench.kernels.layernorm.validate import validate_layernorm
 
 SOURCE = _cuda.source_path(__file__, "layernorm.cu")
-SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def plan(prefix: str, n_cols: int, cfg: NormConfig) -> tuple[str, int, bool]:
@@ -31,7 +31,7 @@ def layernorm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: fl
     if y.numel() == 0:
         return y
     name, threads, cached = plan("layernorm", n_cols, config_for(x.device))
-    kernel = _cuda.get_function(SOURCE, f"{name}_{SUFFIX[x.dtype]}")
+    kernel = _cuda.get_function(SOURCE, f"{name}_{kernel_suffix(x.dtype)}")
     cols_arg = np.int32(n_cols) if cached else np.int64(n_cols)
     _cuda.launch(kernel, (n_rows,), (threads,), (x, weight, bias, y, cols_arg, np.float32(eps)))
     return y

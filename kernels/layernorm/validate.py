@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import numbers
 
-import torch
-
 from gpubench.kernels.checks import require_contiguous, require_dtype, require_ndim, require_tensor
+from gpubench.kernels.workload import torch_dtypes
 
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+DTYPES = torch_dtypes("fp32", "fp16", "bf16")
 
 
 def validate_eps(eps) -> float:
@@ -60,7 +59,7 @@ def validate_stat(name: str, t, x) -> None:
     require_tensor(name, t)
     if t.numel() != x.shape[0] or t.dim() not in (1, 2) or (t.dim() == 2 and t.shape[1] != 1):
         raise ValueError(f"{name} must have shape ({x.shape[0]},) or ({x.shape[0]}, 1), got {tuple(t.shape)}")
-    require_dtype(name, t, (torch.float32,))
+    require_dtype(name, t, torch_dtypes("fp32"))
     if t.device != x.device:
         raise ValueError(f"{name} is on {t.device} but x is on {x.device}")
     require_contiguous(name, t)

@@ -13,11 +13,11 @@ import functools
 import importlib
 import math
 
-from gpubench.kernels.workload import Tolerance
+from gpubench import dtypes
+from gpubench.kernels.workload import Tolerance, torch_dtype
 from gpubench.opcount import activation_bytes, weight_bytes
 
 DTYPES = ("bf16", "fp16")  # bf16 first: the inference dtype, and what the quick profile picks
-ITEMSIZE = {"fp16": 2, "bf16": 2}
 ERROR_SEED = 0  # the inputs the recorded quantisation error is measured on
 
 # Inputs are N(0, 1) x K^-1/4 on both sides, so out ~ N(0, 1) for any K (gemm's convention). Two tables:
@@ -89,15 +89,6 @@ def bench_shapes() -> list[dict[str, int]]:
     return [mnk(M, N, K) for N, K in LAYERS for M in BENCH_M]
 
 
-def torch_dtype(dtype: str):
-    import torch
-
-    try:
-        return {"fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
-    except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}; expected one of {DTYPES}") from None
-
-
 def unquantised(shape, dtype: str, device, seed: int):
     """The fp16/bf16 operands a format quantises: x [M, K] and w [N, K], N(0, 1) x K^-1/4 each."""
     from gpubench.kernels.inputs import generator, randn
@@ -115,7 +106,12 @@ def flops(shape) -> int:
 def dense_bytes(shape, dtype: str) -> int:
     """The same GEMM unquantised: x and w in fp16/bf16, read once; out written once."""
     M, N, K = shape["M"], shape["N"], shape["K"]
-    return activation_bytes(M, K, dtype) + weight_bytes(K, N, dtype) + M * N * ITEMSIZE[dtype]
+    return activation_bytes(M, K, dtype) + weight_bytes(K, N, dtype) + out_bytes(shape, dtype)
+
+
+def out_bytes(shape, dtype: str) -> int:
+    """The output, M x N in the dtype, written once."""
+    return shape["M"] * shape["N"] * int(dtypes.itemsize(dtype))
 
 
 def matmul64(x64, w64, out_dtype):

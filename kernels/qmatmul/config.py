@@ -11,25 +11,9 @@ Imports neither torch nor triton.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from gpubench.kernels.arch import for_major
-
-
-@dataclass(frozen=True)
-class Tile:
-    block_m: int
-    block_n: int
-    block_k: int
-    group_m: int  # row tiles per group of the grouped (L2-friendly) launch order
-    num_warps: int
-    num_stages: int
-    split_k: int = 1  # programs sharing one output tile along K (the small-M int4 schedule)
-
-
-def _t(bm, bn, bk, warps, stages, group=8, split_k=1) -> Tile:
-    return Tile(bm, bn, bk, group, warps, stages, split_k)
-
+from gpubench.kernels.tiles import Tile
+from gpubench.kernels.tiles import tile as _t
 
 # ---- fp8 / int8 tiled kernel (one scaled-GEMM kernel for both) ----
 # Hopper: wgmma 64-row warpgroup tiles; 1-byte operands fit 128x256x128 tiles with 3 stages in 228 KiB.

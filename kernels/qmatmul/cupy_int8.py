@@ -14,13 +14,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gpubench import dtypes
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.checks import require_cuda
 from gpubench.kernels.qmatmul import config
 from gpubench.kernels.qmatmul import validate as _validate
 
 SOURCE = _cuda.source_path(__file__, "int8_gemm.cu")
-_SUFFIX = {torch.float16: "fp16", torch.bfloat16: "bf16", torch.int32: "i32"}
+# The outputs int8_gemm.cu is instantiated for: fp16, bf16, and int32 (the raw accumulator).
+OUT_SUFFIXES = tuple(dtypes.get(name).suffix for name in ("fp16", "bf16", "int32"))
 _INT32_MAX = 2**31 - 1
 
 
@@ -48,8 +50,8 @@ def mma_problem(K: int, aligned: bool = True) -> str | None:
 
 def plan(kind: str, suffix: str, M: int, N: int, K: int, *, aligned: bool = True) -> Launch:
     """Kernel and geometry for `kind` ("dp4a" or "mma") and output `suffix` (fp16, bf16, i32)."""
-    if suffix not in _SUFFIX.values():
-        raise ValueError(f"unknown output {suffix!r}; expected one of {sorted(_SUFFIX.values())}")
+    if suffix not in OUT_SUFFIXES:
+        raise ValueError(f"unknown output {suffix!r}; expected one of {sorted(OUT_SUFFIXES)}")
     if kind == "dp4a":
         bm, bn, _ = config.DP4A_TILE
         threads = config.DP4A_THREADS
@@ -77,7 +79,7 @@ def _run(kind: str, a, a_scale, b, b_scale, out_dtype) -> torch.Tensor:
         return early
     c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
     aligned = a.data_ptr() % 16 == 0 and b.data_ptr() % 16 == 0
-    p = plan(kind, _SUFFIX[out_dtype], s.M, s.N, s.K, aligned=aligned)
+    p = plan(kind, dtypes.kernel_suffix(out_dtype), s.M, s.N, s.K, aligned=aligned)
     args = (a, b, a_scale, b_scale, c, *map(np.int32, (s.M, s.N, s.K, s.a_rows, s.b_rows, p.group_m)))
     _cuda.launch(_cuda.get_function(p.source, p.kernel), p.grid, p.block, args)
     return c

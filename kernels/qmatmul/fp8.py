@@ -14,6 +14,7 @@ from __future__ import annotations
 from gpubench.kernels.qmatmul import common as c
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
+from gpubench.roles import BASELINE
 
 SHAPES = {
     # Small and ragged, cheap for the interpreter (32x32x32 tiles there): one row, ragged tiles, K not a
@@ -61,17 +62,17 @@ def _bytes(granularity: str):
         return (
             activation_bytes(M, K, "fp8", per_tensor=per_tensor)  # read a and its scale(s) once
             + weight_bytes(K, N, "fp8", per_tensor=per_tensor)  # read b and its scale(s) once
-            + M * N * c.ITEMSIZE[dtype]  # write out once
+            + c.out_bytes(shape, dtype)  # write out once
         )
 
     return nbytes
 
 
-def _record_extra(granularity: str):
-    def record_extra(shape, dtype):
+def _details(granularity: str):
+    def details(shape, dtype):
         return c.record_details(FORMATS[granularity], shape, dtype, _PRODUCTS[granularity])
 
-    return record_extra
+    return details
 
 
 # ---- the variants: launchers on the workload's inputs, and where each runs ----
@@ -110,6 +111,11 @@ def _variants(granularity: str):
     scales = "per-tensor" if granularity == "tensor" else "per-row"
     wise = "tensor-wise" if granularity == "tensor" else "row-wise"
     return {
+        "torch_dense": Variant(
+            "torch_dense", "torch", c.scaled_dense, supported=_dense_supported, role=BASELINE,
+            description="torch.matmul of the dequantised operands in fp16/bf16 (cuBLAS on a GPU)",
+            nbytes=c.dense_bytes,  # it moves the unquantised operands: placed where dense runs
+        ),
         "triton": Variant(
             "triton", "triton", TILED, supported=_triton_supported, compute_dtype="fp8",
             description=f"Triton, tiled fp8 dots, {scales} scales in the epilogue, autotuned per arch",
@@ -120,13 +126,8 @@ def _variants(granularity: str):
         ),
         "torch_scaled_mm": Variant(
             "torch_scaled_mm", "torch", SCALED_MM, supported=_scaled_mm_supported(granularity),
-            compute_dtype="fp8",
+            compute_dtype="fp8", role=BASELINE,
             description=f"torch._scaled_mm, {wise} scales",
-        ),
-        "torch_dense": Variant(
-            "torch_dense", "torch", c.scaled_dense, supported=_dense_supported,
-            description="torch.matmul of the dequantised operands in fp16/bf16 (cuBLAS on a GPU)",
-            nbytes=c.dense_bytes,  # it moves the unquantised operands: placed where dense runs
         ),
     }  # fmt: skip
 
@@ -146,7 +147,7 @@ def build(granularity: str) -> Workload:
         variants=_variants(granularity),
         description=f"fp8 e4m3 GEMM with one fp32 scale per {'tensor' if granularity == 'tensor' else 'row'}",
         uses_tensor_cores=True,
-        extra={"record_extra": _record_extra(granularity)},
+        details=_details(granularity),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from gpubench.kernels.qmatmul import common as c
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
+from gpubench.roles import BASELINE
 
 
 def _s(M: int, N: int, K: int, group: int) -> dict[str, int]:
@@ -69,7 +70,7 @@ def nbytes(shape, dtype):
     return (
         activation_bytes(M, K, dtype)  # read x once
         + weight_bytes(K, N, "int4", group)  # read the packed weights and the group scales once
-        + M * N * c.ITEMSIZE[dtype]  # write out once
+        + c.out_bytes(shape, dtype)  # write out once
     )
 
 
@@ -85,7 +86,7 @@ def _product(group: int):
 _PRODUCTS: dict = {}
 
 
-def record_extra(shape, dtype):
+def details(shape, dtype):
     group = shape["group"]
     product = _PRODUCTS.setdefault(group, _product(group))  # one function per group: the error cache's key
     return c.record_details(_format(group, shape["K"], dtype), shape, dtype, product)
@@ -150,6 +151,12 @@ def _tinygemm_supported(device, shape, dtype):
 
 def _variants():
     return {
+        "torch_dense": Variant(
+            "torch_dense", "torch", torch_dense, supported=lambda d, s, t: c.needs_sm80_for_bf16(d, t),
+            role=BASELINE,
+            description="torch.matmul of x and the dequantised weights in fp16/bf16 (cuBLAS on a GPU)",
+            nbytes=c.dense_bytes,  # it moves the unquantised operands: placed where dense runs
+        ),
         "triton": Variant(
             "triton", "triton", triton_tiled, supported=_triton_supported,
             description="Triton, tiled (large M): int4 unpacked in registers, fp16/bf16 dots, group scales",
@@ -159,13 +166,8 @@ def _variants():
             description="Triton, split-K for small M: 16-row tiles, K split over programs, fp32 partials",
         ),
         "torch_int4pack": Variant(
-            "torch_int4pack", "torch", torch_int4pack, supported=_tinygemm_supported,
+            "torch_int4pack", "torch", torch_int4pack, supported=_tinygemm_supported, role=BASELINE,
             description="torch._weight_int4pack_mm (tinygemm), our weights in its packing, zero points 0",
-        ),
-        "torch_dense": Variant(
-            "torch_dense", "torch", torch_dense, supported=lambda d, s, t: c.needs_sm80_for_bf16(d, t),
-            description="torch.matmul of x and the dequantised weights in fp16/bf16 (cuBLAS on a GPU)",
-            nbytes=c.dense_bytes,  # it moves the unquantised operands: placed where dense runs
         ),
     }  # fmt: skip
 
@@ -183,5 +185,5 @@ WORKLOAD = Workload(
     variants=_variants(),
     description="int4 weight-only GEMM: two values a byte, group scales, dequantised inside the kernel",
     uses_tensor_cores=True,
-    extra={"record_extra": record_extra},
+    details=details,
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from gpubench.kernels.qmatmul import common as c
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
+from gpubench.roles import BASELINE
 
 SHAPES = {
     # As qmatmul_fp8's: one row, ragged tiles, K not a multiple of 16 (no mma.sync, no TMA), and M > 16
@@ -41,14 +42,14 @@ def nbytes(shape, dtype):
     return (
         activation_bytes(M, K, "int8")  # read a and its M row scales once
         + weight_bytes(K, N, "int8")  # read b and its N column scales once
-        + M * N * c.ITEMSIZE[dtype]  # write out once
+        + c.out_bytes(shape, dtype)  # write out once
     )
 
 
 product = c.scaled_product(quantise)
 
 
-def record_extra(shape, dtype):
+def details(shape, dtype):
     return c.record_details(FORMAT, shape, dtype, product)
 
 
@@ -88,6 +89,12 @@ def _int_mm_supported(device, shape, dtype):
 
 def _variants():
     return {
+        "torch_dense": Variant(
+            "torch_dense", "torch", c.scaled_dense, supported=lambda d, s, t: c.needs_sm80_for_bf16(d, t),
+            role=BASELINE,
+            description="torch.matmul of the dequantised operands in fp16/bf16 (cuBLAS on a GPU)",
+            nbytes=c.dense_bytes,  # it moves the unquantised operands: placed where dense runs
+        ),
         "triton": Variant(
             "triton", "triton", TILED, supported=lambda d, s, t: _sm80(d), compute_dtype="int8",
             description="Triton, tiled int8 dots (int32 accumulation), scales in the epilogue, autotuned",
@@ -106,12 +113,8 @@ def _variants():
         ),
         "torch_int_mm": Variant(
             "torch_int_mm", "torch", INT_MM, supported=_int_mm_supported, compute_dtype="int8",
+            role=BASELINE,
             description="torch._int_mm (int32 out), then the scaling epilogue as torch ops",
-        ),
-        "torch_dense": Variant(
-            "torch_dense", "torch", c.scaled_dense, supported=lambda d, s, t: c.needs_sm80_for_bf16(d, t),
-            description="torch.matmul of the dequantised operands in fp16/bf16 (cuBLAS on a GPU)",
-            nbytes=c.dense_bytes,  # it moves the unquantised operands: placed where dense runs
         ),
     }  # fmt: skip
 
@@ -129,5 +132,5 @@ WORKLOAD = Workload(
     variants=_variants(),
     description="int8 W8A8 GEMM: per-token activation scales, per-column weight scales, int32 accumulation",
     uses_tensor_cores=True,
-    extra={"record_extra": record_extra},
+    details=details,
 )

@@ -25,12 +25,14 @@ import math
 import torch
 
 from gpubench.kernels.checks import require_dtype, require_ndim, require_tensor
+from gpubench.kernels.workload import torch_dtypes
 
 INT8_MAX = 127
 INT4_MAX = 7
 E4M3 = torch.float8_e4m3fn
 E4M3_MAX = float(torch.finfo(E4M3).max)  # 448
-FLOATS = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+FLOATS = torch_dtypes("fp32", "fp16", "bf16", "fp64")
+INT4_SCALES = torch_dtypes("fp16", "bf16", "fp32")
 GRANULARITIES = ("tensor", "row")
 
 
@@ -140,7 +142,7 @@ def quantize_int4(w: torch.Tensor, group: int, scale_dtype=None) -> tuple[torch.
     N, K = w.shape
     check_group(K, group)
     scale_dtype = scale_dtype or w.dtype
-    if scale_dtype not in (torch.float16, torch.bfloat16, torch.float32):
+    if scale_dtype not in INT4_SCALES:
         raise TypeError(f"int4 scales are fp16, bf16 or fp32, got {scale_dtype}")
     g = w.to(torch.float32).reshape(N, K // group, group)
     amax = g.abs().amax(dim=2)

@@ -26,6 +26,7 @@ import triton.language as tl
 from gpubench.kernels.qmatmul import config
 from gpubench.kernels.qmatmul import validate as _validate
 from gpubench.kernels.qmatmul.choose import best
+from gpubench.kernels.tiles import Tile
 from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
 
 MIN_BLOCK_K = 32  # each half-tile dot needs an inner size of at least 16
@@ -94,7 +95,7 @@ def group_problem(group: int, K: int) -> str | None:
     return None
 
 
-def split_plan(t: config.Tile, K: int, group: int) -> tuple[int, int, int]:
+def split_plan(t: Tile, K: int, group: int) -> tuple[int, int, int]:
     """(BLOCK_K, K per split, splits) of tile `t` for this K and group: BLOCK_K cut to the group, K split
     in whole K tiles, no empty splits."""
     bk = block_k_for(t.block_k, group, K)
@@ -102,7 +103,7 @@ def split_plan(t: config.Tile, K: int, group: int) -> tuple[int, int, int]:
     return bk, k_per_split, triton.cdiv(K, k_per_split)
 
 
-def _launch(x, w_packed, w_scales, group, t: config.Tile) -> torch.Tensor:
+def _launch(x, w_packed, w_scales, group, t: Tile) -> torch.Tensor:
     M, K = x.shape
     N = w_packed.shape[0]
     bk, k_per_split, split_k = split_plan(t, K, group)
@@ -128,7 +129,7 @@ def _check(x, w_packed, w_scales, group):
     return M, N, K, _validate.empty_result(M, N, K, x.dtype, x.device)
 
 
-def _best(x, w_packed, w_scales, group, tiles: tuple[config.Tile, ...]) -> torch.Tensor:
+def _best(x, w_packed, w_scales, group, tiles: tuple[Tile, ...]) -> torch.Tensor:
     """The fastest of `tiles` for these sizes (kernels/qmatmul/choose.py)."""
     key = ("int4", x.shape[0], w_packed.shape[0], x.shape[1], group, x.dtype, x.device)
     return best(lambda t: _launch(x, w_packed, w_scales, group, t), tiles, key, x.device.type == "cuda")

@@ -28,7 +28,8 @@ from gpubench.kernels.checks import require_tensor
 from gpubench.kernels.qmatmul import config
 from gpubench.kernels.qmatmul import validate as _validate
 from gpubench.kernels.qmatmul.choose import best
-from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor
+from gpubench.kernels.tiles import Tile
+from gpubench.kernels.triton_tiles import HAS_TENSOR_DESCRIPTORS, TensorDescriptor, autotuned
 from gpubench.kernels.triton_tiles import tile_coords as _tile_coords
 
 
@@ -157,25 +158,8 @@ def _persistent_tma_kernel(
 # ---- launchers ----
 
 
-def tile_meta(t: config.Tile) -> dict:
-    """The tile's constexprs as the kernels take them."""
-    return {"BLOCK_M": t.block_m, "BLOCK_N": t.block_n, "BLOCK_K": t.block_k, "GROUP_M": t.group_m}
-
-
-_AUTOTUNED: dict = {}
-
-
-def _autotuned(kernel, tiles: tuple[config.Tile, ...], pre_hook=None):
-    """One autotuner per (kernel, candidate list), kept for the process."""
-    key = (kernel, tiles)
-    if key not in _AUTOTUNED:
-        configs = [
-            triton.Config(tile_meta(t), num_warps=t.num_warps, num_stages=t.num_stages, pre_hook=pre_hook)
-            for t in tiles
-        ]
-        keys = ["M", "N", "K", "A_ROWS", "B_ROWS", "RAW", "ACC_INT", "SPLIT"]
-        _AUTOTUNED[key] = triton.autotune(configs=configs, key=keys)(kernel)
-    return _AUTOTUNED[key]
+# What an autotuned launch is tuned on: the sizes and the constexprs that change the compiled kernel.
+_TUNED_ON = ("M", "N", "K", "A_ROWS", "B_ROWS", "RAW", "ACC_INT", "SPLIT")
 
 
 def _operand(a) -> str:
@@ -203,13 +187,13 @@ def _prepare(a, a_scale, b, b_scale, out_dtype):
 SUM_BLOCK_N = 1024  # output columns per program of the split-K sum
 
 
-def split_plan(t: config.Tile, K: int) -> tuple[int, int]:
+def split_plan(t: Tile, K: int) -> tuple[int, int]:
     """(K per split, splits) of tile `t`: whole K tiles per split, no empty splits."""
     k_per_split = triton.cdiv(triton.cdiv(K, t.block_k), t.split_k) * t.block_k
     return k_per_split, triton.cdiv(K, k_per_split)
 
 
-def _launch_splitk(a, a_scale, b, b_scale, s, flags, out_dtype, t: config.Tile):
+def _launch_splitk(a, a_scale, b, b_scale, s, flags, out_dtype, t: Tile):
     """One split-K launch of tile `t` and the sum of its partial accumulators."""
     k_per_split, splits = split_plan(t, s.K)
     acc_dtype = torch.int32 if flags["ACC_INT"] else torch.float32
@@ -217,7 +201,7 @@ def _launch_splitk(a, a_scale, b, b_scale, s, flags, out_dtype, t: config.Tile):
     grid = (triton.cdiv(s.M, t.block_m) * triton.cdiv(s.N, t.block_n), splits)
     _tiled_kernel[grid](
         a, b, part, a_scale, b_scale, s.M, s.N, s.K, a.stride(0), b.stride(0), s.N, k_per_split, **flags,
-        **tile_meta(t), SPLIT=True, num_warps=t.num_warps, num_stages=t.num_stages,
+        **t.meta(), SPLIT=True, num_warps=t.num_warps, num_stages=t.num_stages,
     )  # fmt: skip
     c = torch.empty((s.M, s.N), dtype=out_dtype, device=a.device)
     _sum_splits_kernel[(s.M, triton.cdiv(s.N, SUM_BLOCK_N))](
@@ -246,15 +230,14 @@ def scaled_matmul(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
     if not on_gpu:  # the interpreter: one config, no autotuning
         t = tiles[0]
         grid = (triton.cdiv(s.M, t.block_m) * triton.cdiv(s.N, t.block_n), 1)
-        _tiled_kernel[grid](*args, **flags, **tile_meta(t), SPLIT=False, num_warps=t.num_warps,
-                            num_stages=t.num_stages)  # fmt: skip
+        _tiled_kernel[grid](*args, **flags, **t.launch_kwargs(), SPLIT=False)
         return c
 
     def grid(meta):
         return (triton.cdiv(s.M, meta["BLOCK_M"]) * triton.cdiv(s.N, meta["BLOCK_N"]), 1)
 
     with torch.cuda.device(a.device):
-        _autotuned(_tiled_kernel, tiles)[grid](*args, **flags, SPLIT=False)
+        autotuned(_tiled_kernel, tiles, _TUNED_ON)[grid](*args, **flags, SPLIT=False)
     return c
 
 
@@ -294,7 +277,7 @@ def scaled_matmul_tma(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
     if a.device.type != "cuda":
         programs = 4  # a few "SMs", so the interpreter exercises the persistent loop
         _persistent_tma_kernel[(min(programs, tiles_total),)](
-            *args, NUM_PROGRAMS=programs, **flags, **tile_meta(t0), num_warps=t0.num_warps, num_stages=1
+            *args, NUM_PROGRAMS=programs, **flags, **t0.meta(), num_warps=t0.num_warps, num_stages=1
         )
         return c
     programs = torch.cuda.get_device_properties(a.device).multi_processor_count
@@ -303,7 +286,7 @@ def scaled_matmul_tma(a, a_scale, b, b_scale, out_dtype=torch.bfloat16):
         return (min(programs, triton.cdiv(s.M, meta["BLOCK_M"]) * triton.cdiv(s.N, meta["BLOCK_N"])),)
 
     with torch.cuda.device(a.device):
-        _autotuned(_persistent_tma_kernel, tiles, _set_block_shapes)[grid](
+        autotuned(_persistent_tma_kernel, tiles, _TUNED_ON, _set_block_shapes)[grid](
             *args, NUM_PROGRAMS=programs, **flags
         )
     return c

@@ -14,9 +14,10 @@ from gpubench.kernels.checks import (
     require_tensor,
 )
 from gpubench.kernels.qmatmul import quant
+from gpubench.kernels.workload import torch_dtypes
 
-OUT_DTYPES = (torch.float16, torch.bfloat16)
-ACT_DTYPES = (torch.float16, torch.bfloat16)
+OUT_DTYPES = torch_dtypes("fp16", "bf16")
+ACT_DTYPES = torch_dtypes("fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def scaled(a, a_scale, b, b_scale, out_dtype, operand_dtype) -> Scaled:
         raise ValueError(
             f"inner dimensions differ: a is {tuple(a.shape)} (M x K) but b is {tuple(b.shape)} (N x K)"
         )
-    allowed = OUT_DTYPES + ((torch.int32,) if operand_dtype == torch.int8 else ())
+    allowed = OUT_DTYPES + (torch_dtypes("int32") if operand_dtype == torch.int8 else ())
     if out_dtype not in allowed:
         names = ", ".join(str(d).replace("torch.", "") for d in allowed)
         raise TypeError(f"out_dtype must be one of {names}, got {out_dtype}")

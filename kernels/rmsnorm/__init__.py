@@ -8,10 +8,12 @@ fusion analysis under extra.fusion.
 
 from __future__ import annotations
 
+from gpubench.kernels.fusion import fused_bytes, fusion_bytes
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.layernorm import SHAPES as _LAYERNORM_SHAPES
 from gpubench.kernels.layernorm import make_params
 from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.roles import BASELINE, UNFUSED
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -54,28 +56,18 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels.workload import torch_dtype
-
-    size = torch_dtype(dtype).itemsize
-    n = shape["rows"] * shape["cols"]
-    c = shape["cols"]
-    return (
-        n * size  # read x once (the chunked form's second read is L2 traffic, not compulsory)
-        + c * size  # read weight
-        + n * size  # write y
-    )
+    # Read x and weight once, write y once (kernels/fusion.py counts it line by line, beside the unfused
+    # form; the chunked form's second read of x is L2 traffic, not compulsory).
+    return fused_bytes("rmsnorm", shape, dtype)
 
 
-def compare(out, expected, dtype):
+def check_output(out, expected, tol, shape):
     from gpubench.kernels.rowcompare import assert_rows_close
 
-    tol = TOLERANCES[dtype]
     assert_rows_close(out, expected, tol.atol, tol.rtol, what="rmsnorm")
 
 
-def record_extra(shape, dtype):
-    from gpubench.kernels.fusion import fusion_bytes
-
+def details(shape, dtype):
     return {"fusion": fusion_bytes("rmsnorm", shape, dtype)}
 
 
@@ -126,12 +118,14 @@ def _variants():
             "torch",
             _torch_rmsnorm,
             description="torch.nn.functional.rms_norm (manual form before 2.4)",
+            role=BASELINE,
         ),
         "unfused": Variant(
             "unfused",
             "torch",
             unfused,
             description="torch ops as separate kernels: square, mean, add, rsqrt, mul, mul",
+            role=UNFUSED,
         ),
     }
 
@@ -148,6 +142,6 @@ WORKLOAD = Workload(
     bytes=nbytes,
     variants=_variants(),
     description="RMSNorm forward: fused Triton and CUDA kernels against torch and the unfused op sequence.",
-    compare=compare,
-    extra={"record_extra": record_extra},
+    check_output=check_output,
+    details=details,
 )

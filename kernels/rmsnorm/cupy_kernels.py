@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.checks import require_cuda
-from gpubench.kernels.layernorm.cupy_kernels import SUFFIX, plan
+from gpubench.kernels.layernorm.cupy_kernels import plan
 from gpubench.kernels.layernorm.validate import validate_rmsnorm
 from gpubench.kernels.rmsnorm.config import config_for
 
@@ -23,7 +24,7 @@ def rmsnorm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.T
     if y.numel() == 0:
         return y
     name, threads, cached = plan("rmsnorm", n_cols, config_for(x.device))
-    kernel = _cuda.get_function(SOURCE, f"{name}_{SUFFIX[x.dtype]}")
+    kernel = _cuda.get_function(SOURCE, f"{name}_{kernel_suffix(x.dtype)}")
     cols_arg = np.int32(n_cols) if cached else np.int64(n_cols)
     _cuda.launch(kernel, (n_rows,), (threads,), (x, weight, y, cols_arg, np.float32(eps)))
     return y

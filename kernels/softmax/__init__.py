@@ -10,13 +10,15 @@ NaN behaviour (as torch): a row that is entirely -inf gives NaN in every column 
 
 from __future__ import annotations
 
+from gpubench.kernels.fusion import fused_bytes, fusion_bytes
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.roles import BASELINE, UNFUSED
 
 AXES = ("rows", "cols")
 DTYPES = ("fp32", "fp16", "bf16")
-# atol is relative to each row's largest value (see _compare.py): a row of 10^6 columns holds values near
-# 1e-6. rtol also bounds |row sum - 1|. fp32: exp via ex2.approx and fp32 sums. fp16/bf16: one rounding
+# atol is relative to each row's largest value (kernels/rowcompare.py): a row of 10^6 columns holds values
+# near 1e-6. rtol also bounds |row sum - 1|. fp32: exp via ex2.approx and fp32 sums. fp16/bf16: one rounding
 # of the output for the fused kernels; the unfused torch path also rounds x - max, exp and the sum to the
 # storage dtype (for bf16, |x - max| in [4, 8] is rounded to 1/32: a 3% error on values below
 # e^-4 x the row max), which the row-relative atol covers.
@@ -69,27 +71,19 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels.workload import torch_dtype
-
-    size = torch_dtype(dtype).itemsize
-    n = shape["rows"] * shape["cols"]
-    return (
-        n * size  # read x once (the two-pass form's second read is L2 traffic, not compulsory)
-        + n * size  # write out once
-    )
+    # Read x once, write out once (kernels/fusion.py counts it line by line, beside the unfused form; the
+    # two-pass form's second read of x is L2 traffic, not compulsory).
+    return fused_bytes("softmax", shape, dtype)
 
 
-def compare(out, expected, dtype):
+def check_output(out, expected, tol, shape):
     from gpubench.kernels.rowcompare import assert_rows_close, assert_rows_sum_to_one
 
-    tol = TOLERANCES[dtype]
     assert_rows_close(out, expected, tol.atol, tol.rtol, what="softmax", row_relative=True)
     assert_rows_sum_to_one(out, expected, tol.rtol, what="softmax")
 
 
-def record_extra(shape, dtype):
-    from gpubench.kernels.fusion import fusion_bytes
-
+def details(shape, dtype):
     return {"fusion": fusion_bytes("softmax", shape, dtype)}
 
 
@@ -128,13 +122,16 @@ def _variants():
             cupy_kernels.softmax,
             description="CUDA C: warp per row (short rows), block per row with online max/sum (long rows)",
         ),
-        "torch": Variant("torch", "torch", _torch_softmax, description="torch.softmax(x, dim=-1)"),
+        "torch": Variant(
+            "torch", "torch", _torch_softmax, description="torch.softmax(x, dim=-1)", role=BASELINE
+        ),
         "unfused": Variant(
             "unfused",
             "torch",
             unfused,
             description="torch ops as separate kernels: amax, sub, exp, sum, div "
             "(intermediates materialised)",
+            role=UNFUSED,
         ),
     }
 
@@ -151,6 +148,6 @@ WORKLOAD = Workload(
     bytes=nbytes,
     variants=_variants(),
     description="Row softmax: fused one-pass / online two-pass kernels against the unfused op sequence.",
-    compare=compare,
-    extra={"record_extra": record_extra},
+    check_output=check_output,
+    details=details,
 )

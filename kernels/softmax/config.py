@@ -57,36 +57,14 @@ _DEFAULT = SoftmaxConfig(
     cuda_stream_threads=1024,
 )
 # Hopper: more bytes in flight per SM for HBM3 (bigger tiles for short rows).
-_BY_MAJOR: dict[int, SoftmaxConfig] = {
-    9: SoftmaxConfig(
-        single_pass_max_cols=32768,
-        tile_elems=8192,
-        warps_by_tile=_GPU_WARPS,
-        online_chunk=8192,
-        online_warps=16,
-        cuda_warp_max_cols=1024,
-        cuda_warps_per_block=4,
-        cuda_block_menu=_CUDA_MENU,
-        cuda_stream_threads=1024,
-    )
-}
+_BY_MAJOR: dict[int, SoftmaxConfig] = {9: replace(_DEFAULT, tile_elems=8192)}
 # Where Triton assembles sm_90 with CUDA 13's ptxas (Triton 3.7 on), rows of 16384 and 32768 held on
 # chip spill (56 and 80 B of stack in Triton 3.9's own cubins, 512 and 1024 threads): they take the
 # online form there; 8192 (76 registers, no stack) stays single-pass.
 _CUDA13_PTXAS = {9: replace(_BY_MAJOR[9], single_pass_max_cols=8192)}
 # The Triton interpreter (CPU tensors): a small single-pass limit so that the test shapes exercise the
 # two-pass online form (cols 4097 and 70000) with several chunks and a ragged last chunk.
-CPU = SoftmaxConfig(
-    single_pass_max_cols=4096,
-    tile_elems=4096,
-    warps_by_tile=((0, 4),),
-    online_chunk=1024,
-    online_warps=4,
-    cuda_warp_max_cols=1024,
-    cuda_warps_per_block=4,
-    cuda_block_menu=_CUDA_MENU,
-    cuda_stream_threads=1024,
-)
+CPU = replace(_DEFAULT, single_pass_max_cols=4096, warps_by_tile=((0, 4),), online_chunk=1024, online_warps=4)
 
 
 def config_for(device) -> SoftmaxConfig:

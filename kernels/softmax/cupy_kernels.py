@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.checks import require_cuda
 from gpubench.kernels.softmax.config import SoftmaxConfig, config_for
 from gpubench.kernels.softmax.validate import validate
 
 SOURCE = _cuda.source_path(__file__, "softmax.cu")
-SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 WARP_ITEMS = (1, 2, 4, 8, 16, 32)  # the warp-per-row instantiations in softmax.cu
 
 
@@ -35,7 +35,7 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
     if out.numel() == 0:
         return out
     name, threads, rows_per_block = plan(n_cols, config_for(x.device))
-    kernel = _cuda.get_function(SOURCE, f"{name}_{SUFFIX[x.dtype]}")
+    kernel = _cuda.get_function(SOURCE, f"{name}_{kernel_suffix(x.dtype)}")
     blocks = (n_rows + rows_per_block - 1) // rows_per_block
     if name.startswith("softmax_warp"):
         args = (x, out, np.int64(n_rows), np.int32(n_cols))

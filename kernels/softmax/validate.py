@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import torch
-
 from gpubench.kernels.checks import require_contiguous, require_dtype, require_ndim, require_tensor
+from gpubench.kernels.workload import torch_dtypes
 
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+DTYPES = torch_dtypes("fp32", "fp16", "bf16")
 
 
 def validate(x) -> None:

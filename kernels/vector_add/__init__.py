@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gpubench import dtypes
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.roles import BASELINE
 
 AXES = ("n",)
 DTYPES = ("fp32", "fp16", "bf16")
@@ -37,9 +39,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels.workload import torch_dtype
-
-    size = torch_dtype(dtype).itemsize
+    size = dtypes.itemsize(dtype)
     n = shape["n"]
     return (
         n * size  # read x
@@ -69,7 +69,7 @@ def _variants():
             cupy_kernels.vector_add_vec,
             description="CUDA C, 16-byte packets, grid-stride",
         ),
-        "torch": Variant("torch", "torch", _torch_add, description="torch x + y"),
+        "torch": Variant("torch", "torch", _torch_add, description="torch x + y", role=BASELINE),
     }
 
 

@@ -5,19 +5,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.checks import require_contiguous, require_cuda, require_dtype, require_same
 from gpubench.kernels.vector_add.config import config_for
+from gpubench.kernels.workload import torch_dtypes
 
 SOURCE = _cuda.source_path(__file__, "vector_add.cu")
-_SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+DTYPES = torch_dtypes("fp32", "fp16", "bf16")  # instantiated in vector_add.cu
 
 
 def _validate(x, y):
     require_cuda("x", x)
     require_cuda("y", y)
     require_same(("x", "y"), (x, y))
-    require_dtype("x", x, tuple(_SUFFIX))
+    require_dtype("x", x, DTYPES)
     require_contiguous("x", x)
     require_contiguous("y", y)
 
@@ -30,7 +32,7 @@ def vector_add_simple(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if n == 0:
         return out
     threads = config_for(x.device).cuda_threads
-    kernel = _cuda.get_function(SOURCE, f"vector_add_simple_{_SUFFIX[x.dtype]}")
+    kernel = _cuda.get_function(SOURCE, f"vector_add_simple_{kernel_suffix(x.dtype)}")
     _cuda.launch(kernel, ((n + threads - 1) // threads,), (threads,), (x, y, out, np.int64(n)))
     return out
 
@@ -54,6 +56,6 @@ def vector_add_vec(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     else:
         sms = torch.cuda.get_device_properties(x.device).multi_processor_count
         blocks = min(needed, sms * cfg.cuda_blocks_per_sm)
-    kernel = _cuda.get_function(SOURCE, f"{kernel_name}_{_SUFFIX[x.dtype]}")
+    kernel = _cuda.get_function(SOURCE, f"{kernel_name}_{kernel_suffix(x.dtype)}")
     _cuda.launch(kernel, (blocks,), (threads,), (x, y, out, np.int64(n)))
     return out

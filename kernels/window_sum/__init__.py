@@ -6,8 +6,10 @@ through shared memory (or register blocking) buys over re-reading global memory.
 
 from __future__ import annotations
 
+from gpubench import dtypes
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload
+from gpubench.roles import BASELINE
 
 AXES = ("n", "radius")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -86,9 +88,7 @@ def flops(shape):
 
 
 def nbytes(shape, dtype):
-    from gpubench.kernels.workload import torch_dtype
-
-    size = torch_dtype(dtype).itemsize
+    size = int(dtypes.itemsize(dtype))
     n = shape["n"]
     return (
         n * size  # read x once (the halo re-reads are cache traffic, not compulsory DRAM traffic)
@@ -140,7 +140,9 @@ def _variants():
             description="CUDA C, tile + halo staged in shared memory, suffix + middle + prefix sums "
             "over each thread's runs of outputs (no running difference)",
         ),
-        "torch": Variant("torch", "torch", _torch_pool, description="torch avg_pool1d x window"),
+        "torch": Variant(
+            "torch", "torch", _torch_pool, description="torch avg_pool1d x window", role=BASELINE
+        ),
     }
 
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.checks import require_cuda
 from gpubench.kernels.window_sum.config import CudaSegment, WindowSumConfig, config_for, configs
 from gpubench.kernels.window_sum.validate import validate
 
 SOURCE = _cuda.source_path(__file__, "window_sum.cu")
-_SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def defines(cfg: WindowSumConfig, seg: CudaSegment) -> tuple[str, ...]:
@@ -67,7 +67,7 @@ def window_sum_naive(x: torch.Tensor, radius: int) -> torch.Tensor:
     if n == 0:
         return out
     threads = config_for(x.device).cuda_naive_threads
-    kernel = _cuda.get_function(SOURCE, f"window_sum_naive_{_SUFFIX[x.dtype]}")
+    kernel = _cuda.get_function(SOURCE, f"window_sum_naive_{kernel_suffix(x.dtype)}")
     _cuda.launch(kernel, ((n + threads - 1) // threads,), (threads,), (x, out, np.int64(n), np.int64(r)))
     return out
 
@@ -81,7 +81,8 @@ def window_sum_shared(x: torch.Tensor, radius: int) -> torch.Tensor:
         return out
     cfg = config_for(x.device)
     p = plan_shared(n, r, cfg)
-    kernel = _cuda.get_function(SOURCE, f"window_sum_shared_{_SUFFIX[x.dtype]}", options=defines(cfg, p.seg))
+    name = f"window_sum_shared_{kernel_suffix(x.dtype)}"
+    kernel = _cuda.get_function(SOURCE, name, options=defines(cfg, p.seg))
     _cuda.launch(
         kernel,
         (p.grid,),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from gpubench.kernels.checks import (
     require_contiguous,
     require_dtype,
@@ -11,8 +9,9 @@ from gpubench.kernels.checks import (
     require_ndim,
     require_tensor,
 )
+from gpubench.kernels.workload import torch_dtypes
 
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+DTYPES = torch_dtypes("fp32", "fp16", "bf16")
 
 
 def validate(x, radius) -> int:

@@ -6,6 +6,15 @@ import os
 import pytest
 
 
+@pytest.fixture(scope="session")
+def references():
+    """The session's reference cache: the variants of one shape and dtype, checked one after another,
+    share one float64 reference (bench.measure.correctness.ReferenceCache, as the harness does)."""
+    from gpubench.bench.measure.correctness import ReferenceCache
+
+    return ReferenceCache()
+
+
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("TRITON_INTERPRET", "0") in ("", "0"):
         return

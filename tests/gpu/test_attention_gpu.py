@@ -45,30 +45,39 @@ BASELINE_LARGE = [LARGE[3], LARGE[8]]
 
 
 def _cases(w, shapes, baseline_shapes):
-    for vname in w.variants:
-        large = baseline_shapes if w.variants[vname].backend == "torch" else shapes
+    """(variant, shape, dtype): every variant on the test shapes, the suite's kernels on `shapes` and
+    torch's on `baseline_shapes`; the variants of one shape and dtype in a row, so that they share one
+    reference (the `references` fixture keeps the last one)."""
+    every = [*w.shapes["test"], *shapes, *(s for s in baseline_shapes if s not in shapes)]
+    for shape in every:
         for dtype in DTYPES:
-            for shape in [*w.shapes["test"], *large]:
-                sid = ",".join(str(shape[a]) for a in w.axes)
-                yield pytest.param(vname, shape, dtype, id=f"{vname}-{dtype}-{sid}")
+            for vname, v in w.variants.items():
+                large = baseline_shapes if v.backend == "torch" else shapes
+                if shape in w.shapes["test"] or shape in large:
+                    sid = ",".join(str(shape[a]) for a in w.axes)
+                    yield pytest.param(vname, shape, dtype, id=f"{vname}-{dtype}-{sid}")
 
 
-@pytest.mark.parametrize("vname,shape,dtype", list(_cases(ATT, LARGE, BASELINE_LARGE)))
-def test_forward_variant_matches_reference(vname, shape, dtype):
+FORWARD_CASES = list(_cases(ATT, LARGE, BASELINE_LARGE))
+BACKWARD_CASES = list(_cases(BWD, BWD_LARGE, BASELINE_LARGE[:1]))
+
+
+@pytest.mark.parametrize("vname,shape,dtype", FORWARD_CASES)
+def test_forward_variant_matches_reference(vname, shape, dtype, references):
     v = ATT.variant(vname)
     reason = v.skip_reason(GPU, shape, dtype)
     if reason:
         pytest.skip(reason)
-    check_variant(ATT, v, shape, dtype, GPU)
+    check_variant(ATT, v, shape, dtype, GPU, references=references)
 
 
-@pytest.mark.parametrize("vname,shape,dtype", list(_cases(BWD, BWD_LARGE, BASELINE_LARGE[:1])))
-def test_backward_variant_matches_reference(vname, shape, dtype):
+@pytest.mark.parametrize("vname,shape,dtype", BACKWARD_CASES)
+def test_backward_variant_matches_reference(vname, shape, dtype, references):
     v = BWD.variant(vname)
     reason = v.skip_reason(GPU, shape, dtype)
     if reason:
         pytest.skip(reason)
-    check_variant(BWD, v, shape, dtype, GPU)
+    check_variant(BWD, v, shape, dtype, GPU, references=references)
 
 
 def test_nothing_is_skipped_that_should_run():

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels import cuda_loader as _cuda
 from gpubench.kernels.layernorm import WORKLOAD as LN
 from gpubench.kernels.layernorm import config as ln_config
@@ -23,7 +24,7 @@ from gpubench.kernels.softmax import WORKLOAD as SM
 from gpubench.kernels.softmax import config as sm_config
 from gpubench.kernels.softmax import cupy_kernels as sm_cuda
 from gpubench.kernels.softmax import triton_kernels as sm_triton
-from gpubench.kernels.workload import Variant, shape_id
+from gpubench.kernels.workload import Variant, shape_id, torch_dtype
 
 pytestmark = [
     pytest.mark.gpu,
@@ -31,8 +32,6 @@ pytestmark = [
 ]
 GPU = torch.device("cuda")
 DTYPES = ["fp32", "fp16", "bf16"]
-TORCH_DTYPE = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-SUFFIX = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def _s(rows, cols):
@@ -129,7 +128,7 @@ def _masked(dtype, cols):
     x[4, -1] = -inf
     x[5] = torch.linspace(-1e4, 1e4, cols, device=GPU)
     x[6] = 1e4 + torch.randn(cols, device=GPU)
-    return x.to(TORCH_DTYPE[dtype])
+    return x.to(torch_dtype(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -163,7 +162,7 @@ def test_softmax_without_max_subtraction_is_caught_on_gpu():
 def _launch_softmax(kind, name, x, threads):
     out = torch.empty_like(x)
     rows, cols = x.shape
-    kernel = _cuda.get_function(sm_cuda.SOURCE, f"{name}_{SUFFIX[x.dtype]}")
+    kernel = _cuda.get_function(sm_cuda.SOURCE, f"{name}_{kernel_suffix(x.dtype)}")
     if kind == "warp":
         per = threads // 32
         args = (x, out, np.int64(rows), np.int32(cols))
@@ -200,7 +199,7 @@ def test_every_norm_cuda_kernel(prefix, dtype):
             inputs = w.make_inputs(_s(37, cols), dtype, GPU, seed=cols)
             x, params, eps = inputs[0], inputs[1:-1], inputs[-1]
             y = torch.empty_like(x)
-            kernel = _cuda.get_function(src, f"{name}_{SUFFIX[x.dtype]}")
+            kernel = _cuda.get_function(src, f"{name}_{kernel_suffix(x.dtype)}")
             cols_arg = np.int32(cols) if cached else np.int64(cols)
             _cuda.launch(kernel, (37,), (threads,), (x, *params, y, cols_arg, np.float32(eps)))
             w.check(y, w.reference(*inputs), dtype)
@@ -238,7 +237,7 @@ def test_layernorm_saved_statistics_on_gpu(cols, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cols", [1, 300, 4096, 8192, 8193, 20000])
 def test_autograd_wrapper_on_gpu(cols, dtype):
-    t = TORCH_DTYPE[dtype]
+    t = torch_dtype(dtype)
     x = torch.randn(3, 50, cols, device=GPU).to(t).requires_grad_()
     w = (1 + 0.5 * torch.randn(cols, device=GPU)).to(t).requires_grad_()
     b = (0.5 * torch.randn(cols, device=GPU)).to(t).requires_grad_()

@@ -168,7 +168,7 @@ def test_recorded_error_at_a_real_layer():
     sqnr = {}
     for name in NAMES:
         s = {**shape, "group": 128} if name == "qmatmul_int4" else shape
-        e = kernels.get(name).extra["record_extra"](s, "bf16")["quant_error"]
+        e = kernels.get(name).details(s, "bf16")["quant_error"]
         assert 0 < e["rel_fro"] < 0.2
         sqnr[name] = e["sqnr_db"]
     assert sqnr["qmatmul_int8"] > sqnr["qmatmul_fp8_rowwise"] > sqnr["qmatmul_int4"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gpubench.cliargs import count, needs, output_file_problem, standalone
 from gpubench.exits import usage_error
-from gpubench.fmt import DASH, fmt_time
+from gpubench.fmt import DASH, fmt_time, shape_label
 from gpubench.opcount import WEIGHT_FORMATS
 from gpubench.results import ResultsError, finite_or_none
 from gpubench.roofline.target import TargetError, add_target_arguments, target_from_args
@@ -82,7 +82,7 @@ def plan_lines(plan, pred) -> list[str]:
     body = []
     for p in plan:
         t = rows[p.op.name].times.get(side) if p.op.name in rows else None
-        shape = " ".join(f"{k}={v}" for k, v in (p.shape or p.op.shape).items())
+        shape = shape_label(p.shape or p.op.shape, " ")
         body.append(
             [
                 p.op.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gpubench.kernels.workload import torch_dtype
 from gpubench.transformer.measured.compose import Planned
 from gpubench.transformer.predict import ModelPrediction
 
@@ -129,7 +130,7 @@ def measure_layer(
 
     cfg, sc = pred.cfg, pred.sc
     bench = _bencher(rule, ceilings, timer_factory)
-    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[sc.dtype]
+    dtype = torch_dtype(sc.dtype)
     measured = []
     for p in plan:
         got = _workload(p, device, bench) if p.workload else {}

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.fx
 
+from gpubench import dtypes
 from gpubench.bench.measure.sampling import measure
 from gpubench.results.stats import quantile
-from gpubench.roofline.roof import normalise_dtype
 from gpubench.transformer.measured.accounting import count_node, op_name, tensors_of
 from gpubench.transformer.measured.timers import timer_for
 from gpubench.transformer.measured.tracing import trace
@@ -103,7 +103,7 @@ def _median(samples) -> float:
 def _dtype(tensors) -> str | None:
     floating = [t for t in tensors if t.is_floating_point()]
     pick = floating[0] if floating else (tensors[0] if tensors else None)
-    return normalise_dtype(pick.dtype) if pick is not None else None
+    return dtypes.normalise(pick.dtype) if pick is not None else None
 
 
 def _params(gm, node) -> list[torch.Tensor]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gpubench.cliargs import PLOT_SUFFIXES, count, needs, output_file_problem, refuse_together, standalone
 from gpubench.exits import usage_error
+from gpubench.kernels.workload import torch_dtype
 from gpubench.results import finite_or_none
 from gpubench.roofline.target import add_target_arguments, target_from_args
 from gpubench.transformer.configs import ConfigError, ModelConfig, get_model
@@ -151,9 +152,7 @@ def _build(args, torch):
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: torch sees no CUDA device (torch.cuda.is_available() is False)")
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
-        args.dtype or ("bf16" if device.type == "cuda" else "fp32")
-    ]
+    dtype = torch_dtype(args.dtype or ("bf16" if device.type == "cuda" else "fp32"))
     if args.module:
         module, inputs = _load_function(args.module)
         return module, inputs, device

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gpubench.kernels.workload import torch_dtype
 from gpubench.transformer.configs import ModelConfig
 from gpubench.transformer.measured.blocks import block_from_config
 from gpubench.transformer.training.efficiency import roofs_for
@@ -31,7 +32,6 @@ from gpubench.transformer.training.step import predict_step
 __all__ = ["PHASES", "MixedAdamW", "StackedModel", "measure_train_step", "stacked", "train_step_document"]
 
 PHASES = ("forward", "backward", "optimizer step")
-_TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class StackedModel(nn.Module):
@@ -108,7 +108,7 @@ def measure_train_step(cfg: ModelConfig, *, batch: int, seq: int, device="cpu", 
     the time was taken. `cfg.layers` blocks are stacked."""
     device = torch.device(device)
     torch.manual_seed(seed)
-    model = StackedModel(cfg, seq, batch, device, _TORCH_DTYPES[dtype])
+    model = StackedModel(cfg, seq, batch, device, torch_dtype(dtype))
     opt = MixedAdamW(list(model.parameters()), fused=device.type == "cuda")
     g = torch.Generator(device=device).manual_seed(seed)
     tokens = torch.randint(0, cfg.vocab, (batch, seq), device=device, generator=g)

@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from gpubench.transformer.backward import GRAD_DTYPES
+from gpubench import dtypes
+from gpubench.transformer.backward import GRAD_DTYPES, grad_itemsize
 from gpubench.transformer.configs import ModelConfig
-from gpubench.transformer.scenario import ATTENTION_FORMS, DTYPES
+from gpubench.transformer.scenario import ATTENTION_FORMS
 
 __all__ = ["RECOMPUTE", "ZERO_STAGES", "Job", "Layout", "LayoutError", "check", "group_ranks_per_node"]
 
@@ -44,11 +45,11 @@ class Job:
 
     @property
     def itemsize(self) -> int:
-        return DTYPES[self.dtype]
+        return int(dtypes.itemsize(self.dtype))
 
     @property
     def grad_size(self) -> int:
-        return GRAD_DTYPES[self.grad_dtype]
+        return grad_itemsize(self.grad_dtype)
 
 
 @dataclass(frozen=True)

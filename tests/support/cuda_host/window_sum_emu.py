@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from gpubench import kernels
+from gpubench.dtypes import kernel_suffix
 from gpubench.kernels.window_sum.config import CudaSegment, WindowSumConfig, config_for
 from gpubench.kernels.window_sum.validate import validate
 
@@ -28,7 +29,6 @@ SMALL = dataclasses.replace(
     cuda_threads=8,
     cuda_segments=tuple(CudaSegment(s, g) for s, g in ((1, 4), (3, 2), (7, 1), (15, 1), (31, 1))),
 )
-_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def build(out_dir: Path, configs=(SUITE, SMALL)) -> Path:
@@ -69,7 +69,7 @@ def _run(binary: Path, args: list, x: torch.Tensor) -> torch.Tensor:
 def naive(binary: Path, x: torch.Tensor, radius: int, threads: int | None = None) -> torch.Tensor:
     r = validate(x, radius)
     threads = threads or SUITE.cuda_naive_threads
-    return _run(binary, ["naive", _NAMES[x.dtype], x.numel(), r, threads], x)
+    return _run(binary, ["naive", kernel_suffix(x.dtype), x.numel(), r, threads], x)
 
 
 def shared(
@@ -83,7 +83,7 @@ def shared(
     p = plan_shared(x.numel(), r, cfg)
     args = [
         "shared",
-        _NAMES[x.dtype],
+        kernel_suffix(x.dtype),
         x.numel(),
         r,
         p.seg.seg,

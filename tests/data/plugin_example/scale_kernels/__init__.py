@@ -39,7 +39,8 @@ WORKLOAD = Workload(
         "triton_shifted": Variant(
             "triton_shifted", "triton", scale_shifted, description="deliberately wrong: reads x[i + 1]"
         ),
-        "torch": Variant("torch", "torch", lambda x, alpha: x * alpha, description="torch baseline"),
+        "torch": Variant("torch", "torch", lambda x, alpha: x * alpha, description="torch baseline",
+                         role="baseline"),
     },
     description="y = alpha * x (a plug-in workload)",
 )
