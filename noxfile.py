@@ -31,11 +31,15 @@ def _run_here(session: nox.Session, *args: str, **extra_env: str) -> None:
     session.run(sys.executable, *args, env=env, external=True)
 
 
+# pytest-xdist spreads the tests over the machine's cores (CI has two); `-- -n 0` runs them in one process.
+PARALLEL = ("-n", "auto")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """CPU tests with the GPU machines' Triton: interpreter correctness, NVRTC, schema, reports, gate."""
     session.install("-e", CPU_EXTRAS, GPU_TRITON)
-    session.run("python", "-m", "pytest", "-q", *session.posargs)
+    session.run("python", "-m", "pytest", "-q", *PARALLEL, *session.posargs)
 
 
 @nox.session(default=False)
@@ -43,15 +47,17 @@ def quick(session: nox.Session) -> None:
     """The CPU tests without those marked `slow` (Triton interpreter runs, ahead-of-time and host compiles,
     subprocess-heavy runs): quick feedback while editing. CI runs every test (`tests`)."""
     session.install("-e", CPU_EXTRAS, GPU_TRITON)
-    session.run("python", "-m", "pytest", "-q", "-m", "not slow", *session.posargs)
+    session.run("python", "-m", "pytest", "-q", *PARALLEL, "-m", "not slow", *session.posargs)
 
 
 @nox.session
 def tests_latest(session: nox.Session) -> None:
-    """The same CPU tests with the newest Triton release (what a fresh install gets)."""
+    """The CPU tests that touch Triton (marked `triton`: the kernels in the interpreter, the compile gate,
+    the workloads), with the newest Triton release (what a fresh install gets). The pure-Python rest runs
+    in `tests`: no Triton release changes it."""
     session.install("-e", CPU_EXTRAS)
     session.install("--upgrade", "triton")
-    session.run("python", "-m", "pytest", "-q", *session.posargs)
+    session.run("python", "-m", "pytest", "-q", *PARALLEL, "-m", "triton", *session.posargs)
 
 
 @nox.session
