@@ -46,6 +46,11 @@ AA_PLAN = "reports/calibration/plan-aa.json"
 AA_SERIES = 11  # A/A runs of the fixed plan the gate's calibration asks for (docs/gating.md: 10 pairs)
 USER_TESTS = ["tests/test_api.py", "tests/test_fixture.py", "tests/test_plugins.py"]
 MULTI_WORKLOADS = ("vector_add", "window_sum", "softmax")
+# The training step: 2 warm-up and 5 timed steps (train-step's defaults), each bounded by 5 s (a bound,
+# not a measurement: the first warm-up step also builds the model and the optimizer's states; llama-3-8b at
+# 2 layers and 4096 tokens is about 2.6e13 FLOP a step, under 0.1 s at the H100's measured bf16 rate).
+TRAIN_STEPS, TRAIN_STEP_BOUND_S = 7, 5.0
+COMM_RECORDS = 2 * 8 * 2
 
 
 @dataclass(frozen=True)
@@ -341,6 +346,33 @@ PACKS: tuple[Pack, ...] = (
             ),
         ),
         _file_owed("layer-decode-b16.json"),
+    ),
+    Pack(
+        "train",
+        "one training step measured beside the planner's one-GPU prediction; NCCL's collectives at world "
+        "size 1 (the path's plumbing, records for the report)",
+        (
+            DEVICE,
+            Cmd(
+                "train-step",
+                argv=("train-step", "llama-3-8b", "--layers", "2", "--seq", "4096", "--device", "cuda",
+                      "--out", "{out}/train-step.json"),
+                keep=_ref("train-step.json"),
+                seconds=RUN_START_S + TRAIN_STEPS * TRAIN_STEP_BOUND_S,
+                basis=f"a run's start + {TRAIN_STEPS} steps (2 warm-up, 5 timed) x <= "
+                f"{TRAIN_STEP_BOUND_S:g} s (a bound: not measured on a GPU yet)",
+            ),  # fmt: skip
+            Cmd(
+                "comm-nccl-1",
+                argv=("comm", "--backend", "nccl", "--ranks", "1", "--collective", "all_reduce", "all_gather",
+                      "-b", "1K", "-e", "16M", "-f", "4", "--quick", "--out", "{out}/comm-nccl-1.json"),
+                keep=_ref("comm-nccl-1.json"),
+                seconds=RUN_START_S + COMM_RECORDS,
+                basis=f"a run's start + {COMM_RECORDS} records (2 collectives x 8 sizes x in- and "
+                "out-of-place) x <= 1 s (--quick's limit per record)",
+            ),  # fmt: skip
+        ),
+        _file_owed("train-step.json"),
     ),
 )
 

@@ -4,10 +4,10 @@ pack runner starts every step with it exactly as it starts the real interpreter 
 Every command's arguments go through the real parser, so a wrong option, path or name fails here as it
 would on the GPU: `gpubench` subcommands and the gate's calibration through their own parsers, pytest's
 options through pytest (with --collect-only on no test: nothing runs, the junit report is written) and
-its test files by their paths. What needs a GPU, or time, is stood in for: `gpubench run`, `micro`,
-`ncu`, `layer` and `profile-module` write a committed H100 file of their kind where their output goes
-(real data, not measured by this run; a run's file holds the committed records of the items it was
-given), `device` and the calibration a note. `gpubench gate` runs for real.
+its test files by their paths. What needs a GPU, or time, is stood in for: `gpubench run`, `micro`
+and `ncu` write a committed H100 file of their kind where their output goes (real data, not measured by
+this run; a run's file holds the committed records of the items it was given); `device`, `layer`,
+`profile-module`, `train-step`, `comm` and the calibration a note. `gpubench gate` runs for real.
 
     python tests/support/fake_pack_python.py -m MODULE ARGS...
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 REF = REPO / "reports" / "reference" / "NVIDIA-H100-80GB-HBM3"
 NCU_CSV = REPO / "tests" / "data" / "ncu" / "raw-page-2025.csv"
-STOOD_IN = ("device", "run", "micro", "ncu", "layer", "profile-module")
+STOOD_IN = ("device", "run", "micro", "ncu", "layer", "profile-module", "train-step", "comm")
 NOTE = '{"stand_in": "written by a CPU rehearsal: nothing was measured"}\n'
 
 
@@ -53,7 +53,7 @@ def stand_in(command: str, args) -> None:
         out = Path(args.out)
         shutil.copyfile(args.results, out)
         shutil.copyfile(NCU_CSV, out.with_name(f"{out.stem}-ncu-all.csv"))
-    elif command == "layer":
+    elif command in ("layer", "train-step", "comm"):
         Path(args.out).write_text(NOTE)
     elif command == "profile-module":
         Path(args.csv).write_text("operator,stand_in\n")
