@@ -190,26 +190,11 @@ def _op_json(r: Row, p: ModelPrediction) -> dict:
 
 
 def to_json(p: ModelPrediction, whatifs: list[WhatIf] = ()) -> dict:
-    sc = p.sc
-    scenario = {
-        "phase": sc.phase,
-        "batch": sc.batch,
-        "seq": sc.seq,
-        "context": sc.context,
-        "dtype": sc.dtype,
-        "weights": sc.weights or sc.dtype,
-        "group": sc.group,
-        "fusion": sc.fusion,
-        "tile": list(sc.tile) if sc.tile else None,
-        "dataflow": sc.dataflow if sc.tile else None,
-        "logits": sc.logits,
-        "tokens": sc.tokens,
-    }
     predicted = {s: p.predicted_s(s) for s in p.sides}
     return {
         "model": p.cfg.to_json(),
         "gpu": {"key": p.spec.key, "name": p.spec.name},
-        "scenario": scenario,
+        "scenario": p.sc.to_json(),
         "sides": list(p.sides),
         "measured_ceilings": p.measured_origin,
         "operators": [_op_json(r, p) for r in p.rows],

@@ -46,6 +46,15 @@ class Scenario:
     def tokens(self) -> int:
         return self.batch * self.seq
 
+    def to_json(self) -> dict:
+        """The scenario as `gpubench model --json` and `gpubench layer` write it."""
+        return {
+            "phase": self.phase, "batch": self.batch, "seq": self.seq, "context": self.context,
+            "dtype": self.dtype, "weights": self.weights or self.dtype, "group": self.group,
+            "fusion": self.fusion, "tile": list(self.tile) if self.tile else None,
+            "dataflow": self.dataflow if self.tile else None, "logits": self.logits, "tokens": self.tokens,
+        }  # fmt: skip
+
     @property
     def itemsize(self) -> int:
         return int(dtypes.itemsize(self.dtype))

@@ -190,15 +190,7 @@ def layer_document(
         "model": pred.cfg.to_json(),
         "gpu": device_name,
         "spec": pred.spec.name,
-        "scenario": {
-            "phase": sc.phase,
-            "batch": sc.batch,
-            "seq": sc.seq,
-            "context": sc.context,
-            "dtype": sc.dtype,
-            "weights": sc.weights or sc.dtype,
-            "fusion": sc.fusion,
-        },
+        "scenario": sc.to_json(),
         "measured_ceilings": pred.measured_origin,
         "operators": ops,
         "layer": {
