@@ -229,23 +229,21 @@ def cpu_pass(args, plan) -> int:
     return max(code, 1 if bad else 0)
 
 
-def collective_sweep_command(out: Path) -> list[str]:
-    """The CPU main job's collective sweep: gloo over loopback, 2 processes, small sizes, a short rule."""
-    return [sys.executable, "-m", "gpubench.cli", "comm", "--backend", "gloo", "--ranks", "2", "--collective",
-            "all_reduce", "all_gather", "reduce_scatter", "-b", "1K", "-e", "64K", "-f", "8", "--quick",
-            "--out", str(out)]  # fmt: skip
+def collective_sweep_command() -> list[str]:
+    """The CPU main job's collective sweep: gloo over loopback, 2 processes, small sizes, a short rule; its
+    results file goes where `gpubench comm` puts one (results/comm-gloo-<time>.json)."""
+    return [sys.executable, "-m", "gpubench.cli", "comm", "--backend", "gloo", "--ranks", "2",
+            "--collective", "all_reduce", "all_gather", "reduce_scatter", "-b", "1K", "-e", "64K", "-f", "8",
+            "--quick"]  # fmt: skip
 
 
 def collective_sweep(child) -> int:
-    """Run the collective sweep (its records are real measurements of gloo on this CPU, not of a GPU
-    interconnect) and say so; the results file goes to a temporary folder, as this pass writes none."""
-    import tempfile
-
+    """Run the collective sweep and say what its records are: real measurements of gloo on this CPU, not
+    of a GPU interconnect (`gpubench report` draws them on the collective roofline)."""
     print("\nCollectives: a small sweep with gloo over loopback, 2 processes on this CPU (gpubench comm: "
           "real measurements of gloo here, beside its alpha-beta model over the loopback link the run "
           "measures; GPU interconnects need a GPU machine):")  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="gpubench-comm-cpu-") as tmp:
-        return child(collective_sweep_command(Path(tmp) / "comm.json"), dict(os.environ))
+    return child(collective_sweep_command(), dict(os.environ))
 
 
 def _child(cmd: list[str], env: dict) -> int:
