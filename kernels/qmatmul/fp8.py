@@ -11,7 +11,9 @@ fp8 tensor cores need sm_89 or newer (tuned for sm_90); elsewhere the fp8 varian
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.qmatmul import common as c
+from gpubench.kernels.qmatmul import inductor
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
 from gpubench.roles import BASELINE
@@ -128,6 +130,9 @@ def _variants(granularity: str):
             "torch_scaled_mm", "torch", SCALED_MM, supported=_scaled_mm_supported(granularity),
             compute_dtype="fp8", role=BASELINE,
             description=f"torch._scaled_mm, {wise} scales",
+        ),
+        compiled.NAME: inductor.variant(
+            inductor.fp8, _scaled_mm_supported(granularity), f"torch._scaled_mm, {wise} scales"
         ),
     }  # fmt: skip
 

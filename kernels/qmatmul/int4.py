@@ -9,7 +9,9 @@ cannot run). The reference is the float64 product of x and the dequantised w, ro
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.qmatmul import common as c
+from gpubench.kernels.qmatmul import inductor
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
 from gpubench.roles import BASELINE
@@ -168,6 +170,10 @@ def _variants():
         "torch_int4pack": Variant(
             "torch_int4pack", "torch", torch_int4pack, supported=_tinygemm_supported, role=BASELINE,
             description="torch._weight_int4pack_mm (tinygemm), our weights in its packing, zero points 0",
+        ),
+        compiled.NAME: inductor.variant(
+            inductor.int4, lambda d, s, t: c.needs_sm80_for_bf16(d, t),
+            "the weights dequantised in torch ops (nibbles, minus 8, times the group scale), then matmul",
         ),
     }  # fmt: skip
 

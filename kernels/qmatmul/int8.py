@@ -9,7 +9,9 @@ float64), rounded once.
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.qmatmul import common as c
+from gpubench.kernels.qmatmul import inductor
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
 from gpubench.roles import BASELINE
@@ -115,6 +117,9 @@ def _variants():
             "torch_int_mm", "torch", INT_MM, supported=_int_mm_supported, compute_dtype="int8",
             role=BASELINE,
             description="torch._int_mm (int32 out), then the scaling epilogue as torch ops",
+        ),
+        compiled.NAME: inductor.variant(
+            inductor.int8, _int_mm_supported, "torch._int_mm and the scaling epilogue"
         ),
     }  # fmt: skip
 

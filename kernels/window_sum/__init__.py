@@ -7,6 +7,7 @@ through shared memory (or register blocking) buys over re-reading global memory.
 from __future__ import annotations
 
 from gpubench import dtypes
+from gpubench.kernels import compiled
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload
 from gpubench.roles import BASELINE
@@ -110,6 +111,20 @@ def _torch_pool(x, radius):
     return (pooled[0, 0] * k).to(x.dtype)
 
 
+def _direct_sum(x, radius):  # compiled by torch_compile
+    """The window sum as a torch user writes it for the compiler: the 2r+1 shifted slices of the
+    zero-padded input added in fp32 (one fused kernel under inductor; a direct sum per output, so NaN
+    and inf stay in their windows)."""
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    xp = F.pad(x.float(), (radius, radius))
+    out = xp[0:n]
+    for i in range(1, 2 * radius + 1):
+        out = out + xp[i : i + n]
+    return out.to(x.dtype)
+
+
 def _variants():
     from gpubench.kernels.window_sum import cupy_kernels, triton_kernels
 
@@ -143,6 +158,7 @@ def _variants():
         "torch": Variant(
             "torch", "torch", _torch_pool, description="torch avg_pool1d x window", role=BASELINE
         ),
+        compiled.NAME: compiled.variant(compiled.Compiled(_direct_sum), "the 2r+1 shifted slices added"),
     }
 
 
