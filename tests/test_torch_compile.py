@@ -26,8 +26,8 @@ from tests.test_measure import RULE, FakeTelemetry, Journal
 CPU = torch.device("cpu")
 # The workloads the suite promises a torch.compile baseline for (all but attention's backward).
 WITH_COMPILE = ("vector_add", "window_sum", "gemm", "softmax", "layernorm", "layernorm_bwd", "rmsnorm",
-                "attention", "qmatmul_fp8", "qmatmul_fp8_rowwise", "qmatmul_int8",
-                "qmatmul_int4")  # fmt: skip
+                "attention", "qmatmul_fp8", "qmatmul_fp8_rowwise", "qmatmul_int8", "qmatmul_int4",
+                "conv2d", "conv2d_bias_relu")  # fmt: skip
 
 
 def _case(w):
