@@ -168,16 +168,19 @@ class Compiled:
 NAME = "torch_compile"  # every workload's torch.compile baseline goes by this name
 
 
-def variant(core: Compiled, description: str, supported=None, launcher: Callable | None = None) -> Variant:
+def variant(core: Compiled, description: str, supported=None, launcher: Callable | None = None,
+            compute_dtype: str | None = None) -> Variant:
     """The workload's `torch_compile` baseline: `core` run by `launcher` (default: `core` itself, called
     with the workload's inputs; a launcher checks and prepares them, then calls `core`);
-    `supported(device, shape, dtype)` adds the workload's own skip reasons to inductor's."""
+    `supported(device, shape, dtype)` adds the workload's own skip reasons to inductor's; `compute_dtype`:
+    as Variant's (the quantised dots' roof)."""
 
     def can_run(device, shape, dtype):
         return inductor_problem(device) or (supported(device, shape, dtype) if supported else None)
 
     what = "max-autotune" if core.mode == MAX_AUTOTUNE else "default mode"
     return Variant(NAME, "torch", launcher or core, supported=can_run, role=BASELINE, details=core.details,
+                   compute_dtype=compute_dtype,
                    description=f"torch.compile ({what}, static shapes) of {description}")  # fmt: skip
 
 

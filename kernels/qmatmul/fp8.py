@@ -82,6 +82,7 @@ def _details(granularity: str):
 TILED = c.scaled_launcher("triton_scaled", "scaled_matmul")
 TMA = c.scaled_launcher("triton_scaled", "scaled_matmul_tma")
 SCALED_MM = c.scaled_launcher("baselines", "scaled_mm")
+MMA = c.scaled_launcher("cupy_scaled", "fp8_mma")
 
 
 def fp8_problem(device) -> str | None:
@@ -93,6 +94,12 @@ def fp8_problem(device) -> str | None:
 
 def _triton_supported(device, shape, dtype):
     return fp8_problem(device)
+
+
+def _mma_supported(device, shape, dtype):
+    from gpubench.kernels.qmatmul import cupy_scaled
+
+    return cupy_scaled.fp8_problem(device) or cupy_scaled.mma_problem(shape["K"])
 
 
 def _scaled_mm_supported(granularity: str):
@@ -125,6 +132,11 @@ def _variants(granularity: str):
         "triton_persistent_tma": Variant(
             "triton_persistent_tma", "triton", TMA, supported=c.tma_supported, compute_dtype="fp8",
             description=f"Triton, persistent (one program per SM), TMA descriptors, {scales} scales (Hopper)",
+        ),
+        "cuda_mma": Variant(
+            "cuda_mma", "cupy", MMA, supported=_mma_supported, compute_dtype="fp8",
+            description=f"CUDA C, mma.sync m16n8k32 e4m3 (sm_89+), 128x128 tiles, 3-stage cp.async, {scales} "
+            "scales",
         ),
         "torch_scaled_mm": Variant(
             "torch_scaled_mm", "torch", SCALED_MM, supported=_scaled_mm_supported(granularity),

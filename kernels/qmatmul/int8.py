@@ -59,8 +59,8 @@ def details(shape, dtype):
 
 TILED = c.scaled_launcher("triton_scaled", "scaled_matmul")
 TMA = c.scaled_launcher("triton_scaled", "scaled_matmul_tma")
-MMA = c.scaled_launcher("cupy_int8", "int8_mma")
-DP4A = c.scaled_launcher("cupy_int8", "int8_dp4a")
+MMA = c.scaled_launcher("cupy_scaled", "int8_mma")
+DP4A = c.scaled_launcher("cupy_scaled", "int8_dp4a")
 INT_MM = c.scaled_launcher("baselines", "int_mm_scaled")
 
 
@@ -72,9 +72,9 @@ def _sm80(device) -> str | None:
 
 
 def _mma_supported(device, shape, dtype):
-    from gpubench.kernels.qmatmul import cupy_int8
+    from gpubench.kernels.qmatmul import cupy_scaled
 
-    return _sm80(device) or cupy_int8.mma_problem(shape["K"])
+    return _sm80(device) or cupy_scaled.mma_problem(shape["K"])
 
 
 def _dp4a_supported(device, shape, dtype):
