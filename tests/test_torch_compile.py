@@ -20,7 +20,10 @@ from gpubench.bench.measure.timing import BatchInfo
 from gpubench.bench.run import worker as worker_mod
 from gpubench.bench.run.plan import PlanItem
 from gpubench.kernels import REGISTRY, compiled
+from gpubench.reports.baseline_tables import baseline_tables, compile_times
 from gpubench.roles import BASELINE
+from gpubench.roofline.placement import place_run
+from tests.support import realdata
 from tests.test_measure import RULE, FakeTelemetry, Journal
 
 CPU = torch.device("cpu")
@@ -131,3 +134,14 @@ def test_the_record_keeps_the_compile_time_outside_its_samples(inductor_cache, m
     info = rec.details["compile"]
     assert info["compile_s"] > 10 * max(rec.timing.samples)  # compiled once, in the check, before sampling
     assert rec.details["fusion"]["fused_bytes"] > 0  # the workload's own details are kept beside it
+    # the report's baseline table shows it beside the kernels of the same case: records measured here (host
+    # time on this CPU) in a copy of the committed H100 run, whose records they replace
+    other = worker_mod.run_item(dataclasses.replace(item, variant="unfused"), ctx)
+    run = realdata.h100()
+    run.records = [rec, other]
+    (table,) = baseline_tables(place_run(run), "t")
+    assert [c.name for c in table.columns][-1] == "compile"
+    cell = table.rows[0].cells[-1]
+    assert cell.text == f"{info['compile_s']:.1f} s" and "default" in cell.title
+    assert compile_times(run.records) == {("softmax", (("cols", 301), ("rows", 13)), "fp32", "cold"):
+                                          (compiled.NAME, info)}  # fmt: skip
