@@ -184,6 +184,11 @@ def variant(core: Compiled, description: str, supported=None, launcher: Callable
                    description=f"torch.compile ({what}, static shapes) of {description}")  # fmt: skip
 
 
+def mode_of(v) -> str | None:
+    """The torch.compile mode variant `v` compiles with (None: it compiles nothing)."""
+    return v.details.__self__.mode if is_compiled(v) else None
+
+
 def is_compiled(v) -> bool:
     """Whether variant `v` runs a Compiled (its details are the Compiled's: the launcher may wrap it to
     prepare the call): the CPU pass runs those with inductor's CPU backend."""

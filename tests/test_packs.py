@@ -100,7 +100,7 @@ def test_what_a_gpu_model_owes_follows_what_is_committed(tmp_path):
     due = dict((p.name, why) for p, why in packs.owed(committed))
     assert due["correctness"] == f"{NEVER_RUN} GPU test files never run on it"
     assert due["micro"] == "its ceilings predate the burst and sustained rates"
-    assert due["truth"] == "0 of the 11 A/A runs committed" and due["bench-all"].startswith("79 of 265 items")
+    assert due["truth"] == "0 of the 11 A/A runs committed" and due["bench-all"].startswith("103 of 289 items")
     at = _repo(tmp_path, ["test_a_gpu.py", "test_b_gpu.py", "test_micro_gpu.py"])
     _junit(at.ref / "gpu-tests.xml", "tests.gpu.test_a_gpu")
     assert pack_steps.never_run(at) == ["tests/gpu/test_b_gpu.py"]

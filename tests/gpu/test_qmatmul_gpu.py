@@ -10,6 +10,7 @@ from gpubench import kernels
 from gpubench.bench.measure.correctness import CorrectnessError, check_variant
 from gpubench.kernels.qmatmul import common as _common
 from gpubench.kernels.workload import Variant
+from tests.support.gpu_cases import shapes_for
 
 pytestmark = [
     pytest.mark.gpu,
@@ -51,9 +52,9 @@ def _large(w):
 def _cases():
     for name in NAMES:
         w = kernels.get(name)
-        for vname in w.variants:
+        for vname, v in w.variants.items():
             for dtype in w.dtypes:
-                for shape in list(w.shapes["test"]) + _large(w):
+                for shape in shapes_for(w, v, _large(w)):
                     sid = "x".join(str(v) for v in shape.values())
                     yield pytest.param(name, vname, shape, dtype, id=f"{name}-{vname}-{dtype}-{sid}")
 
