@@ -1,5 +1,6 @@
-"""Operation and byte counts of the operators that several parts share: attention, quantised weights, and
-the bytes a collective moves over each link per byte it delivers (nccl-tests' bus factor).
+"""Operation and byte counts of the operators that several parts share: attention, quantised weights, a
+convolution's geometry, and the bytes a collective moves over each link per byte it delivers (nccl-tests'
+bus factor).
 
 The workloads (gpubench.kernels) account their records with these, and the transformer model
 (gpubench.roofline) assembles layers from the same counts, so a kernel's record and the model's operator
@@ -24,6 +25,9 @@ __all__ = [
     "algbw",
     "bus_factor",
     "check_collective",
+    "conv_bytes",
+    "conv_out",
+    "conv_touched",
     "weight_bytes",
 ]
 
@@ -128,6 +132,47 @@ def activation_bytes(m: int, k: int, fmt: str, *, per_tensor: bool = False) -> i
         raise ValueError(f"{fmt} is a weight-only format here: activations stay fp16/bf16")
     values = (m * k * f.bits + 7) // 8
     return values + ((1 if per_tensor else m) * f.scale_bytes if f.scale_bytes else 0)
+
+
+# ------------------------------------------------------------------------------------------ convolution
+# One axis of a 2-D convolution: the kernels (gpubench.kernels.conv2d) count their records with these, and the
+# systolic-array model matches its lowered layers to those records by the same output size.
+
+
+def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output positions along one axis: floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1,
+    torch's rule (0 where no window fits)."""
+    span = dilation * (kernel - 1) + 1
+    room = size + 2 * padding - span
+    return room // stride + 1 if room >= 0 else 0
+
+
+def conv_touched(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Input positions along one axis that some window reads (the padding is read by none): what a
+    convolution must fetch at least once. Less than `size` where the stride skips inputs (a 1x1 filter
+    at stride 2 reads a quarter of the pixels) or the last windows stop short of the edge."""
+    out = conv_out(size, kernel, stride, padding, dilation)
+    read = 0
+    for i in range(size):
+        taps = (i + padding - r * dilation for r in range(kernel))
+        read += any(j >= 0 and j % stride == 0 and j // stride < out for j in taps)
+    return read
+
+
+def conv_bytes(shape, itemsize: float) -> dict[str, int]:
+    """The compulsory bytes of a 2-D convolution, each tensor once, by tensor: `input` (the pixels some
+    window reads, every channel), `weights`, `output`. `shape` has the conv2d axes (batch, in_channels,
+    out_channels, height, width, kernel, stride, padding, dilation, groups)."""
+    n, c, k, r = (int(shape[a]) for a in ("batch", "in_channels", "out_channels", "kernel"))
+    geo = [int(shape[a]) for a in ("stride", "padding", "dilation")]
+    h, w = int(shape["height"]), int(shape["width"])
+    pixels = conv_touched(h, r, *geo) * conv_touched(w, r, *geo)
+    out = conv_out(h, r, *geo) * conv_out(w, r, *geo)
+    return {
+        "input": int(n * pixels * c * itemsize),
+        "weights": int(k * (c // int(shape["groups"])) * r * r * itemsize),
+        "output": int(n * k * out * itemsize),
+    }
 
 
 # ------------------------------------------------------------------------------------------ collectives

@@ -23,7 +23,7 @@ __all__ = ["REGISTRY", "Tolerance", "Variant", "Workload", "get", "names", "shap
 _MODULES = (
     "vector_add", "window_sum", "gemm", "softmax", "layernorm", "layernorm.bwd", "rmsnorm",
     "attention", "attention.bwd",
-    "qmatmul.fp8", "qmatmul.fp8_rowwise", "qmatmul.int8", "qmatmul.int4",
+    "qmatmul.fp8", "qmatmul.fp8_rowwise", "qmatmul.int8", "qmatmul.int4", "conv2d", "conv2d.fused",
 )  # fmt: skip
 # The harness's own self-test workload (a wrong and a faulting variant) joins only on request.
 if os.environ.get("GPUBENCH_SELFTEST") == "1":

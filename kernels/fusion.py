@@ -18,6 +18,10 @@ Example, softmax of a 4096 x 4096 fp32 tensor (N = 16,777,216 elements, R = 4096
     fused:   read x, write out                      = 2N * 4                =  134,217,728 bytes
     unfused: amax 4N + 4R, sub 8N + 4R, exp 8N, sum 4N + 4R, div 8N + 4R    =  536,936,448 bytes
     ratio:   536,936,448 / 134,217,728 = 4.00048828125
+
+Conv + bias + ReLU (conv2d_bias_relu; the shape is a conv2d shape): the fused kernel reads x, w and the bias
+and writes the output once; the unfused form writes the convolution's output, reads it back with the bias
+to write the sum, and reads that for the ReLU: two more writes and two more reads of the output.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 from gpubench import dtypes
 
 DTYPES = ("fp32", "fp16", "bf16")  # the storage dtypes of the three workloads
-WORKLOADS = ("softmax", "layernorm", "rmsnorm")
+WORKLOADS = ("softmax", "layernorm", "rmsnorm", "conv2d_bias_relu")
 
 
 def _itemsize(dtype: str) -> int:
@@ -102,7 +106,25 @@ def _rmsnorm(rows: int, cols: int, size: int):
     return fused, unfused
 
 
-_TABLE = {"softmax": _softmax, "layernorm": _layernorm, "rmsnorm": _rmsnorm}
+def _conv_bias_relu(shape, size: int):
+    from gpubench.opcount import conv_bytes
+
+    try:
+        t = conv_bytes(shape, size)
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"shape must be a conv2d shape, got {shape!r}") from None
+    x, wt, y = t["input"], t["weights"], t["output"]  # y: one [N, K, P, Q] tensor
+    b = int(shape["out_channels"]) * size
+    fused = [("conv + bias + relu: read x, w, bias, write out", x + wt + b + y)]
+    unfused = [
+        ("conv: read x, w, write y", x + wt + y),  # y = F.conv2d(x, w)
+        ("add: read y, bias, write z", y + b + y),  # z = y + bias
+        ("relu: read z, write out", y + y),  # out = relu(z)
+    ]
+    return fused, unfused
+
+
+_ROWWISE = {"softmax": _softmax, "layernorm": _layernorm, "rmsnorm": _rmsnorm}
 
 
 def fusion_bytes(workload_name: str, shape, dtype: str) -> dict:
@@ -111,10 +133,12 @@ def fusion_bytes(workload_name: str, shape, dtype: str) -> dict:
     Returns {"fused_bytes", "unfused_bytes", "ratio" (unfused / fused; None for an empty tensor),
     "ops": [(op, bytes), ...] of the unfused sequence, "fused_ops": [(op, bytes)]}.
     """
-    if workload_name not in _TABLE:
+    if workload_name not in WORKLOADS:
         raise ValueError(f"no fusion analysis for {workload_name!r}; known: {', '.join(WORKLOADS)}")
-    rows, cols = _dims(shape)
-    fused, unfused = _TABLE[workload_name](rows, cols, _itemsize(dtype))
+    if workload_name in _ROWWISE:
+        fused, unfused = _ROWWISE[workload_name](*_dims(shape), _itemsize(dtype))
+    else:
+        fused, unfused = _conv_bias_relu(shape, _itemsize(dtype))
     fused_bytes = sum(b for _, b in fused)
     unfused_bytes = sum(b for _, b in unfused)
     return {

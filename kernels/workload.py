@@ -60,6 +60,12 @@ class Variant:
     # workload's compulsory count (naive attention writes and reads S); its records count these, so the
     # roofline places the form where it runs.
     nbytes: Callable[[Shape, str], int] | None = None
+    # `details()`: what the variant's last call adds to its record's details (torch.compile's compile time
+    # and recompiles, kernels/compiled.py), beside the workload's own.
+    details: Callable[[], dict[str, Any]] | None = None
+
+    def run_details(self) -> dict[str, Any]:
+        return dict(self.details()) if self.details is not None else {}
 
     def bytes_of(self, workload, shape: Shape, dtype: str) -> int:
         return int((self.nbytes or workload.bytes)(shape, dtype))

@@ -1,6 +1,8 @@
 """Tables of each variant against the baselines its workload is judged by: the speed-up over each
-baseline at the same shape, dtype and mode, the fraction of the roof that bounds it, and, where the
-record carries one, the error its number format costs (quantised matmul: SQNR against float64).
+baseline at the same shape, dtype and mode, the fraction of the roof that bounds it, where the record
+carries one, the error its number format costs (quantised matmul: SQNR against float64), and where a
+baseline was compiled (torch.compile), what compiling it took: its record's `compile` details, measured
+once outside its samples.
 
 The baselines are the records whose role is `baseline` (gpubench.roles: the workload's variants declare
 it, each record carries it), in the order the run first met them. A table appears for a workload only
@@ -18,7 +20,7 @@ from gpubench.results import Record
 from gpubench.roles import BASELINE
 from gpubench.roofline.placement import PlacedRun
 
-__all__ = ["baseline_tables", "speedups"]
+__all__ = ["baseline_tables", "compile_times", "speedups"]
 
 def _case(rec: Record) -> tuple:
     return rec.workload, tuple(sorted(rec.shape.items())), rec.dtype, rec.mode
@@ -46,6 +48,31 @@ def _sqnr(rec: Record) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not math.isnan(value) else None
 
 
+def _compile_info(rec: Record) -> dict | None:
+    info = rec.details.get("compile") if isinstance(rec.details, dict) else None
+    ok = isinstance(info, dict) and isinstance(info.get("compile_s"), (int, float))
+    return info if ok else None
+
+
+def compile_times(records: list[Record]) -> dict[tuple, tuple[str, dict]]:
+    """{case: (baseline variant, its compile details)} for the compiled baselines of each case."""
+    return {_case(r): (r.variant, info) for r in records
+            if r.ok and r.role == BASELINE and (info := _compile_info(r)) is not None}  # fmt: skip
+
+
+def _compile_cell(entry: tuple[str, dict] | None) -> Cell:
+    if entry is None:
+        return Cell(DASH, "num muted", "no compiled baseline measured this case")
+    variant, info = entry
+    autotune = info.get("autotune_s")
+    parts = [f"{variant}, {info.get('mode', '?')}"]
+    parts += [f"autotuning {autotune:.1f} s of it"] if isinstance(autotune, (int, float)) else []
+    parts += ["a recompile (a new shape or dtype)"] if info.get("recompile") else []
+    if info.get("recompiles_after"):
+        parts.append(f"{info['recompiles_after']} more compiles while checked or timed")
+    return Cell(f"{info['compile_s']:.1f} s", "num", "; ".join(parts))
+
+
 def _speedup_cell(ratio: float | None, baseline: str) -> Cell:
     if ratio is None:
         return Cell(DASH, "num muted", f"{baseline} did not measure this case")
@@ -65,13 +92,18 @@ def _roof_cell(placed: PlacedRun, rec: Record) -> Cell:
 def _table(workload: str, recs: list[Record], ratios, placed: PlacedRun, anchor_prefix: str) -> Table:
     bases = list(dict.fromkeys(b for rec in recs for b in ratios[rec.key]))
     with_error = any(_sqnr(r) is not None for r in recs)
+    compiles = compile_times(placed.run.records)
+    with_compile = any(_case(r) in compiles for r in recs)
     columns = [
         Column("variant"), Column("shape"), Column("dtype"), Column("mode"),
         Column("median", num=True), Column("TFLOP/s", num=True), Column("GB/s", num=True),
         Column("% of roof", "the bound's", num=True, title="roofline lower-bound time / measured time"),
         *[Column(f"vs {b}", "speed-up", num=True) for b in bases],
     ] + ([Column("error", "SQNR dB", num=True, title="vs float64 of the unquantised inputs")]
-         if with_error else [])  # fmt: skip
+         if with_error else []) + ([Column("compile", "baseline's", num=True,
+                                           title="the compiled baseline's compile and autotune time, "
+                                           "measured once, outside its samples")]
+                                   if with_compile else [])  # fmt: skip
     rows = []
     for rec in recs:
         r = ratios[rec.key]
@@ -84,6 +116,8 @@ def _table(workload: str, recs: list[Record], ratios, placed: PlacedRun, anchor_
         if with_error:
             sqnr = _sqnr(rec)
             cells.append(Cell(f"{sqnr:.1f}" if sqnr is not None else DASH, "num"))
+        if with_compile:
+            cells.append(_compile_cell(compiles.get(_case(rec))))
         rows.append(Row(cells, key=rec.label))
     note = "speed-up = the baseline's median / the variant's, same shape, dtype and mode; green: at least 1×"
     title = f"{workload} against {', '.join(bases)}"

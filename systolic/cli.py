@@ -1,4 +1,6 @@
-"""`gpubench systolic TOPOLOGY [--config CFG] [--json]`: cycles, mapping, utilisation, traffic per layer.
+"""`gpubench systolic TOPOLOGY [--config CFG] [--json]`: cycles, mapping, utilisation, traffic per layer;
+with `--gpu NAME` the same layers on the GPU's roofline, and with `--results FILE` beside its measured conv2d
+records.
 
 TOPOLOGY is a SCALE-Sim conv or GEMM CSV (a GEMM file is recognised by its `M, N, K` header) or the suite's
 TOML/JSON; CFG a SCALE-Sim .cfg or the suite's TOML/JSON (default: data/default.toml, a 32x32 weight-
@@ -41,8 +43,12 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="DTYPE",
         help="GPU dtype for --gpu (default from the word size: 1 byte int8, 2 bf16, 4 tf32)",
     )
+    p.add_argument(
+        "--results", metavar="FILE",
+        help="a results file with conv2d records of the same layers: the array's time beside each measured",
+    )  # fmt: skip
     target = ["--gpu", "--spec-file"]
-    for option in ("--clock-mhz", "--dtype"):
+    for option in ("--clock-mhz", "--dtype", "--results"):
         needs(p, option, target, "it sets how the array is set against the GPU")
     for option in ("--ceilings", "--what-if"):
         needs(p, option, target, "it describes the GPU the GEMMs are predicted on")
@@ -77,12 +83,21 @@ def _run(args) -> int:
         from .gpu import compare, comparison_table
 
         out["gpu"] = compare(result, target, args.clock_mhz, args.dtype)
+        if args.results:
+            from .measured import measured, read_results
+
+            cmp = out["gpu"]
+            cmp["measured"] = measured(result, read_results(args.results), cmp["clock_mhz"], cmp["dtype"])
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         print(topology_report(result))
         if target is not None:
             print("\n" + comparison_table(out["gpu"]))
+        if "measured" in out.get("gpu", {}):
+            from .measured import measured_table
+
+            print("\n" + measured_table(out["gpu"]["measured"]))
     if target is not None and out["gpu"]["refused"]:  # no GPU time: say so in the exit status too
         print(f"{PROG}: no GPU prediction: {out['gpu']['note']}", file=sys.stderr)
         return 1

@@ -33,3 +33,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.suffix == ".py" and _imports_triton_side(item.path):
             item.add_marker(pytest.mark.triton)
+
+
+@pytest.fixture(scope="session")
+def inductor_cache(tmp_path_factory):
+    """One inductor cache for the session's torch.compile tests (TORCHINDUCTOR_CACHE_DIR): the first
+    compile on a fresh cache builds inductor's C++ prelude (about 10 s on the 2-core CPU, no GPU), the
+    later ones reuse it. pytest-xdist's workers share their parent's folder."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "inductor-cache"
+    folder.mkdir(exist_ok=True)
+    old = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+    else:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = old

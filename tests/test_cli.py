@@ -51,6 +51,12 @@ def test_list_names_workloads_variants_axes_and_shapes():
         "shapes[test]",
     ):
         assert text in p.stdout
+    # each variant with its backend and role: the convolutions, and every workload's torch.compile baseline
+    lines = p.stdout.splitlines()
+    assert "conv2d: 2-D convolution" in p.stdout and "conv2d_bias_relu: Conv + bias + ReLU" in p.stdout
+    assert any("- unfused" in x and "[torch, unfused]" in x for x in lines)
+    compiled = [x for x in lines if x.strip().startswith("- torch_compile")]
+    assert len(compiled) == 14 and all("[torch, baseline] torch.compile (" in x for x in compiled)
 
 
 def test_help_and_version():

@@ -1,5 +1,5 @@
 """The compile gate (tests/test_compile_gate.py) for the tensor-core families: attention (forward, TMA
-forward, decode, backward) and the quantised matmuls (fp8, fp8 row-wise, int8, int4).
+forward, decode, backward), the quantised matmuls (fp8, fp8 row-wise, int8, int4) and the convolution.
 
 Attention compiles causal (the masked and the unmasked loops both present), in the cases
 `_attention_cases` names. The quantised matmuls compile every tile at every BLOCK_K and split count their
@@ -278,6 +278,31 @@ def _int4():
                 )
 
 
+def _conv2d():
+    """Every tile of both dtype classes, both reduction loops (FLAT: the stems' flat loop, else tap by tap),
+    with the fused epilogue (bias and ReLU): the plain convolution is the same kernel with two operations
+    fewer after its loop, as attention compiles causal for both its loops."""
+    from gpubench.kernels.conv2d import config
+    from gpubench.kernels.conv2d import triton_kernels as tk
+
+    # Triton specialises a size that is a multiple of 16: the layers that loop tap by tap have channel
+    # counts that are (64 to 2048), the stems that take the flat loop have 1 or 3 input channels (and ESPCN's
+    # last layer 9 filters); pixel counts and the geometry are whatever the layer has.
+    anything = ("H", "W", "P", "Q", "R", "S", "M", "stride", "padding", "dilation")
+    channels = {False: (), True: ("C", "Cg", "K", "Kg")}
+    for arch in (90, 80):
+        lists = config.lists_for(arch // 10)
+        for tiles, dts, precision in ((lists.half, HALF, "tf32"), (lists.fp32, ("fp32",), "ieee")):
+            for t in tiles:
+                tc = precision == "tf32"  # fp16/bf16 dots on tensor cores; IEEE fp32 on the FMA units
+                on, off = (tensor_cores(arch, t.block_m), ()) if tc else ((), ("wgmma", "mma"))
+                for dt, flat in ((dt, flat) for dt in dts for flat in (False, True)):
+                    const = {**t.meta(), "FLAT": flat, "HAS_BIAS": True, "RELU": True, "PRECISION": precision}
+                    types = {n: f"*{dt}" for n in ("x_ptr", "w_ptr", "b_ptr", "out_ptr")}
+                    yield aot.build(tk._conv_kernel, arch, types, const, t.num_warps, t.num_stages,
+                                    unaligned=anything + channels[flat], expect=on, forbid=off)  # fmt: skip
+
+
 FAMILIES = {
     "attention_fwd": _attention_fwd,
     "attention_decode": _attention_decode,
@@ -286,6 +311,7 @@ FAMILIES = {
     "qmatmul_fp8_rowwise": lambda: _scaled("fp8_rowwise"),
     "qmatmul_int8": lambda: _scaled("int8"),
     "qmatmul_int4": _int4,
+    "conv2d": _conv2d,
 }
 
 

@@ -17,6 +17,10 @@ from torch.utils._pytree import tree_flatten  # noqa: E402
 from gpubench.kernels.fusion import WORKLOADS, fused_bytes, fusion_bytes  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+ROWS = {"rows": 37, "cols": 129}
+CONV = {"batch": 2, "in_channels": 5, "out_channels": 7, "height": 9, "width": 11, "kernel": 3, "stride": 1,
+        "padding": 1, "dilation": 1, "groups": 1}  # every input pixel read: all the conv op's bytes count
+SHAPE = {name: CONV if name == "conv2d_bias_relu" else ROWS for name in WORKLOADS}
 
 
 def test_softmax_by_hand():
@@ -60,8 +64,8 @@ def test_layernorm_and_rmsnorm_by_hand():
 
 
 def test_fused_bytes_scale_with_itemsize():
-    s = {"rows": 64, "cols": 1000}
     for name in WORKLOADS:
+        s = CONV if name == "conv2d_bias_relu" else {"rows": 64, "cols": 1000}
         a, b = fusion_bytes(name, s, "fp32"), fusion_bytes(name, s, "fp16")
         assert a["fused_bytes"] == 2 * b["fused_bytes"] == 2 * fusion_bytes(name, s, "bf16")["fused_bytes"]
         # the ratio is the same up to the fp32 per-row statistics, which do not scale with the itemsize
@@ -111,6 +115,8 @@ class _ByteLog(TorchDispatchMode):
             return out
         outs = [o for o in tree_flatten(out)[0] if isinstance(o, torch.Tensor)]
         seen = {id(a): a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)}
+        if func.is_view:
+            return out  # a view (the bias reshaped for broadcasting) moves no bytes
         seen.update({id(o): o for o in outs})
         nbytes = sum(t.numel() * t.element_size() for t in seen.values())
         big = {t.dtype for t in outs if t.dim() == 0 or t.shape[-1] != 1}  # not a per-row statistic
@@ -121,10 +127,10 @@ class _ByteLog(TorchDispatchMode):
 @pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
 @pytest.mark.parametrize("name", WORKLOADS)
 def test_unfused_variant_runs_the_counted_ops(name, dtype):
-    import importlib
+    from gpubench.kernels import REGISTRY
 
-    w = importlib.import_module(f"gpubench.kernels.{name}").WORKLOAD
-    shape = {"rows": 37, "cols": 129}
+    w = REGISTRY[name]
+    shape = SHAPE[name]
     inputs = w.make_inputs(shape, dtype, torch.device("cpu"), seed=1)
     with _ByteLog() as log:
         out = w.variant("unfused").fn(*inputs)
@@ -135,6 +141,8 @@ def test_unfused_variant_runs_the_counted_ops(name, dtype):
     assert all(dts <= {inputs[0].dtype} for _, _, dts in log.ops)
     assert out.dtype == inputs[0].dtype
     w.check(out, w.reference(*inputs), dtype)
+    if name == "conv2d_bias_relu":  # a whole tensor read and written, as counted: no pixel left unread
+        assert [op for op, _, _ in log.ops] == ["convolution", "add", "relu"]
 
 
 def test_records_carry_the_analysis():

@@ -525,6 +525,7 @@ def emulator(tmp_path_factory):
         "-pthread",
         f"-I{d}",
         f"-I{REPO / 'tests' / 'support' / 'cuda_host'}",  # host stand-in for gpubench/types.cuh
+        f"-I{REPO / 'kernels' / 'cuda_include'}",  # gpubench/mma_common.cuh, after the stand-in
         f"-I{GEMM_DIR}",
         str(d / "main.cpp"),
         "-o",
@@ -618,6 +619,7 @@ def test_host_emulation_catches_a_fragment_bug(emulator, tmp_path):
         "-pthread",
         f"-I{d}",
         f"-I{REPO / 'tests' / 'support' / 'cuda_host'}",
+        f"-I{REPO / 'kernels' / 'cuda_include'}",
         f"-I{tmp_path}",
     ]
     proc = subprocess.run([*cmd, str(d / "main.cpp"), "-o", str(exe)], capture_output=True, text=True)

@@ -1,12 +1,14 @@
-"""Every Triton variant of every registered workload against its reference in the Triton interpreter,
-on the workload's "test" shapes (ragged, empty, edge cases), per dtype. bf16 runs where the kernel
-upcasts; variants that cannot run in the interpreter skip with their reason."""
+"""Every Triton variant (and torch baseline but torch.compile's) of every registered workload against its
+reference in the Triton interpreter, on the workload's "test" shapes (ragged, empty, edge cases), per
+dtype. bf16 runs where the kernel upcasts; variants that cannot run in the interpreter skip with their
+reason."""
 
 import pytest
 import torch
 
 from gpubench import kernels
 from gpubench.bench.measure.correctness import check_variant
+from gpubench.kernels import compiled
 
 pytestmark = pytest.mark.slow  # every Triton variant in the interpreter over its test shapes
 
@@ -17,7 +19,9 @@ def _cases():
     for name in kernels.names():
         w = kernels.get(name)
         for vname, v in w.variants.items():
-            if v.backend not in ("triton", "torch"):
+            # torch.compile baselines: inductor compiles for seconds a shape, so tests/test_torch_compile.py
+            # checks each on one shape
+            if v.backend not in ("triton", "torch") or compiled.is_compiled(v):
                 continue
             for dtype in w.dtypes:
                 yield pytest.param(name, vname, dtype, id=f"{name}-{vname}-{dtype}")

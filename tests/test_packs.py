@@ -100,7 +100,8 @@ def test_what_a_gpu_model_owes_follows_what_is_committed(tmp_path):
     due = dict((p.name, why) for p, why in packs.owed(committed))
     assert due["correctness"] == f"{NEVER_RUN} GPU test files never run on it"
     assert due["micro"] == "its ceilings predate the burst and sustained rates"
-    assert due["truth"] == "0 of the 11 A/A runs committed" and due["bench-all"].startswith("79 of 265 items")
+    assert due["truth"] == "0 of the 11 A/A runs committed"
+    assert due["bench-all"].startswith("103 of 289 items")
     at = _repo(tmp_path, ["test_a_gpu.py", "test_b_gpu.py", "test_micro_gpu.py"])
     _junit(at.ref / "gpu-tests.xml", "tests.gpu.test_a_gpu")
     assert pack_steps.never_run(at) == ["tests/gpu/test_b_gpu.py"]
@@ -117,6 +118,25 @@ def test_what_a_gpu_model_owes_follows_what_is_committed(tmp_path):
     assert packs.by_name("truth").owed_because(at) == "no record profiled under Nsight Compute"
     (at.calib / "ncu-x.json").write_text("{}")
     assert packs.by_name("truth").owed_because(at) is None
+
+
+def test_a_pack_takes_the_owed_items_its_time_holds_and_leaves_the_rest_owed(tmp_path):
+    """bench-new and bench-compile: whole (workload, variant, shape, dtype) groups, in order, while the
+    estimate holds; a group alone over the limit still runs (it can run nowhere else)."""
+    items = [PlanItem("w", v, "torch", {"n": n}, "bf16", m) for n in (1, 2) for v in ("a", "b")
+             for m in ("cold", "warm")]  # fmt: skip
+    per_item = lambda some: Cost(10.0 * len(some), "10 s an item")  # noqa: E731
+    assert pack_costs.within(items, 45, per_item) == items[:4]  # two groups of two: 40 s; a third is 60 s
+    assert pack_costs.within(items, 5, per_item) == items[:2]
+    assert pack_costs.within([], 5, per_item) == []
+    at = pack_cli.where(H100, [sys.executable])
+    new = packs.new_items(at)
+    assert new and {i.workload for i in new} <= set(kernels.REGISTRY) - {"vector_add", "gemm"}
+    run = next(s for s in packs.by_name("bench-new").steps if s.name == "results-kernels")
+    assert run.cost(at).seconds <= packs.PACK_LIMIT_S - packs.DEVICE.cost(at).seconds
+    assert "torch.compile" in run.cost(at).basis  # conv2d's torch_compile items compile
+    compiled = packs.compiled_items(at)
+    assert compiled and {i.variant for i in compiled} == {"torch_compile"}
 
 
 class _Sleep(Step):

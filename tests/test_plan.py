@@ -17,17 +17,28 @@ def _ids(plan):
 
 def test_quick_has_fp16_gemm_at_the_target_squares_and_warm_l2_resident_records():
     plan = build_plan(QUICK)
+    kept = lambda name: set(kernels.get(name).variants) - set(QUICK.leave_out)  # noqa: E731
     fp16 = {(i.shape["M"], i.variant) for i in plan if i.workload == "gemm" and i.dtype == "fp16"}
-    assert fp16 == {(m, v) for m in (4096, 8192) for v in kernels.get("gemm").variants}
+    assert fp16 == {(m, v) for m in (4096, 8192) for v in kept("gemm")}
     warm = [i for i in plan if i.mode == "warm"]
     assert {(i.workload, i.dtype) for i in warm} == {("vector_add", "fp32"), ("window_sum", "fp32")}
-    assert {i.variant for i in warm if i.workload == "window_sum"} == set(kernels.get("window_sum").variants)
+    assert {i.variant for i in warm if i.workload == "window_sum"} == kept("window_sum")
     for i in warm:  # working sets that fit the L2 of the GPUs the suite is measured on (50 MiB and up)
         w = kernels.get(i.workload)
         assert w.bytes(i.shape, i.dtype) <= 16 << 20
     assert len(_ids(plan)) == len(set(_ids(plan)))
     radii = {i.shape["radius"] for i in plan if i.workload == "window_sum" and i.mode == "cold"}
     assert radii == {1, 8, 16, 64}
+
+
+def test_quick_leaves_the_compiled_baselines_out_unless_asked_for_them():
+    assert QUICK.leave_out == ("torch_compile",)
+    plan = build_plan(QUICK, ["softmax"])
+    assert "torch_compile" not in {i.variant for i in plan} and any("leaves out torch_compile" in n
+                                                                     for n in plan.notes)  # fmt: skip
+    asked = build_plan(QUICK, ["softmax"], ["torch_compile"])
+    assert {i.variant for i in asked} == {"torch_compile"} and not asked.notes
+    assert "torch_compile" in {i.variant for i in build_plan(PROFILES["full"], ["softmax"])}
 
 
 def test_every_extra_shape_is_one_of_the_workloads_own():

@@ -17,7 +17,7 @@ from gpubench.bench.measure.correctness import CorrectnessError, check_variant
 from gpubench.kernels.qmatmul import (
     baselines,
     config,
-    cupy_int8,
+    cupy_scaled,
     quant,
     triton_int4,
     triton_scaled,
@@ -301,23 +301,23 @@ def _constexprs(path: Path) -> dict[str, int]:
 
 
 def test_cuda_tile_constants_mirror_the_source():
-    c = _constexprs(cupy_int8.SOURCE)
+    c = {**_constexprs(cupy_scaled.SOURCE), **_constexprs(cupy_scaled.MMA_HEADER)}
     assert (c["kMmaBM"], c["kMmaBN"], c["kMmaBK"]) == config.MMA_TILE
     assert (c["kMmaStages"], c["kMmaThreads"]) == (config.MMA_STAGES, config.MMA_THREADS)
     assert (c["kDpBM"], c["kDpBN"], c["kDpBK"]) == config.DP4A_TILE and c["kDpThreads"] == config.DP4A_THREADS
 
 
 def test_cuda_launch_plan():
-    p = cupy_int8.plan("mma", "bf16", 300, 200, 64)
+    p = cupy_scaled.plan("mma", "bf16", 300, 200, 64)
     assert p.kernel == "gemm_int8_mma_bf16" and p.grid == (3 * 2,) and p.block == (256,)
-    d = cupy_int8.plan("dp4a", "i32", 65, 64, 20)
+    d = cupy_scaled.plan("dp4a", "i32", 65, 64, 20)
     assert d.kernel == "gemm_int8_dp4a_i32" and d.grid == (2 * 1,)
     with pytest.raises(ValueError, match="multiple of 16"):
-        cupy_int8.plan("mma", "fp16", 64, 64, 20)
+        cupy_scaled.plan("mma", "fp16", 64, 64, 20)
     with pytest.raises(ValueError, match="16-byte aligned"):
-        cupy_int8.plan("mma", "fp16", 64, 64, 32, aligned=False)
+        cupy_scaled.plan("mma", "fp16", 64, 64, 32, aligned=False)
     with pytest.raises(ValueError, match="unknown kernel kind"):
-        cupy_int8.plan("wmma", "fp16", 64, 64, 32)
+        cupy_scaled.plan("wmma", "fp16", 64, 64, 32)
 
 
 def test_tinygemm_operands_follow_its_dequantisation():

@@ -8,7 +8,7 @@ import torch
 
 from gpubench import kernels
 from gpubench.kernels.qmatmul import common as _common
-from gpubench.kernels.qmatmul import cupy_int8, quant, triton_int4, triton_scaled
+from gpubench.kernels.qmatmul import cupy_scaled, quant, triton_int4, triton_scaled
 
 CPU = torch.device("cpu")
 FP8, FP8R, INT8, INT4 = (
@@ -69,9 +69,9 @@ def test_scaled_bad_input():
     with pytest.raises(ValueError, match="K must be a multiple of 16"):
         triton_scaled.scaled_matmul_tma(a[:, :20].contiguous(), sa, b[:, :20].contiguous(), sb, torch.float16)
     with pytest.raises(ValueError, match="cuda"):
-        cupy_int8.int8_mma(a, sa, b, sb, torch.float16)  # the CUDA launchers want CUDA tensors
+        cupy_scaled.int8_mma(a, sa, b, sb, torch.float16)  # the CUDA launchers want CUDA tensors
     with pytest.raises(ValueError, match="cuda"):
-        cupy_int8.int8_dp4a(a, sa, b, sb, torch.float16)
+        cupy_scaled.int8_dp4a(a, sa, b, sb, torch.float16)
 
 
 # ---- where each variant runs, and why not ----

@@ -1,5 +1,5 @@
-"""`gpubench list`: the workloads, their variants (with backend), axes, dtypes and shape sets; plug-in
-workloads (entry points of installed packages, `--workload-module PATH`) with where they came from."""
+"""`gpubench list`: the workloads, their variants (with backend and role), axes, dtypes and shape sets;
+plug-in workloads (entry points of installed packages, `--workload-module PATH`) with where they came from."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def run(args) -> int:
         print(f"{w.name}: {w.description}" + (f"   [plug-in: {origin}]" if origin else ""))
         print(f"  axes: {', '.join(w.axes)}   dtypes: {', '.join(w.dtypes)}")
         for vname, v in w.variants.items():
-            print(f"  - {vname:<22} [{v.backend}] {v.description}")
+            print(f"  - {vname:<22} [{v.backend}, {v.role}] {v.description}")
         for set_name, shapes in w.shapes.items():
             shown = "; ".join(shape_label(s) for s in shapes)
             print(f"  shapes[{set_name}]: {shown}")

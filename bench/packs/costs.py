@@ -13,17 +13,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gpubench.bench.fleet.split import ITEM_OVERHEAD_S, call_seconds, datasheet, item_key, measured_costs
 from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.bench.run.plan import PROFILES, PlanItem
+from gpubench.kernels import compiled
 
 __all__ = [
-    "Cost", "GpuTest", "bench_cost", "collect_gpu_tests", "compile_keys", "layer_cost", "micro_cost",
-    "ncu_cost", "sampling_bound", "tests_cost",
+    "Cost", "GpuTest", "bench_cost", "collect_gpu_tests", "compile_keys", "compile_seconds", "layer_cost",
+    "micro_cost", "ncu_cost", "sampling_bound", "tests_cost", "within",
 ]  # fmt: skip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +42,16 @@ COMPILE_S = 0.82
 # compile more, which TEST_S covers: it is the mean test time of a run with the GEMMs' autotuning in it,
 # and tests/test_packs.py holds the estimate of that run not below the time it took.
 AUTOTUNE_S = 0.125
+# torch.compile's compile of one graph on the GPU, once per workload, variant, shape and dtype (the
+# baselines compile with static shapes, kernels/compiled.py), not measured on a GPU yet. Default mode:
+# inductor's lowering and code generation took 0.7-1.5 s a test-shape graph on the 2-core CPU, no GPU, with
+# a warm inductor cache (tests/test_torch_compile.py; 9-12 s for the first graph of a fresh cache), taken as
+# INDUCTOR_S, plus one Triton compilation for its kernel. max-autotune besides compiles and times each of
+# inductor's GEMM template configs, 22 in torch 2.13's table (mm_configs, torch/_inductor/
+# template_heuristics/triton.py), each counted as a Triton key (compilation and timing): an upper figure,
+# since inductor compiles them side by side.
+INDUCTOR_S = 1.5
+MAX_AUTOTUNE_CHOICES = 22
 # One CUDA C module compiled by NVRTC (CuPy), once per workload, variant and dtype (CuPy keeps it on disk
 # for the other test processes): bench.cpucheck.nvrtc.compile_file for sm_90 on the 2-core CPU, no GPU, took
 # 0.04-2.01 s a source, attention.cu the slowest; that is taken for every module.
@@ -142,12 +153,21 @@ def _workload_of(params: dict, registry):
     return None
 
 
-def compile_keys(tests: Iterable[GpuTest], registry) -> tuple[set, set]:
-    """(Triton keys, NVRTC keys) the tests compile. A Triton variant compiles once per workload, variant,
-    dtype and shape: an upper count of the JIT's specialisations (dtypes, constexprs and each integer's
-    divisibility, all functions of those); a CUDA C variant once per workload, variant and dtype. A test
-    that is not one variant on one shape (a direct kernel call, a tile sweep) counts as one Triton key."""
-    triton, nvrtc = set(), set()
+def compile_seconds(mode: str | None) -> float:
+    """Seconds of one torch.compile of a graph in `mode` on the GPU (0 for a variant that compiles none)."""
+    if mode is None:
+        return 0.0
+    key = COMPILE_S + AUTOTUNE_S
+    return INDUCTOR_S + key + (MAX_AUTOTUNE_CHOICES * key if mode == compiled.MAX_AUTOTUNE else 0.0)
+
+
+def compile_keys(tests: Iterable[GpuTest], registry) -> tuple[set, set, dict]:
+    """(Triton keys, NVRTC keys, {torch.compile key: its mode}) the tests compile. A Triton variant
+    compiles once per workload, variant, dtype and shape: an upper count of the JIT's specialisations
+    (dtypes, constexprs and each integer's divisibility, all functions of those); a CUDA C variant once per
+    workload, variant and dtype; a torch.compile baseline once per workload, variant, dtype and shape.
+    A test that is not one variant on one shape (a direct kernel call, a tile sweep) is one Triton key."""
+    triton, nvrtc, inductor = set(), set(), {}
     for t in tests:
         w = _workload_of(t.params, registry)
         if w is None:
@@ -155,21 +175,25 @@ def compile_keys(tests: Iterable[GpuTest], registry) -> tuple[set, set]:
             continue
         v, dtype = t.params["vname"], t.params.get("dtype")
         backend = w.variants[v].backend
-        if backend == "triton":
+        if (mode := compiled.mode_of(w.variants[v])) is not None:
+            inductor[(w.name, v, dtype, tuple(sorted(t.params["shape"].items())))] = mode
+        elif backend == "triton":
             triton.add((w.name, v, dtype, tuple(sorted(t.params["shape"].items()))))
         elif backend == "cupy":
             nvrtc.add((w.name, v, dtype))
-    return triton, nvrtc
+    return triton, nvrtc, inductor
 
 
 def tests_cost(tests: Sequence[GpuTest], registry, workers: int = WORKERS) -> Cost:
     """Seconds of one pytest run of `tests` over `workers` processes."""
-    triton, nvrtc = compile_keys(tests, registry)
-    compiling = len(triton) * (COMPILE_S + AUTOTUNE_S) + len(nvrtc) * NVRTC_S
+    triton, nvrtc, inductor = compile_keys(tests, registry)
+    compiles = sum(compile_seconds(mode) for mode in inductor.values())
+    compiling = len(triton) * (COMPILE_S + AUTOTUNE_S) + len(nvrtc) * NVRTC_S + compiles
     seconds = PYTEST_START_S + (compiling + len(tests) * TEST_S) / workers
     basis = (
         f"{len(tests)} tests, {len(triton)} Triton keys x {COMPILE_S + AUTOTUNE_S:.2f} s, "
-        f"{len(nvrtc)} NVRTC modules x {NVRTC_S:.0f} s, {TEST_S} s a test, over {workers} workers"
+        f"{len(nvrtc)} NVRTC modules x {NVRTC_S:.0f} s, {len(inductor)} torch.compile graphs "
+        f"({compiles:.0f} s), {TEST_S} s a test, over {workers} workers"
     )
     return Cost(seconds, basis)
 
@@ -189,7 +213,10 @@ def bench_cost(items: Sequence[PlanItem], rule: StoppingRule, gpu_name: str, reg
     results file of this GPU model) holds costs what it took there."""
     ceilings, l2 = datasheet(gpu_name)
     measured = measured_costs(previous) if previous is not None else {}
-    seconds, known = RUN_START_S, 0
+    graphs = {_graph(item): compiled.mode_of(w.variants[item.variant]) for item in items
+              if (w := registry.get(item.workload)) is not None and item.variant in w.variants}  # fmt: skip
+    compiles = sum(compile_seconds(mode) for mode in graphs.values())
+    seconds, known = RUN_START_S + compiles, 0
     for item in items:
         if (cost := measured.get(item_key(item))) is not None:
             seconds, known = seconds + cost, known + 1
@@ -199,7 +226,29 @@ def bench_cost(items: Sequence[PlanItem], rule: StoppingRule, gpu_name: str, reg
         seconds += ITEM_OVERHEAD_S + (rule.timeout_s if call is None else sampling_bound(rule, call))
     basis = (f"{len(items)} items ({known} as measured before) x ({ITEM_OVERHEAD_S} s + sampling <= "
              f"min({rule.timeout_s} s, {rule.max_samples} calls)) + {RUN_START_S:.0f} s start")  # fmt: skip
+    if compiles:
+        basis += f" + {compiles:.0f} s of torch.compile"
     return Cost(seconds, basis)
+
+
+def _graph(item: PlanItem) -> tuple:
+    """What a compiled baseline compiles once: its workload, variant, shape and dtype (both modes)."""
+    return item.workload, item.variant, tuple(sorted(item.shape.items())), item.dtype
+
+
+def within(items: Sequence[PlanItem], limit_s: float, cost: Callable[[list[PlanItem]], Cost]) -> list:
+    """The longest run of `items` from the start, whole (workload, variant, shape, dtype) groups at a time,
+    whose `cost` is at most `limit_s` (the first group at least): a pack's share of owed work, the rest left
+    owed for its next run."""
+    groups: dict[tuple, list[PlanItem]] = {}
+    for item in items:
+        groups.setdefault(_graph(item), []).append(item)
+    taken: list[PlanItem] = []
+    for group in groups.values():
+        if taken and cost([*taken, *group]).seconds > limit_s:
+            break
+        taken += group
+    return taken
 
 
 # ---- micro-benchmarks --------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpubench.bench.packs.costs import RUN_START_S
+from gpubench.bench.fleet.split import item_key
+from gpubench.bench.packs.costs import RUN_START_S, bench_cost, within
 from gpubench.bench.packs.steps import (
     MICRO_TESTS,
     Calib,
@@ -32,6 +33,7 @@ from gpubench.bench.packs.steps import (
     run_before,
 )
 from gpubench.bench.run.plan import PROFILES, PlanItem, build_plan
+from gpubench.kernels.compiled import NAME as COMPILED
 
 __all__ = ["BUDGET_S", "PACKS", "PACK_LIMIT_S", "Pack", "by_name", "owed"]
 
@@ -43,6 +45,7 @@ START_S = 120
 PACK_LIMIT_S = (BUDGET_S - START_S) // 2
 
 AA_PLAN = "reports/calibration/plan-aa.json"
+NEW_RESULTS = "results-kernels"  # bench-new's results files, one a run: {ref}/results-kernels-<stamp>.json
 AA_SERIES = 11  # A/A runs of the fixed plan the gate's calibration asks for (docs/gating.md: 10 pairs)
 USER_TESTS = ["tests/test_api.py", "tests/test_fixture.py", "tests/test_plugins.py"]
 MULTI_WORKLOADS = ("vector_add", "window_sum", "softmax")
@@ -64,11 +67,13 @@ class Pack:
 # ---- what is committed -------------------------------------------------------------------------------
 
 
-def committed_keys(at: Where) -> set:
-    """The record keys of every results file committed for this GPU model."""
+def committed_keys(at: Where, leave_out: str | None = None) -> set:
+    """The record keys of every results file committed for this GPU model (but those whose name starts
+    with `leave_out`)."""
     keys = set()
     for path in sorted(at.ref.glob("results*.json")):
-        keys |= _keys(path, path.stat().st_mtime_ns)
+        if leave_out is None or not path.name.startswith(leave_out):
+            keys |= _keys(path, path.stat().st_mtime_ns)
     return keys
 
 
@@ -84,8 +89,6 @@ def _keys(path: Path, mtime_ns: int) -> frozenset:
 
 
 def missing(items: list[PlanItem], at: Where) -> str | None:
-    from gpubench.bench.fleet.split import item_key
-
     have = committed_keys(at)
     lacking = [i for i in items if item_key(i) not in have]
     return f"{len(lacking)} of {len(items)} items never measured on it" if lacking else None
@@ -95,13 +98,31 @@ def quick_items(at: Where) -> list[PlanItem]:
     return list(build_plan(PROFILES["quick"], registry=at.registry))
 
 
+def _owed_share(at: Where, items: list[PlanItem]) -> list[PlanItem]:
+    """The items never measured on this GPU model, as many as one run of a pack holds (bench.packs.costs.
+    within): the rest stay owed for the pack's next run."""
+    have = committed_keys(at)
+    owed = [i for i in items if item_key(i) not in have]
+    limit = PACK_LIMIT_S - DEVICE.cost(at).seconds
+    return within(owed, limit, lambda some: bench_cost(some, PROFILES["quick"].rule, at.gpu, at.registry))
+
+
 def new_items(at: Where) -> list[PlanItem]:
-    """Every bench shape, bf16 and cold, of the workloads with no record committed for this GPU model."""
-    have = {k.workload for k in committed_keys(at)}
+    """Every bench shape, bf16 and cold, of the workloads no other results file committed for this GPU model
+    holds (a pack's worth at a time: the pack's own earlier shares do not make a workload measured)."""
+    have = {k.workload for k in committed_keys(at, leave_out=NEW_RESULTS)}
     fresh = [name for name in at.registry if name not in have]
     if not fresh:
         return []
-    return list(build_plan(PROFILES["full"], fresh, dtypes=["bf16"], modes=["cold"], registry=at.registry))
+    plan = build_plan(PROFILES["full"], fresh, dtypes=["bf16"], modes=["cold"], registry=at.registry)
+    return _owed_share(at, list(plan))
+
+
+def compiled_items(at: Where) -> list[PlanItem]:
+    """The torch.compile baselines at the quick profile's shapes, which the quick profile itself leaves out
+    (their compiles take minutes), a pack's worth at a time."""
+    plan = build_plan(PROFILES["quick"], variants=[COMPILED], registry=at.registry)
+    return _owed_share(at, list(plan))
 
 
 def sustained_items(at: Where) -> list[PlanItem]:
@@ -198,8 +219,8 @@ PACKS: tuple[Pack, ...] = (
         (
             DEVICE,
             Run(
-                "results-kernels",
-                keep=_ref("results-kernels.json"),
+                NEW_RESULTS,
+                keep={f"{NEW_RESULTS}.json": f"{{ref}}/{NEW_RESULTS}-{{stamp}}.json"},
                 items=new_items,
             ),
         ),
@@ -276,6 +297,17 @@ PACKS: tuple[Pack, ...] = (
             ),
         ),
         lambda at: missing(quick_items(at), at),
+    ),
+    Pack(
+        "bench-compile",
+        "the torch.compile baselines at the quick profile's shapes, a pack's worth at a time",
+        (
+            DEVICE,
+            Run("results-compile", keep={"results-compile.json": "{ref}/results-compile-{stamp}.json"},
+                items=compiled_items),  # fmt: skip
+        ),
+        lambda at: f"{len(compiled_items(at))} torch.compile items owed (this run's share)"
+        if compiled_items(at) else None,
     ),
     Pack(
         "truth-inject",

@@ -13,6 +13,7 @@ from typing import Any
 
 from gpubench.bench.measure.stopping import StoppingRule
 from gpubench.fmt import shape_label
+from gpubench.kernels.compiled import NAME as COMPILED
 from gpubench.results import MODES
 
 
@@ -41,6 +42,9 @@ class Profile:
     rule: StoppingRule
     description: str
     extras: tuple[Extra, ...] = ()
+    # Variants the profile leaves out unless asked for by name (--variant), with why.
+    leave_out: tuple[str, ...] = ()
+    leave_out_why: str = ""
 
 
 def _square(n: int) -> dict[str, int]:
@@ -63,6 +67,10 @@ PROFILES = {
             Extra("vector_add", ({"n": 1 << 20},), ("fp32",), ("warm",)),
             Extra("window_sum", ({"n": 1 << 20, "radius": 16},), ("fp32",), ("warm",)),
         ),
+        # A max-autotune compile of one GEMM shape alone can take tens of seconds (kernels/compiled.py):
+        # the torch.compile baselines would not leave the quick profile a few minutes.
+        leave_out=(COMPILED,),
+        leave_out_why="its compiles and autotuning take minutes; ask for it with --variant or --profile full",
     ),
     "full": Profile(
         "full",
@@ -137,8 +145,12 @@ def build_plan(
     _check_known("dtype", dtypes, (d for w in chosen for d in w.dtypes))
     _check_known("mode", modes, MODES)
     plan, seen = Plan([]), set()
+    left_out = set() if variants else set(profile.leave_out)
+    if left_out & {v for w in chosen for v in w.variants}:
+        plan.notes.append(f"profile {profile.name} leaves out {', '.join(sorted(left_out))}: "
+                          f"{profile.leave_out_why}")  # fmt: skip
     for w in chosen:
-        vnames = [v for v in w.variants if not variants or v in variants]
+        vnames = [v for v in w.variants if (not variants or v in variants) and v not in left_out]
         if not vnames:
             plan.notes.append(f"{w.name}: none of the variants asked for ({', '.join(variants)})")
             continue

@@ -170,7 +170,7 @@ def measure_record(item: PlanItem, w, v, ctx: WorkerContext, base: dict) -> Reco
     sustained = ctx.measure_sustained(fn, item.mode) if ctx.sustained_s else None
     return Record(
         **base, correctness=correctness, timing=timing, telemetry=telemetry, flags=flags,
-        details=w.record_details(item.shape, item.dtype), sustained=sustained,
+        details={**w.record_details(item.shape, item.dtype), **v.run_details()}, sustained=sustained,
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ workload, `attention_bwd` (kernels/attention/bwd.py). See docs/attention.md.
 from __future__ import annotations
 
 from gpubench import dtypes, opcount
+from gpubench.kernels import compiled
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload
 from gpubench.roles import BASELINE, KERNEL
@@ -114,7 +115,7 @@ def details(shape, dtype):
 
 
 def _variants():
-    from gpubench.kernels.attention import baselines, cupy_kernels, triton_decode, triton_fwd
+    from gpubench.kernels.attention import baselines, cupy_kernels, flex, triton_decode, triton_fwd
     from gpubench.kernels.attention.support import (
         cuda_supported,
         decode_supported,
@@ -142,6 +143,7 @@ def _variants():
                          description="torch ops materialising S: matmul, mask, softmax, matmul",
                          nbytes=lambda shape, dtype: nbytes(shape, dtype, materialised=True)),
     }  # fmt: skip
+    out[compiled.NAME] = flex.VARIANT
     for backend in baselines.BACKENDS:
         name = f"sdpa_{backend}"
         out[name] = Variant(name, "torch", baselines.variant_fn(backend),

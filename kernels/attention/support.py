@@ -20,7 +20,7 @@ def _capability(device) -> tuple[int, int]:
     return torch.cuda.get_device_capability(device)
 
 
-def _bf16_needs_sm80(device, dtype: str) -> str | None:
+def bf16_needs_sm80(device, dtype: str) -> str | None:
     if dtype == "bf16" and _on_gpu(device) and _capability(device)[0] < 8:
         return "bf16 needs compute capability 8.0 or newer"
     return None
@@ -33,11 +33,11 @@ def _head_dim(device, shape, table: str, what: str) -> str | None:
 
 
 def triton_supported(device, shape, dtype):
-    return _head_dim(device, shape, "fwd", "the forward") or _bf16_needs_sm80(device, dtype)
+    return _head_dim(device, shape, "fwd", "the forward") or bf16_needs_sm80(device, dtype)
 
 
 def triton_bwd_supported(device, shape, dtype):
-    return _head_dim(device, shape, "bwd", "the backward") or _bf16_needs_sm80(device, dtype)
+    return _head_dim(device, shape, "bwd", "the backward") or bf16_needs_sm80(device, dtype)
 
 
 def tma_supported(device, shape, dtype):
@@ -58,7 +58,7 @@ def decode_supported(device, shape, dtype):
     from gpubench.kernels.attention.triton_decode import seq_q_problem
 
     head_dim = _head_dim(device, shape, "decode", "the decode kernel")
-    return seq_q_problem(shape["seq_q"]) or head_dim or _bf16_needs_sm80(device, dtype)
+    return seq_q_problem(shape["seq_q"]) or head_dim or bf16_needs_sm80(device, dtype)
 
 
 def cuda_supported(device, shape, dtype):

@@ -18,6 +18,7 @@ import importlib
 import math
 
 from gpubench import dtypes
+from gpubench.kernels import compiled
 from gpubench.kernels.workload import Tolerance, Variant, Workload
 from gpubench.roles import BASELINE
 
@@ -137,6 +138,25 @@ def _torch_matmul(a, b, allow_tf32=False):
         return torch.matmul(a, b)
 
 
+def _matmul(a, b, allow_tf32):  # compiled by torch_compile; the flag keys a compile of its own
+    import torch
+
+    return torch.matmul(a, b)
+
+
+_COMPILED = compiled.Compiled(_matmul, compiled.MAX_AUTOTUNE)
+
+
+def _compiled_matmul(a, b, allow_tf32=False):
+    """The compiled matmul with TF32 allowed exactly when the dtype says so, while inductor compiles (its
+    templates read the flag) and while it runs."""
+    from gpubench.kernels.gemm.validate import matmul_tf32, validate
+
+    validate(a, b, allow_tf32)
+    with matmul_tf32(allow_tf32):
+        return _COMPILED(a, b, allow_tf32)
+
+
 # ---- which variant runs where ----
 
 _BF16_INTERPRETER = (
@@ -252,6 +272,7 @@ def _variants():
         ),
         "torch": Variant("torch", "torch", _torch_matmul, description="torch.matmul (cuBLAS on GPU)",
                          role=BASELINE),
+        compiled.NAME: compiled.variant(_COMPILED, "torch.matmul", launcher=_compiled_matmul),
     }
 
 

@@ -24,6 +24,7 @@
 // bytes at a time with cp.async and needs K and N multiples of 8 and 16-byte aligned A and B; the
 // other one (any sizes) loads element by element through registers.
 #include <gpubench/types.cuh>
+#include <gpubench/mma_common.cuh>
 
 // Mirrored by MMA_TILE / MMA_STAGES / MMA_THREADS in config.py.
 constexpr int kMmaBM = 128;
@@ -47,20 +48,9 @@ __device__ __forceinline__ int a_offset(int row, int c) {
 }
 __device__ __forceinline__ int b_offset(int k, int c) { return k * kMmaBN + ((c ^ (k & 7)) << 3); }
 
-// ---- PTX wrappers (a host emulation may define GPUBENCH_EMULATED_PTX and provide its own) ----
+// ---- PTX wrappers (a host emulation may define GPUBENCH_EMULATED_PTX and provide its own); cp.async and
+// the grouped tile order come from gpubench/mma_common.cuh ----
 #ifndef GPUBENCH_EMULATED_PTX
-__device__ __forceinline__ unsigned smem_u32(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-// Copy `bytes` (16 or 0) from global to shared memory and zero-fill the rest of the 16.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 __device__ __forceinline__ void ldmatrix_x4(const void* p, unsigned (&r)[4]) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -91,15 +81,6 @@ __device__ __forceinline__ void mma_16816<bf16>(float (&d)[4], const unsigned (&
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 #endif  // GPUBENCH_EMULATED_PTX
-
-__device__ __forceinline__ void mma_grouped_tile(int tiles_m, int tiles_n, int group_m, int& tm, int& tn) {
-  const int id = blockIdx.x;
-  const int per_group = group_m * tiles_n;
-  const int first = (id / per_group) * group_m;
-  const int rows = min(tiles_m - first, group_m);  // the last group may be shorter
-  tm = first + (id % per_group) % rows;
-  tn = (id % per_group) / rows;
-}
 
 // Eight consecutive 16-bit elements (row r, columns c .. c+7 of an R x Cn row-major matrix) into a
 // 16-byte shared-memory chunk, zeros outside the matrix.
@@ -145,7 +126,7 @@ __device__ __forceinline__ void gemm_mma(const T* __restrict__ A_, const T* __re
   const unsigned short* B = reinterpret_cast<const unsigned short*>(B_);
 
   int tile_m, tile_n;
-  mma_grouped_tile((M + kMmaBM - 1) / kMmaBM, (N + kMmaBN - 1) / kMmaBN, group_m, tile_m, tile_n);
+  grouped_tile((M + kMmaBM - 1) / kMmaBM, (N + kMmaBN - 1) / kMmaBN, group_m, tile_m, tile_n);
   const int m0 = tile_m * kMmaBM, n0 = tile_n * kMmaBN;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int wm = warp >> 2, wn = warp & 3;  // warp grid 2 x 4

@@ -15,6 +15,7 @@
 // float4 stores of C); *_scalar copies and stores element by element and takes any sizes. Both zero-fill
 // ragged tiles (A is always copied 4 bytes at a time because its tile is transposed on the way in).
 #include <gpubench/types.cuh>
+#include <gpubench/mma_common.cuh>  // grouped_tile: the grouped order of output tiles
 
 // Mirrored by SIMT_TILE / SIMT_THREADS in config.py.
 constexpr int kSimtBM = 128;
@@ -22,15 +23,6 @@ constexpr int kSimtBN = 128;
 constexpr int kSimtBK = 8;
 constexpr int kSimtThreads = 256;
 constexpr int kAPad = 4;
-
-__device__ __forceinline__ void grouped_tile(int tiles_m, int tiles_n, int group_m, int& tm, int& tn) {
-  const int id = blockIdx.x;
-  const int per_group = group_m * tiles_n;
-  const int first = (id / per_group) * group_m;
-  const int rows = min(tiles_m - first, group_m);  // the last group may be shorter
-  tm = first + (id % per_group) % rows;
-  tn = (id % per_group) / rows;
-}
 
 // cp.async (sm_80+): global -> shared without a trip through registers; `valid == false` copies zero
 // bytes and zero-fills the destination (the source address is then not read). A host emulation may

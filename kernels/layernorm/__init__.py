@@ -9,6 +9,7 @@ kernels/layernorm/autograd.py. Every record carries the fusion analysis under ex
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.fusion import fused_bytes, fusion_bytes
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload, torch_dtype
@@ -106,6 +107,12 @@ def _torch_layernorm(x, weight, bias, eps):
     return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
 
+def _layer_norm(x, weight, bias, eps):  # compiled by torch_compile
+    import torch.nn.functional as F
+
+    return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+
+
 def unfused(x, weight, bias, eps):
     """The "before fusion" baseline: each step a separate torch kernel (the op list that kernels/fusion.py
     counts). Full-size intermediates are materialised in x's dtype; the per-row statistics (mean, var,
@@ -151,6 +158,7 @@ def _variants():
             description="torch ops as separate kernels: mean, sub, square, mean, add, rsqrt, mul, mul, add",
             role=UNFUSED,
         ),
+        compiled.NAME: compiled.variant(compiled.Compiled(_layer_norm), "torch.nn.functional.layer_norm"),
     }
 
 

@@ -12,6 +12,7 @@ The reference is float64 autograd through torch.nn.functional.layer_norm.
 from __future__ import annotations
 
 from gpubench import dtypes
+from gpubench.kernels import compiled
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.layernorm import EPS, make_params
 from gpubench.kernels.workload import Tolerance, Variant, Workload
@@ -155,6 +156,16 @@ def _torch_bwd(dy, x, weight, bias, mean, rstd, eps):
     return dx, dw, db
 
 
+def _native_backward(dy, x, weight, bias, mean, rstd, eps):  # compiled by torch_compile
+    """aten::native_layer_norm_backward on the saved statistics: inductor decomposes it into its own
+    reductions, in fp32 for 16-bit inputs."""
+    import torch
+
+    cols = [x.shape[-1]]
+    mean, rstd = mean.reshape(-1, 1), rstd.reshape(-1, 1)
+    return torch.ops.aten.native_layer_norm_backward(dy, x, cols, mean, rstd, weight, bias, [True] * 3)
+
+
 def _variants():
     return {
         "triton_bwd": Variant(
@@ -171,6 +182,8 @@ def _variants():
             role=BASELINE,
             nbytes=torch_bwd_bytes,
         ),
+        compiled.NAME: compiled.variant(compiled.Compiled(_native_backward),
+                                        "aten::native_layer_norm_backward"),
     }
 
 

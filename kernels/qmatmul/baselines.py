@@ -87,6 +87,8 @@ def tinygemm_problem(device, M: int, N: int, K: int, group: int, dtype: str) -> 
         return f"torch's int4 kernel takes group sizes {TINYGEMM_GROUPS} only, got {group} (per-channel: K)"
     if K % 32 or N % 8:
         return f"torch's int4 kernel needs K a multiple of 32 and N of 8, got K={K}, N={N}"
+    if _common.capability(device) is None and N % 16:  # _convert_weight_to_int4pack_for_cpu's own rule
+        return f"torch's int4 kernel on the CPU needs N a multiple of 16, got N={N}"
     return None
 
 

@@ -170,13 +170,18 @@ def int4_splitk_tiles(device) -> tuple[Tile, ...]:
     return _on(device, int4_splitk_tiles_for, INT4_SPLITK_INTERPRETER)
 
 
-# ---- CUDA C (int8_mma.cu, int8_dp4a.cu): compiled-in tiles ----
-# int8_mma.cu: 128x128 block tile, BK = 32 bytes (one m16n8k32 step), 3 cp.async stages, 8 warps in a
-# 2 (M) x 4 (N) grid, 64x32 outputs per warp.
+# ---- CUDA C (int8_gemm.cu, fp8_gemm.cu, int4_gemm.cu): compiled-in tiles ----
+# The 8-bit mma kernels (gpubench/byte_mma.cuh, int8 and fp8): 128x128 block tile, BK = 32 bytes (one
+# m16n8k32 step), 3 cp.async stages, 8 warps in a 2 (M) x 4 (N) grid, 64x32 outputs per warp.
 MMA_TILE = (128, 128, 32)
 MMA_STAGES = 3
 MMA_THREADS = 256
-# int8_dp4a.cu: 64x64 block tile, BK = 32 bytes, 256 threads with a 4x4 micro-tile each.
+# int8_gemm.cu's dp4a kernel: 64x64 block tile, BK = 32 bytes, 256 threads with a 4x4 micro-tile each.
 DP4A_TILE = (64, 64, 32)
 DP4A_THREADS = 256
-CUDA_GROUP_M = 8  # row tiles per group in the grouped launch order of both kernels
+CUDA_GROUP_M = 8  # row tiles per group in the grouped launch order of the kernels
+# int4_gemm.cu: 64x128 block tile, BK = 32 (one group scale row a step), 3 cp.async stages, 8 warps in a
+# 2 (M) x 4 (N) grid, 32x32 outputs per warp.
+INT4_MMA_TILE = (64, 128, 32)
+INT4_MMA_STAGES = 3
+INT4_MMA_THREADS = 256

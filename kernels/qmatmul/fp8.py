@@ -11,7 +11,9 @@ fp8 tensor cores need sm_89 or newer (tuned for sm_90); elsewhere the fp8 varian
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.qmatmul import common as c
+from gpubench.kernels.qmatmul import inductor
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
 from gpubench.roles import BASELINE
@@ -80,6 +82,7 @@ def _details(granularity: str):
 TILED = c.scaled_launcher("triton_scaled", "scaled_matmul")
 TMA = c.scaled_launcher("triton_scaled", "scaled_matmul_tma")
 SCALED_MM = c.scaled_launcher("baselines", "scaled_mm")
+MMA = c.scaled_launcher("cupy_scaled", "fp8_mma")
 
 
 def fp8_problem(device) -> str | None:
@@ -91,6 +94,12 @@ def fp8_problem(device) -> str | None:
 
 def _triton_supported(device, shape, dtype):
     return fp8_problem(device)
+
+
+def _mma_supported(device, shape, dtype):
+    from gpubench.kernels.qmatmul import cupy_scaled
+
+    return cupy_scaled.fp8_problem(device) or cupy_scaled.mma_problem(shape["K"])
 
 
 def _scaled_mm_supported(granularity: str):
@@ -124,10 +133,18 @@ def _variants(granularity: str):
             "triton_persistent_tma", "triton", TMA, supported=c.tma_supported, compute_dtype="fp8",
             description=f"Triton, persistent (one program per SM), TMA descriptors, {scales} scales (Hopper)",
         ),
+        "cuda_mma": Variant(
+            "cuda_mma", "cupy", MMA, supported=_mma_supported, compute_dtype="fp8",
+            description=f"CUDA C, mma.sync m16n8k32 e4m3 (sm_89+), 128x128 tiles, 3-stage cp.async, {scales} "
+            "scales",
+        ),
         "torch_scaled_mm": Variant(
             "torch_scaled_mm", "torch", SCALED_MM, supported=_scaled_mm_supported(granularity),
             compute_dtype="fp8", role=BASELINE,
             description=f"torch._scaled_mm, {wise} scales",
+        ),
+        compiled.NAME: inductor.variant(
+            inductor.fp8, _scaled_mm_supported(granularity), f"torch._scaled_mm, {wise} scales"
         ),
     }  # fmt: skip
 

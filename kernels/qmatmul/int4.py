@@ -9,7 +9,9 @@ cannot run). The reference is the float64 product of x and the dequantised w, ro
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.qmatmul import common as c
+from gpubench.kernels.qmatmul import inductor
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
 from gpubench.roles import BASELINE
@@ -95,6 +97,7 @@ def details(shape, dtype):
 # ---- adapters: each variant takes the workload's inputs ----
 
 _tiled = c.Lazy("triton_int4", "int4_matmul")
+_mma = c.Lazy("cupy_int4", "int4_mma")
 _splitk = c.Lazy("triton_int4", "int4_matmul_splitk")
 _tinygemm = c.Lazy("baselines", "tinygemm")
 _dense = c.Lazy("baselines", "dense")
@@ -106,6 +109,10 @@ def triton_tiled(x, w_packed, w_scales, group, w_deq, tiny_w, tiny_sz):
 
 def triton_splitk(x, w_packed, w_scales, group, w_deq, tiny_w, tiny_sz):
     return _splitk(x, w_packed, w_scales, group)
+
+
+def cuda_mma(x, w_packed, w_scales, group, w_deq, tiny_w, tiny_sz):
+    return _mma(x, w_packed, w_scales, group)
 
 
 def torch_int4pack(x, w_packed, w_scales, group, w_deq, tiny_w, tiny_sz):
@@ -140,6 +147,15 @@ def _splitk_supported(device, shape, dtype):
     return _triton_supported(device, shape, dtype)
 
 
+def _mma_supported(device, shape, dtype):
+    from gpubench.kernels.qmatmul import cupy_int4
+
+    cap = c.capability(device)
+    if cap is not None and cap < (8, 0):
+        return f"mma.sync m16n8k16 on fp16/bf16 needs sm_80 or newer; this GPU is sm_{cap[0]}{cap[1]}"
+    return cupy_int4.problem(shape["K"], shape["group"])
+
+
 def _tinygemm_supported(device, shape, dtype):
     from gpubench.kernels.qmatmul import baselines
 
@@ -165,9 +181,17 @@ def _variants():
             "triton_splitk", "triton", triton_splitk, supported=_splitk_supported,
             description="Triton, split-K for small M: 16-row tiles, K split over programs, fp32 partials",
         ),
+        "cuda_mma": Variant(
+            "cuda_mma", "cupy", cuda_mma, supported=_mma_supported,
+            description="CUDA C, mma.sync m16n8k16: int4 dequantised in registers, group scales per K step",
+        ),
         "torch_int4pack": Variant(
             "torch_int4pack", "torch", torch_int4pack, supported=_tinygemm_supported, role=BASELINE,
             description="torch._weight_int4pack_mm (tinygemm), our weights in its packing, zero points 0",
+        ),
+        compiled.NAME: inductor.variant(
+            inductor.int4, lambda d, s, t: c.needs_sm80_for_bf16(d, t),
+            "the weights dequantised in torch ops (nibbles, minus 8, times the group scale), then matmul",
         ),
     }  # fmt: skip
 

@@ -9,7 +9,9 @@ float64), rounded once.
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.qmatmul import common as c
+from gpubench.kernels.qmatmul import inductor
 from gpubench.kernels.workload import Variant, Workload
 from gpubench.opcount import activation_bytes, weight_bytes
 from gpubench.roles import BASELINE
@@ -57,8 +59,8 @@ def details(shape, dtype):
 
 TILED = c.scaled_launcher("triton_scaled", "scaled_matmul")
 TMA = c.scaled_launcher("triton_scaled", "scaled_matmul_tma")
-MMA = c.scaled_launcher("cupy_int8", "int8_mma")
-DP4A = c.scaled_launcher("cupy_int8", "int8_dp4a")
+MMA = c.scaled_launcher("cupy_scaled", "int8_mma")
+DP4A = c.scaled_launcher("cupy_scaled", "int8_dp4a")
 INT_MM = c.scaled_launcher("baselines", "int_mm_scaled")
 
 
@@ -70,9 +72,9 @@ def _sm80(device) -> str | None:
 
 
 def _mma_supported(device, shape, dtype):
-    from gpubench.kernels.qmatmul import cupy_int8
+    from gpubench.kernels.qmatmul import cupy_scaled
 
-    return _sm80(device) or cupy_int8.mma_problem(shape["K"])
+    return _sm80(device) or cupy_scaled.mma_problem(shape["K"])
 
 
 def _dp4a_supported(device, shape, dtype):
@@ -115,6 +117,9 @@ def _variants():
             "torch_int_mm", "torch", INT_MM, supported=_int_mm_supported, compute_dtype="int8",
             role=BASELINE,
             description="torch._int_mm (int32 out), then the scaling epilogue as torch ops",
+        ),
+        compiled.NAME: inductor.variant(
+            inductor.int8, _int_mm_supported, "torch._int_mm and the scaling epilogue"
         ),
     }  # fmt: skip
 

@@ -8,6 +8,7 @@ fusion analysis under extra.fusion.
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.fusion import fused_bytes, fusion_bytes
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.layernorm import SHAPES as _LAYERNORM_SHAPES
@@ -81,6 +82,12 @@ def _torch_rmsnorm(x, weight, eps):
     return unfused(x, weight, eps)
 
 
+def _rms_norm(x, weight, eps):  # compiled by torch_compile
+    import torch.nn.functional as F
+
+    return F.rms_norm(x, (x.shape[-1],), weight, eps)
+
+
 def unfused(x, weight, eps):
     """The "before fusion" baseline: each step a separate torch kernel (the op list that kernels/fusion.py
     counts). Full-size intermediates are materialised in x's dtype; the per-row statistics are fp32, as
@@ -127,6 +134,7 @@ def _variants():
             description="torch ops as separate kernels: square, mean, add, rsqrt, mul, mul",
             role=UNFUSED,
         ),
+        compiled.NAME: compiled.variant(compiled.Compiled(_rms_norm), "torch.nn.functional.rms_norm"),
     }
 
 

@@ -10,6 +10,7 @@ NaN behaviour (as torch): a row that is entirely -inf gives NaN in every column 
 
 from __future__ import annotations
 
+from gpubench.kernels import compiled
 from gpubench.kernels.fusion import fused_bytes, fusion_bytes
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload
@@ -93,6 +94,12 @@ def _torch_softmax(x):
     return torch.softmax(x, dim=-1)
 
 
+def _softmax(x):  # compiled by torch_compile
+    import torch
+
+    return torch.softmax(x, dim=-1)
+
+
 def unfused(x):
     """The "before fusion" baseline: each step a separate torch kernel whose output is materialised in
     the input's dtype (the op list that kernels/fusion.py counts)."""
@@ -133,6 +140,7 @@ def _variants():
             "(intermediates materialised)",
             role=UNFUSED,
         ),
+        compiled.NAME: compiled.variant(compiled.Compiled(_softmax), "torch.softmax(x, dim=-1)"),
     }
 
 

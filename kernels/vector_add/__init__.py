@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpubench import dtypes
+from gpubench.kernels import compiled
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload
 from gpubench.roles import BASELINE
@@ -52,6 +53,10 @@ def _torch_add(x, y):
     return x + y
 
 
+def _add(x, y):  # compiled by torch_compile (its own function: kernels/compiled.py)
+    return x + y
+
+
 def _variants():
     from gpubench.kernels.vector_add import cupy_kernels, triton_kernels
 
@@ -70,6 +75,7 @@ def _variants():
             description="CUDA C, 16-byte packets, grid-stride",
         ),
         "torch": Variant("torch", "torch", _torch_add, description="torch x + y", role=BASELINE),
+        compiled.NAME: compiled.variant(compiled.Compiled(_add), "x + y"),
     }
 
 

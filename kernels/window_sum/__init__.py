@@ -7,6 +7,7 @@ through shared memory (or register blocking) buys over re-reading global memory.
 from __future__ import annotations
 
 from gpubench import dtypes
+from gpubench.kernels import compiled
 from gpubench.kernels.inputs import generator, randn
 from gpubench.kernels.workload import Tolerance, Variant, Workload
 from gpubench.roles import BASELINE
@@ -110,6 +111,15 @@ def _torch_pool(x, radius):
     return (pooled[0, 0] * k).to(x.dtype)
 
 
+def _direct_sum(x, radius):  # compiled by torch_compile
+    """The window sum as a torch user writes it for the compiler: each output the fp32 sum of its own
+    zero-padded window (unfold's overlapping views; inductor reduces each window directly, so NaN and inf
+    stay in their windows)."""
+    import torch.nn.functional as F
+
+    return F.pad(x.float(), (radius, radius)).unfold(0, 2 * radius + 1, 1).sum(-1).to(x.dtype)
+
+
 def _variants():
     from gpubench.kernels.window_sum import cupy_kernels, triton_kernels
 
@@ -142,6 +152,10 @@ def _variants():
         ),
         "torch": Variant(
             "torch", "torch", _torch_pool, description="torch avg_pool1d x window", role=BASELINE
+        ),
+        compiled.NAME: compiled.variant(
+            compiled.Compiled(_direct_sum), "each output's window summed (unfold, sum)",
+            lambda d, s, t: "an empty input: nothing to compile" if s["n"] == 0 else None,
         ),
     }
 

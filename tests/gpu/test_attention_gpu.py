@@ -15,6 +15,7 @@ from gpubench.kernels.attention import config, cupy_kernels, triton_bwd, triton_
 from gpubench.kernels.attention import shape_of as S
 from gpubench.kernels.attention.bwd import WORKLOAD as BWD
 from gpubench.kernels.attention.reference import forward_f64
+from tests.support.gpu_cases import shapes_for
 
 pytestmark = [
     pytest.mark.gpu,
@@ -53,7 +54,7 @@ def _cases(w, shapes, baseline_shapes):
         for dtype in DTYPES:
             for vname, v in w.variants.items():
                 large = baseline_shapes if v.backend == "torch" else shapes
-                if shape in w.shapes["test"] or shape in large:
+                if shape in shapes_for(w, v, large):
                     sid = ",".join(str(shape[a]) for a in w.axes)
                     yield pytest.param(vname, shape, dtype, id=f"{vname}-{dtype}-{sid}")
 

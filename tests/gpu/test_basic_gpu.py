@@ -5,6 +5,7 @@ import torch
 
 from gpubench import kernels
 from gpubench.bench.measure.correctness import CorrectnessError, check_variant
+from tests.support.gpu_cases import shapes_for
 
 pytestmark = [
     pytest.mark.gpu,
@@ -20,9 +21,9 @@ LARGE = {
 def _cases():
     for name in ("vector_add", "window_sum"):
         w = kernels.get(name)
-        for vname in w.variants:
+        for vname, v in w.variants.items():
             for dtype in w.dtypes:
-                for shape in list(w.shapes["test"]) + LARGE[name]:
+                for shape in shapes_for(w, v, LARGE[name]):
                     yield pytest.param(
                         name, vname, shape, dtype, id=f"{name}-{vname}-{dtype}-{kernels.shape_id(shape)}"
                     )

@@ -7,6 +7,7 @@ import torch
 from gpubench.bench.measure.correctness import CorrectnessError, check_variant
 from gpubench.kernels.gemm import WORKLOAD
 from gpubench.kernels.workload import Variant
+from tests.support.gpu_cases import shapes_for
 
 pytestmark = [
     pytest.mark.gpu,
@@ -30,9 +31,9 @@ LARGE = [
 
 
 def _cases():
-    for vname in WORKLOAD.variants:
+    for vname, v in WORKLOAD.variants.items():
         for dtype in WORKLOAD.dtypes:
-            for shape in list(WORKLOAD.shapes["test"]) + LARGE:
+            for shape in shapes_for(WORKLOAD, v, LARGE):
                 sid = f"{shape['M']}x{shape['N']}x{shape['K']}"
                 yield pytest.param(vname, shape, dtype, id=f"{vname}-{dtype}-{sid}")
 

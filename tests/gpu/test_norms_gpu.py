@@ -25,6 +25,7 @@ from gpubench.kernels.softmax import config as sm_config
 from gpubench.kernels.softmax import cupy_kernels as sm_cuda
 from gpubench.kernels.softmax import triton_kernels as sm_triton
 from gpubench.kernels.workload import Variant, shape_id, torch_dtype
+from tests.support.gpu_cases import shapes_for
 
 pytestmark = [
     pytest.mark.gpu,
@@ -88,9 +89,9 @@ WORKLOADS = {"softmax": SM, "layernorm": LN, "rmsnorm": RMS, "layernorm_bwd": LN
 
 def _cases():
     for name, w in WORKLOADS.items():
-        for vname in w.variants:
+        for vname, v in w.variants.items():
             for dtype in w.dtypes:
-                for shape in list(w.shapes["test"]) + LARGE[name]:
+                for shape in shapes_for(w, v, LARGE[name]):
                     yield pytest.param(
                         name, vname, shape, dtype, id=f"{name}-{vname}-{dtype}-{shape_id(shape)}"
                     )

@@ -10,6 +10,7 @@ from gpubench import kernels
 from gpubench.bench.measure.correctness import CorrectnessError, check_variant
 from gpubench.kernels.qmatmul import common as _common
 from gpubench.kernels.workload import Variant
+from tests.support.gpu_cases import shapes_for
 
 pytestmark = [
     pytest.mark.gpu,
@@ -51,9 +52,9 @@ def _large(w):
 def _cases():
     for name in NAMES:
         w = kernels.get(name)
-        for vname in w.variants:
+        for vname, v in w.variants.items():
             for dtype in w.dtypes:
-                for shape in list(w.shapes["test"]) + _large(w):
+                for shape in shapes_for(w, v, _large(w)):
                     sid = "x".join(str(v) for v in shape.values())
                     yield pytest.param(name, vname, shape, dtype, id=f"{name}-{vname}-{dtype}-{sid}")
 
@@ -92,13 +93,13 @@ def test_our_kernels_at_their_own_tolerance(name, vname):
 
 
 def _raw_int8(vname):
-    from gpubench.kernels.qmatmul import baselines, cupy_int8, triton_scaled
+    from gpubench.kernels.qmatmul import baselines, cupy_scaled, triton_scaled
 
     return {
         "triton": triton_scaled.scaled_matmul,
         "triton_persistent_tma": triton_scaled.scaled_matmul_tma,
-        "cuda_mma": cupy_int8.int8_mma,
-        "cuda_dp4a": cupy_int8.int8_dp4a,
+        "cuda_mma": cupy_scaled.int8_mma,
+        "cuda_dp4a": cupy_scaled.int8_dp4a,
         "torch_int_mm": baselines.int_mm_scaled,
     }[vname]
 
@@ -125,8 +126,8 @@ def test_int8_accumulators_exact(vname):
 def _expected_to_run(name, vname, dtype, cap):
     if vname == "triton_persistent_tma":
         return cap[0] == 9
-    if name.startswith("qmatmul_fp8") and vname in ("triton", "torch_scaled_mm"):
-        if name == "qmatmul_fp8_rowwise" and vname == "torch_scaled_mm":
+    if name.startswith("qmatmul_fp8") and vname in ("triton", "cuda_mma", "torch_scaled_mm", "torch_compile"):
+        if name == "qmatmul_fp8_rowwise" and vname in ("torch_scaled_mm", "torch_compile"):
             return cap >= (9, 0) and dtype == "bf16"
         return cap >= (8, 9)
     if vname == "torch_int4pack":
@@ -152,10 +153,10 @@ def test_nothing_is_skipped_that_should_run():
 
 
 def test_wrong_axis_scales_rejected_on_the_gpu():
-    from gpubench.kernels.qmatmul import cupy_int8, triton_scaled
+    from gpubench.kernels.qmatmul import cupy_scaled, triton_scaled
 
     w = kernels.get("qmatmul_int8")
-    for fn in (triton_scaled.scaled_matmul, cupy_int8.int8_mma):
+    for fn in (triton_scaled.scaled_matmul, cupy_scaled.int8_mma):
         def swapped(a, sa, b, sb, a_deq, b_deq, fn=fn):
             return fn(a, sb, b, sa, a_deq.dtype)
 
