@@ -13,9 +13,9 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from gpubench.bench.fleet.split import item_key
+from gpubench.bench.packs import committed
 from gpubench.bench.packs.costs import RUN_START_S, bench_cost, within
 from gpubench.bench.packs.steps import (
     MICRO_TESTS,
@@ -64,44 +64,13 @@ class Pack:
     owed_because: Callable[[Where], str | None]  # why the pack is owed for `at`'s GPU model; None: done
 
 
-# ---- what is committed -------------------------------------------------------------------------------
-
-
-def committed_keys(at: Where, leave_out: str | None = None) -> set:
-    """The record keys of every results file committed for this GPU model (but those whose name starts
-    with `leave_out`)."""
-    keys = set()
-    for path in sorted(at.ref.glob("results*.json")):
-        if leave_out is None or not path.name.startswith(leave_out):
-            keys |= _keys(path, path.stat().st_mtime_ns)
-    return keys
-
-
-@functools.lru_cache(maxsize=32)
-def _keys(path: Path, mtime_ns: int) -> frozenset:
-    """One results file's record keys (read once per version of the file: a pack asks several times)."""
-    from gpubench import results
-
-    try:
-        return frozenset(r.key for r in results.read(path).records)
-    except results.ResultsError:
-        return frozenset()
-
-
-def missing(items: list[PlanItem], at: Where) -> str | None:
-    have = committed_keys(at)
-    lacking = [i for i in items if item_key(i) not in have]
-    return f"{len(lacking)} of {len(items)} items never measured on it" if lacking else None
-
-
-def quick_items(at: Where) -> list[PlanItem]:
-    return list(build_plan(PROFILES["quick"], registry=at.registry))
+# ---- what is still owed (bench.packs.committed reads what is committed) --------------------------------
 
 
 def _owed_share(at: Where, items: list[PlanItem]) -> list[PlanItem]:
     """The items never measured on this GPU model, as many as one run of a pack holds (bench.packs.costs.
     within): the rest stay owed for the pack's next run."""
-    have = committed_keys(at)
+    have = committed.committed_keys(at)
     owed = [i for i in items if item_key(i) not in have]
     limit = PACK_LIMIT_S - DEVICE.cost(at).seconds
     return within(owed, limit, lambda some: bench_cost(some, PROFILES["quick"].rule, at.gpu, at.registry))
@@ -110,7 +79,7 @@ def _owed_share(at: Where, items: list[PlanItem]) -> list[PlanItem]:
 def new_items(at: Where) -> list[PlanItem]:
     """Every bench shape, bf16 and cold, of the workloads no other results file committed for this GPU model
     holds (a pack's worth at a time: the pack's own earlier shares do not make a workload measured)."""
-    have = {k.workload for k in committed_keys(at, leave_out=NEW_RESULTS)}
+    have = {k.workload for k in committed.committed_keys(at, leave_out=NEW_RESULTS)}
     fresh = [name for name in at.registry if name not in have]
     if not fresh:
         return []
@@ -127,7 +96,7 @@ def compiled_items(at: Where) -> list[PlanItem]:
 
 def sustained_items(at: Where) -> list[PlanItem]:
     """The bf16 GEMMs of the quick profile, cuBLAS and the persistent TMA kernel: burst and after a load."""
-    return [i for i in quick_items(at) if i.workload == "gemm" and i.dtype == "bf16"
+    return [i for i in committed.quick_items(at) if i.workload == "gemm" and i.dtype == "bf16"
             and i.variant in ("torch", "triton_persistent_tma")]  # fmt: skip
 
 
@@ -136,30 +105,7 @@ def aa_items(at: Where) -> list[PlanItem]:
 
 
 def multi_items(at: Where) -> list[PlanItem]:
-    return [i for i in quick_items(at) if i.workload in MULTI_WORKLOADS]
-
-
-def _count(at: Where, pattern: str) -> int:
-    return len(list(at.calib.glob(pattern)))
-
-
-def _micro_owed(at: Where) -> str | None:
-    path = at.ref / "ceilings.json"
-    if not path.is_file():
-        return "no ceilings measured on it"
-    summary = json.loads(path.read_text()).get("ceilings", {})
-    return None if summary.get("peaks_burst") else "its ceilings predate the burst and sustained rates"
-
-
-def _truth_owed(at: Where) -> str | None:
-    runs = _count(at, "aa-*.json")
-    if runs < AA_SERIES:
-        return f"{runs} of the {AA_SERIES} A/A runs committed"
-    return None if _count(at, "ncu-*.json") else "no record profiled under Nsight Compute"
-
-
-def _file_owed(name: str) -> Callable[[Where], str | None]:
-    return lambda at: None if (at.ref / name).is_file() else f"no {name} committed"
+    return [i for i in committed.quick_items(at) if i.workload in MULTI_WORKLOADS]
 
 
 # ---- the steps the packs share -----------------------------------------------------------------------
@@ -249,7 +195,7 @@ PACKS: tuple[Pack, ...] = (
                 load_s=2.0,
             ),
         ),
-        _micro_owed,
+        committed.micro_owed,
     ),
     Pack(
         "truth",
@@ -266,7 +212,7 @@ PACKS: tuple[Pack, ...] = (
             *_aa(2, 6),
             CALIB,
         ),
-        _truth_owed,
+        functools.partial(committed.truth_owed, series=AA_SERIES),
     ),
     Pack(
         "bench-all",
@@ -276,7 +222,7 @@ PACKS: tuple[Pack, ...] = (
             Run(
                 "results-quick",
                 keep=_ref("results-quick.json"),
-                items=quick_items,
+                items=committed.quick_items,
                 previous=lambda at: at.ref / "results-quick.json",
             ),
             Gate(
@@ -296,7 +242,7 @@ PACKS: tuple[Pack, ...] = (
                 candidate=lambda at: at.out / "results-gpus.json",
             ),
         ),
-        lambda at: missing(quick_items(at), at),
+        lambda at: committed.missing(committed.quick_items(at), at),
     ),
     Pack(
         "bench-compile",
@@ -331,7 +277,7 @@ PACKS: tuple[Pack, ...] = (
             *_aa(8, 11),
             CALIB,
         ),
-        lambda at: None if _count(at, "inject-*.json") else "no slowed run committed",
+        lambda at: None if committed.count(at, "inject-*.json") else "no slowed run committed",
     ),
     Pack(
         "user",
@@ -346,7 +292,7 @@ PACKS: tuple[Pack, ...] = (
                 serial=True,
             ),
         ),
-        _file_owed("user-tests.xml"),
+        committed.file_owed("user-tests.xml"),
     ),
     Pack(
         "layer",
@@ -377,7 +323,7 @@ PACKS: tuple[Pack, ...] = (
                 basis="one traced llama-7b block run (not measured on a GPU yet): twice a run's start",
             ),
         ),
-        _file_owed("layer-decode-b16.json"),
+        committed.file_owed("layer-decode-b16.json"),
     ),
     Pack(
         "train",
@@ -404,7 +350,7 @@ PACKS: tuple[Pack, ...] = (
                 "out-of-place) x <= 1 s (--quick's limit per record)",
             ),  # fmt: skip
         ),
-        _file_owed("train-step.json"),
+        committed.file_owed("train-step.json"),
     ),
 )
 
