@@ -14,11 +14,10 @@ each once: the input pixels some window reads (a stride-2 1x1 reads a quarter), 
 
 from __future__ import annotations
 
-import importlib
-
 from gpubench import dtypes
 from gpubench.kernels import compiled
 from gpubench.kernels.conv2d import shapes as _shapes
+from gpubench.kernels.lazy import Lazy
 from gpubench.kernels.qmatmul.common import BF16_INTERPRETER
 from gpubench.kernels.workload import Tolerance, Variant, Workload
 from gpubench.opcount import conv_bytes, conv_out
@@ -39,6 +38,11 @@ TOLERANCES = {
     "fp16": Tolerance(atol=1e-2, rtol=2e-3),
     "bf16": Tolerance(atol=4e-2, rtol=1.6e-2),
 }
+
+
+def launcher(module: str, attr: str) -> Lazy:
+    """`attr` of this family's `module`, imported on its first call."""
+    return Lazy(__package__, module, attr)
 
 
 def params(shape) -> tuple[int, int, int, int]:
@@ -110,17 +114,6 @@ def details(shape, dtype) -> dict:
     return {"conv": {"layer": _shapes.layer_name(shape), "out_height": P, "out_width": Q, "gemm": gemm}}
 
 
-class Lazy:
-    """A launcher resolved on first call (the workload's modules import torch and triton when used)."""
-
-    def __init__(self, module: str, attr: str):
-        self.module, self.attr, self._fn = module, attr, None
-        self.__name__ = attr
-
-    def __call__(self, *args):
-        if self._fn is None:
-            self._fn = getattr(importlib.import_module(f"gpubench.kernels.conv2d.{self.module}"), self.attr)
-        return self._fn(*args)
 
 
 def on_gpu(device) -> bool:
@@ -165,10 +158,11 @@ def _variants():
 
     core = compiled.Compiled(baselines.compiled_conv, compiled.MAX_AUTOTUNE)
     return {
-        "triton": Variant("triton", "triton", Lazy("triton_kernels", "conv2d"), supported=triton_supported,
+        "triton": Variant("triton", "triton", launcher("triton_kernels", "conv2d"),
+                          supported=triton_supported,
                           description="Triton implicit GEMM on NHWC: taps x channel tiles (a flat "
                           "reduction for the stems), tensor cores for fp16/bf16, autotuned per arch"),
-        "cuda": Variant("cuda", "cupy", Lazy("cupy_kernels", "conv2d"), supported=cuda_supported,
+        "cuda": Variant("cuda", "cupy", launcher("cupy_kernels", "conv2d"), supported=cuda_supported,
                         description="CUDA C implicit GEMM on NHWC: 64x64 tiles of pixels x filters, "
                         "im2col gathered into shared memory, fp32 FMA"),
         "torch": Variant("torch", "torch", baselines.conv, role=BASELINE,

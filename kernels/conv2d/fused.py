@@ -56,10 +56,10 @@ def _variants():
 
     core = compiled.Compiled(baselines.compiled_conv_bias_relu, compiled.MAX_AUTOTUNE)
     return {
-        "triton": Variant("triton", "triton", base.Lazy("triton_kernels", "conv2d_bias_relu"),
+        "triton": Variant("triton", "triton", base.launcher("triton_kernels", "conv2d_bias_relu"),
                           supported=base.triton_supported,
                           description="Triton implicit GEMM with the bias add and ReLU in its epilogue"),
-        "cuda": Variant("cuda", "cupy", base.Lazy("cupy_kernels", "conv2d_bias_relu"),
+        "cuda": Variant("cuda", "cupy", base.launcher("cupy_kernels", "conv2d_bias_relu"),
                         supported=base.cuda_supported,
                         description="CUDA C implicit GEMM with the bias add and ReLU in its epilogue"),
         "torch": Variant("torch", "torch", baselines.conv_bias_relu, supported=_cudnn_supported,

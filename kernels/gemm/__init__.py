@@ -14,11 +14,11 @@ when the data are the same float32 tensors. Importing this package needs neither
 
 from __future__ import annotations
 
-import importlib
 import math
 
 from gpubench import dtypes
 from gpubench.kernels import compiled
+from gpubench.kernels.lazy import Lazy
 from gpubench.kernels.workload import Tolerance, Variant, Workload
 from gpubench.roles import BASELINE
 
@@ -45,6 +45,11 @@ TOLERANCES = {
     "fp16": Tolerance(atol=5e-3, rtol=2e-3),
     "bf16": Tolerance(atol=2e-2, rtol=1.6e-2),
 }
+
+
+def launcher(module: str, attr: str) -> Lazy:
+    """`attr` of this family's `module`, imported on its first call."""
+    return Lazy(__package__, module, attr)
 
 
 def _s(M, N, K):
@@ -114,17 +119,6 @@ def nbytes(shape, dtype):
     )
 
 
-class _Lazy:
-    """A launcher resolved on first call: importing the workload loads neither torch nor triton."""
-
-    def __init__(self, module: str, attr: str):
-        self.module, self.attr, self._fn = module, attr, None
-        self.__name__ = attr
-
-    def __call__(self, *args):
-        if self._fn is None:
-            self._fn = getattr(importlib.import_module(f"gpubench.kernels.gemm.{self.module}"), self.attr)
-        return self._fn(*args)
 
 
 def _torch_matmul(a, b, allow_tf32=False):
@@ -231,42 +225,42 @@ def _variants():
         "triton": Variant(
             "triton",
             "triton",
-            _Lazy("triton_kernels", "matmul_tiled"),
+            launcher("triton_kernels", "matmul_tiled"),
             supported=_triton_supported,
             description="Triton, tiled with grouped launch order, autotuned per architecture",
         ),
         "triton_persistent_tma": Variant(
             "triton_persistent_tma",
             "triton",
-            _Lazy("triton_kernels", "matmul_persistent_tma"),
+            launcher("triton_kernels", "matmul_persistent_tma"),
             supported=_tma_supported,
             description="Triton, persistent (one program per SM) with TMA tensor descriptors (Hopper)",
         ),
         "cuda_naive": Variant(
             "cuda_naive",
             "cupy",
-            _Lazy("cupy_kernels", "gemm_naive"),
+            launcher("cupy_kernels", "gemm_naive"),
             supported=_simple_supported,
             description="CUDA C, one thread per output, operands from global memory",
         ),
         "cuda_smem": Variant(
             "cuda_smem",
             "cupy",
-            _Lazy("cupy_kernels", "gemm_smem"),
+            launcher("cupy_kernels", "gemm_smem"),
             supported=_simple_supported,
             description="CUDA C, 32x32 shared-memory tiles, one output per thread",
         ),
         "cuda_simt": Variant(
             "cuda_simt",
             "cupy",
-            _Lazy("cupy_kernels", "gemm_simt"),
+            launcher("cupy_kernels", "gemm_simt"),
             supported=_simt_supported,
             description="CUDA C SGEMM (FMA units): 128x128 tile, 8x8 per thread, cp.async double buffer",
         ),
         "cuda_mma": Variant(
             "cuda_mma",
             "cupy",
-            _Lazy("cupy_kernels", "gemm_mma"),
+            launcher("cupy_kernels", "gemm_mma"),
             supported=_mma_supported,
             description="CUDA C, tensor cores via mma.sync m16n8k16 + ldmatrix, 3-stage cp.async",
         ),

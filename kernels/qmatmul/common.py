@@ -10,10 +10,10 @@ import time.
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 
 from gpubench import dtypes
+from gpubench.kernels.lazy import Lazy
 from gpubench.kernels.workload import Tolerance, torch_dtype
 from gpubench.opcount import activation_bytes, weight_bytes
 
@@ -50,6 +50,11 @@ TOLERANCES = {"fp16": Tolerance(atol=5e-3, rtol=2e-3), "bf16": Tolerance(atol=3e
 FP8_KEPT_BITS = 14
 FP8_INSTR_K = 32
 FP8_SIGMAS = 6  # the GPU tests compare up to ~1e7 outputs; a normal deviate passes 6 sigma w.p. 2e-9
+
+
+def launcher(module: str, attr: str) -> Lazy:
+    """`attr` of this family's `module`, imported on its first call."""
+    return Lazy(__package__, module, attr)
 
 
 def fp8_accumulation_sigma(K: int, block_k: int, product_rms: float | None = None) -> float:
@@ -158,17 +163,6 @@ def record_details(fmt: dict, shape, dtype: str, quantised_product) -> dict:
     }
 
 
-class Lazy:
-    """A launcher resolved on first call: importing a workload loads neither torch nor triton."""
-
-    def __init__(self, module: str, attr: str):
-        self.module, self.attr, self._fn = module, attr, None
-        self.__name__ = attr
-
-    def __call__(self, *args):
-        if self._fn is None:
-            self._fn = getattr(importlib.import_module(f"gpubench.kernels.qmatmul.{self.module}"), self.attr)
-        return self._fn(*args)
 
 
 def capability(device) -> tuple[int, int] | None:
@@ -239,16 +233,16 @@ def scaled_product(quantise):
 
 def scaled_launcher(module: str, attr: str):
     """A variant's fn: the launcher `module.attr(a, a_scale, b, b_scale, out_dtype)` on the inputs."""
-    launcher = Lazy(module, attr)
+    run = launcher(module, attr)
 
     def fn(a, a_scale, b, b_scale, a_deq, b_deq):
-        return launcher(a, a_scale, b, b_scale, a_deq.dtype)
+        return run(a, a_scale, b, b_scale, a_deq.dtype)
 
     fn.__name__ = attr
     return fn
 
 
-_dense = Lazy("baselines", "dense")
+_dense = launcher("baselines", "dense")
 
 
 def scaled_dense(a, a_scale, b, b_scale, a_deq, b_deq):

@@ -96,11 +96,11 @@ def details(shape, dtype):
 
 # ---- adapters: each variant takes the workload's inputs ----
 
-_tiled = c.Lazy("triton_int4", "int4_matmul")
-_mma = c.Lazy("cupy_int4", "int4_mma")
-_splitk = c.Lazy("triton_int4", "int4_matmul_splitk")
-_tinygemm = c.Lazy("baselines", "tinygemm")
-_dense = c.Lazy("baselines", "dense")
+_tiled = c.launcher("triton_int4", "int4_matmul")
+_mma = c.launcher("cupy_int4", "int4_mma")
+_splitk = c.launcher("triton_int4", "int4_matmul_splitk")
+_tinygemm = c.launcher("baselines", "tinygemm")
+_dense = c.launcher("baselines", "dense")
 
 
 def triton_tiled(x, w_packed, w_scales, group, w_deq, tiny_w, tiny_sz):
