@@ -156,6 +156,24 @@ class Compiled:
         self._last = key
         return out
 
+    def first_backward(self, run: Callable[[], Any], args) -> Any:
+        """`run()`: the first backward through a graph of this function's last signature. AOTAutograd
+        compiles the backward graph on the first such call, so its time (`backward_s`) joins that
+        signature's compile figures, once; later graphs of the signature run the compiled backward."""
+        stats = self._stats[self._last]
+        if "backward_s" in stats:
+            return run()
+        _synchronize(args)
+        graphs, autotune = _graphs(), _autotune_seconds()
+        start = time.perf_counter()
+        out = run()
+        _synchronize(args)
+        stats["backward_s"] = time.perf_counter() - start
+        stats["compile_s"] += stats["backward_s"]
+        stats["autotune_s"] += _autotune_seconds() - autotune
+        stats["graphs"] += _graphs() - graphs
+        return out
+
     def details(self) -> dict[str, Any]:
         """{"compile": ...} for the signature of the last call (empty before any): what a record of it
         carries beside its samples, measured once."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import weakref
 
 from gpubench import dtypes, opcount
+from gpubench.kernels import compiled
 from gpubench.kernels.attention import AXES
 from gpubench.kernels.attention import shape_of as _s
 from gpubench.kernels.inputs import generator, randn
@@ -100,10 +101,12 @@ def _triton(do, q, k, v, o, lse, causal):
 
 
 class GradGraphs:
-    """One autograd graph per input set, keyed by the dO tensor's identity and dropped with it."""
+    """One autograd graph per input set, keyed by the dO tensor's identity and dropped with it. With
+    `core` (the Compiled the forward runs through), the first backward of a new graph is timed into
+    its compile figures: AOTAutograd compiles the backward graph on that call."""
 
-    def __init__(self, forward):
-        self.forward = forward
+    def __init__(self, forward, core: compiled.Compiled | None = None):
+        self.forward, self.core = forward, core
         self.graphs: dict[int, tuple] = {}
 
     def __call__(self, do, q, k, v, o, lse, causal):
@@ -118,7 +121,24 @@ class GradGraphs:
             g = (weakref.ref(do), (q, k, v), causal, leaves, out)
             self.graphs[id(do)] = g
             weakref.finalize(do, self.graphs.pop, id(do), None)
+            if self.core is not None:
+                return self.core.first_backward(lambda: self._grad(g, do), (do,))
+        return self._grad(g, do)
+
+    @staticmethod
+    def _grad(g, do):
+        import torch
+
         return torch.autograd.grad(g[4], g[3], do, retain_graph=True)
+
+
+def _naive_forward(q, k, v, causal):  # compiled by the torch_compile variant
+    from gpubench.kernels.attention.baselines import naive
+
+    return naive(q, k, v, causal)
+
+
+COMPILED_NAIVE = compiled.Compiled(_naive_forward)
 
 
 def _materialised(device, shape, dtype):
@@ -151,6 +171,9 @@ def _variants():
         out[name] = Variant(name, "torch", GradGraphs(baselines.variant_fn(backend)), supported=supported,
                             description=f"autograd through torch SDPA, {backend} backend; "
                             "backward only", role=role)  # fmt: skip
+    out[compiled.NAME] = compiled.variant(
+        COMPILED_NAIVE, "the naive forward (S and P materialised), differentiated by AOTAutograd; backward "
+        "only, its first call's compile counted", _materialised, GradGraphs(COMPILED_NAIVE, COMPILED_NAIVE))
     return out
 
 
