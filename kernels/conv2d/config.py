@@ -31,7 +31,9 @@ _HOPPER = Lists(
 )
 _AMPERE = Lists(
     half=(_t(128, 128, 32, 8, 3), _t(128, 64, 32, 8, 3), _t(64, 64, 32, 4, 3)),
-    fp32=(_t(64, 64, 32, 4, 3), _t(128, 64, 16, 8, 3)),
+    # BLOCK_K 16 at 4 warps: with 32, Triton 3.9's sm_80 build of the flat (stem) loop with the bias and
+    # ReLU epilogue needs 255 registers and spills 64 B (the compile gate); Hopper's build does not.
+    fp32=(_t(64, 64, 16, 4, 3), _t(128, 64, 16, 8, 3)),
 )
 INTERPRETER = _t(32, 32, 32, 1, 1, group=3)  # a 3-row group leaves a partial last group on the test shapes
 
